@@ -1,0 +1,7 @@
+_base_ = './faster-rcnn_sa-r50_fpn_1x_coco.py'
+
+model = dict(
+    backbone=dict(
+        depth=101,
+        init_cfg=dict(
+            type='Pretrained', checkpoint='checkpoints/sa_resnet101.pth.tar')))

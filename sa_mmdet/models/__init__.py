@@ -1,0 +1,4 @@
+from .backbones import SAResNet
+from .layers import ShuffleAttention
+
+__all__ = ['SAResNet', 'ShuffleAttention']

@@ -1,0 +1,3 @@
+from .sa_resnet import SAResNet
+
+__all__ = ['SAResNet']

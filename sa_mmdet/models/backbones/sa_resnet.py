@@ -1,0 +1,95 @@
+"""SA-ResNet: ResNet with Shuffle Attention in every bottleneck.
+
+Paper: `SA-Net: Shuffle Attention for Deep Convolutional Neural Networks`
+(https://arxiv.org/abs/2102.00240).
+"""
+from typing import List, Optional, Sequence
+
+from mmdet.models.backbones import ResNet
+from mmdet.models.backbones.resnet import Bottleneck
+from mmdet.registry import MODELS
+
+from ..layers import ShuffleAttention
+
+
+@MODELS.register_module()
+class SAResNet(ResNet):
+    """ResNet whose bottlenecks apply Shuffle Attention after conv3/bn3.
+
+    SA sits between the last BatchNorm of a bottleneck and the residual add
+    (mmdet's plugin position ``after_conv3``), as in the official SA-Net.
+    Parameters are named like the official checkpoints (``layer1.0.sa.cweight``,
+    ``layer1.0.sa.gn.weight``, ...). Every option of :class:`mmdet.ResNet` is
+    kept; user ``plugins`` are added after SA.
+
+    Args:
+        depth (int): Depth of the network, one of {50, 101, 152}.
+        sa_groups (int): Groups ``G`` of every SA layer; each stage's output
+            channels must be divisible by ``2 * G``. Defaults to 64.
+        sa_stages (Sequence[bool], optional): Which stages carry SA, one flag
+            per stage (``num_stages`` flags). ``None`` means every stage.
+            Defaults to None.
+        plugins (list[dict], optional): Extra mmdet ResNet plugins, placed
+            after SA. Defaults to None.
+        **kwargs: Every other argument of :class:`mmdet.models.ResNet`
+            (``out_indices``, ``frozen_stages``, ``norm_eval``, ``with_cp``,
+            ``dcn``, ``stage_with_dcn``, ``style``, ``init_cfg``, ...).
+
+    Example:
+        >>> import torch
+        >>> from sa_mmdet.models import SAResNet
+        >>> model = SAResNet(depth=50).eval()
+        >>> outs = model(torch.rand(1, 3, 64, 64))
+        >>> for out in outs:
+        ...     print(tuple(out.shape))
+        (1, 256, 16, 16)
+        (1, 512, 8, 8)
+        (1, 1024, 4, 4)
+        (1, 2048, 2, 2)
+    """
+
+    arch_settings = {
+        50: (Bottleneck, (3, 4, 6, 3)),
+        101: (Bottleneck, (3, 4, 23, 3)),
+        152: (Bottleneck, (3, 8, 36, 3)),
+    }
+
+    def __init__(self,
+                 depth: int,
+                 sa_groups: int = 64,
+                 sa_stages: Optional[Sequence[bool]] = None,
+                 plugins: Optional[List[dict]] = None,
+                 **kwargs) -> None:
+        if depth not in self.arch_settings:
+            raise KeyError(
+                f'invalid depth {depth} for SAResNet: use one of '
+                f'{sorted(self.arch_settings)}. Depth 18/34 are built from '
+                f'BasicBlocks, whose 64-channel outputs cannot be split into '
+                f'2 * {sa_groups} SA groups and which take no plugins.')
+        num_stages = kwargs.get('num_stages', 4)
+        if sa_stages is None:
+            sa_stages = (True, ) * num_stages
+        if (isinstance(sa_stages, (str, bytes))
+                or not isinstance(sa_stages, Sequence)
+                or len(sa_stages) != num_stages
+                or not all(isinstance(flag, bool) for flag in sa_stages)):
+            raise ValueError(
+                f'sa_stages must be {num_stages} booleans, one per stage '
+                f'(num_stages={num_stages}), e.g. {(True, ) * num_stages}, '
+                f'but got {sa_stages!r}.')
+        sa_plugin = dict(
+            cfg=dict(type=ShuffleAttention, groups=sa_groups),
+            position='after_conv3',
+            stages=tuple(sa_stages))
+        self.sa_groups = sa_groups
+        self.sa_stages = tuple(sa_stages)
+        super().__init__(depth, plugins=[sa_plugin, *(plugins or [])], **kwargs)
+
+    def train(self, mode: bool = True) -> 'SAResNet':
+        """Set train/eval mode, keeping frozen stages and ``norm_eval``.
+
+        mmdet's ``ResNet.train`` returns None; this returns ``self`` as
+        :meth:`torch.nn.Module.train` promises, so ``model.eval()`` chains.
+        """
+        super().train(mode)
+        return self

@@ -1,0 +1,111 @@
+"""Shuffle Attention (SA) layer.
+
+Paper: `SA-Net: Shuffle Attention for Deep Convolutional Neural Networks`,
+Qing-Long Zhang and Yu-Bin Yang, ICASSP 2021 (https://arxiv.org/abs/2102.00240).
+"""
+from typing import List
+
+import torch
+import torch.nn as nn
+from mmdet.registry import MODELS
+from torch import Tensor
+
+
+def valid_sa_groups(in_channels: int) -> List[int]:
+    """Group counts ``G`` for which ``in_channels`` splits into 2 * G halves.
+
+    Args:
+        in_channels (int): Number of input channels ``C``.
+
+    Returns:
+        list[int]: Every ``G`` with ``C % (2 * G) == 0``, ascending.
+    """
+    return [g for g in range(1, in_channels // 2 + 1) if in_channels % (2 * g) == 0]
+
+
+def channel_shuffle(x: Tensor, groups: int) -> Tensor:
+    """Interleave the channels of ``groups`` equal channel blocks (ShuffleNet).
+
+    Args:
+        x (Tensor): Input of shape (N, C, H, W), C divisible by ``groups``.
+        groups (int): Number of channel blocks to interleave.
+
+    Returns:
+        Tensor: Output of the same shape as ``x``.
+    """
+    n, c, h, w = x.shape
+    x = x.reshape(n, groups, c // groups, h, w).transpose(1, 2)
+    return x.reshape(n, c, h, w)
+
+
+@MODELS.register_module()
+class ShuffleAttention(nn.Module):
+    """Shuffle Attention: channel and spatial attention on shuffled groups.
+
+    The ``C`` input channels are split into ``groups`` sub-features; each
+    sub-feature is split in two halves of ``C / (2 * groups)`` channels:
+
+    - channel half: ``x * sigmoid(cweight * GAP(x) + cbias)``;
+    - spatial half: ``x * sigmoid(sweight * GN(x) + sbias)``, with a GroupNorm
+      of one channel per group.
+
+    The halves are concatenated and the channels shuffled with 2 groups. The
+    parameters are shared by all groups: ``3 * C / groups`` in total. Names
+    and shapes follow the official SA-Net code, so its checkpoints load as is;
+    used as an mmdet ResNet plugin the layer is called ``sa``.
+
+    Args:
+        in_channels (int): Number of input channels ``C``.
+        groups (int): Number of groups ``G``; ``C`` must be divisible by
+            ``2 * G``. Defaults to 64.
+        eps (float): Epsilon of the GroupNorm. Defaults to 1e-5.
+
+    Example:
+        >>> import torch
+        >>> sa = ShuffleAttention(256, groups=64)
+        >>> sa(torch.rand(2, 256, 8, 8)).shape
+        torch.Size([2, 256, 8, 8])
+    """
+
+    _abbr_ = 'sa'
+
+    def __init__(self, in_channels: int, groups: int = 64, eps: float = 1e-5) -> None:
+        super().__init__()
+        if groups < 1 or in_channels % (2 * groups) != 0:
+            raise ValueError(
+                f'ShuffleAttention needs in_channels divisible by 2 * groups, but got '
+                f'in_channels={in_channels}, groups={groups}. Valid groups for '
+                f'in_channels={in_channels}: {valid_sa_groups(in_channels)}.')
+        self.in_channels = in_channels
+        self.groups = groups
+        half = in_channels // (2 * groups)
+        self.cweight = nn.Parameter(torch.zeros(1, half, 1, 1))
+        self.cbias = nn.Parameter(torch.ones(1, half, 1, 1))
+        self.sweight = nn.Parameter(torch.zeros(1, half, 1, 1))
+        self.sbias = nn.Parameter(torch.ones(1, half, 1, 1))
+        self.gn = nn.GroupNorm(half, half, eps=eps)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Apply shuffle attention.
+
+        Args:
+            x (Tensor): Input of shape (N, C, H, W).
+
+        Returns:
+            Tensor: Output of shape (N, C, H, W).
+        """
+        n, c, h, w = x.shape
+        x = x.reshape(n * self.groups, c // self.groups, h, w)
+        x_channel, x_spatial = x.chunk(2, dim=1)
+
+        gate = self.cweight * x_channel.mean((2, 3), keepdim=True) + self.cbias
+        x_channel = x_channel * torch.sigmoid(gate)
+
+        gate = self.sweight * self.gn(x_spatial) + self.sbias
+        x_spatial = x_spatial * torch.sigmoid(gate)
+
+        out = torch.cat([x_channel, x_spatial], dim=1).reshape(n, c, h, w)
+        return channel_shuffle(out, 2)
+
+    def extra_repr(self) -> str:
+        return f'{self.in_channels}, groups={self.groups}'

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Install sa_mmdet and its tested stack into a virtual environment.
+#
+# Usage: bash tools/install.sh            # creates/uses ./.venv
+#        VIRTUAL_ENV=/path bash tools/install.sh   # uses an activated venv
+#
+# Order matters: torch first (an installed torch, e.g. a CUDA build, is kept),
+# then build tools, then mmcv 2.1.0 compiled from source with ops against that
+# torch (~10 min on 2 cores the first time; pip caches the wheel, so re-runs
+# take seconds), then mmengine/mmdet/pycocotools/openmim and sa_mmdet itself.
+# torchvision is never installed: its only wheel here breaks mmengine's runner.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+venv=${VIRTUAL_ENV:-$repo/.venv}
+if [ ! -x "$venv/bin/python" ]; then
+  echo "[install] creating virtual environment $venv"
+  "${PYTHON:-python3}" -m venv "$venv"
+fi
+py="$venv/bin/python"
+pip=("$py" -m pip install --disable-pip-version-check)
+
+has() { "$py" -c "$1" >/dev/null 2>&1; }
+
+if has 'import torch'; then
+  echo "[install] keeping installed torch $("$py" -c 'import torch; print(torch.__version__)')"
+else
+  "${pip[@]}" torch==2.13.0
+fi
+
+"${pip[@]}" -q "setuptools<70" wheel ninja "mmengine==0.10.7"
+
+if has 'import mmcv, mmcv.ops; assert mmcv.__version__.startswith("2.1.")'; then
+  echo "[install] keeping installed mmcv $("$py" -c 'import mmcv; print(mmcv.__version__)') (with ops)"
+else
+  echo "[install] building mmcv 2.1.0 with ops (first time ~10 min, then cached by pip)"
+  MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} "${pip[@]}" --no-build-isolation "mmcv==2.1.0"
+fi
+
+"${pip[@]}" -q "mmdet==3.3.0" pycocotools openmim pytest
+"${pip[@]}" -q --no-build-isolation -e "$repo"
+
+if has 'import torchvision'; then
+  echo "[install] error: torchvision is installed in $venv; it breaks mmengine's runner here." >&2
+  echo "[install] remove it with: $py -m pip uninstall -y torchvision" >&2
+  exit 1
+fi
+"$py" -c 'import sa_mmdet, mmcv.ops, mmdet; print(f"[install] ok: sa_mmdet {sa_mmdet.__version__}, mmdet {mmdet.__version__}, mmcv {mmcv.__version__}")' 2>/dev/null \
+  || { "$py" -c 'import sa_mmdet'; exit 1; }
+echo "[install] done; activate with: source $venv/bin/activate"

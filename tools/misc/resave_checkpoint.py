@@ -1,0 +1,26 @@
+"""Re-save an mmengine checkpoint so that weights-only ``torch.load`` accepts it.
+
+Checkpoints written by an mmengine run that did not import ``sa_mmdet`` pickle
+``HistoryBuffer`` statistics through ``builtins.getattr``, which torch >= 2.6
+refuses. This tool reads such a file with weights-only loading still on
+(``getattr`` answered by a stub that executes nothing) and writes a clean copy.
+
+Example:
+    python tools/misc/resave_checkpoint.py work_dirs/old/epoch_12.pth epoch_12_safe.pth
+"""
+import argparse
+
+from sa_mmdet.utils import resave_checkpoint
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('src', help='checkpoint to read')
+    parser.add_argument('dst', help='path of the re-saved checkpoint')
+    args = parser.parse_args()
+    refused = resave_checkpoint(args.src, args.dst)
+    print(f'saved {args.dst}; globals no longer needed: {refused or "none"}')
+
+
+if __name__ == '__main__':
+    main()
