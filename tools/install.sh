@@ -8,6 +8,8 @@
 # then build tools, then mmcv 2.1.0 compiled from source with ops against that
 # torch (~10 min on 2 cores the first time; pip caches the wheel, so re-runs
 # take seconds), then mmengine/mmdet/pycocotools/openmim and sa_mmdet itself.
+# pip may warn that openxlab (pulled in by openmim for downloads) wants
+# setuptools~=60.2; nothing here uses openxlab.
 # torchvision is never installed: its only wheel here breaks mmengine's runner.
 set -euo pipefail
 
@@ -28,17 +30,20 @@ else
   "${pip[@]}" torch==2.13.0
 fi
 
-"${pip[@]}" -q "setuptools<70" wheel ninja "mmengine==0.10.7"
+"${pip[@]}" -q "mmengine==0.10.7"
 
 if has 'import mmcv, mmcv.ops; assert mmcv.__version__.startswith("2.1.")'; then
   echo "[install] keeping installed mmcv $("$py" -c 'import mmcv; print(mmcv.__version__)') (with ops)"
 else
   echo "[install] building mmcv 2.1.0 with ops (first time ~10 min, then cached by pip)"
+  "${pip[@]}" -q "setuptools<70" wheel ninja
   MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} "${pip[@]}" --no-build-isolation "mmcv==2.1.0"
 fi
 
 "${pip[@]}" -q "mmdet==3.3.0" pycocotools openmim pytest
-"${pip[@]}" -q --no-build-isolation -e "$repo"
+# torch 2.13 needs setuptools>=77.0.3; mmengine 0.10.7 imports pkg_resources,
+# which setuptools 81 removed.
+"${pip[@]}" -q --no-build-isolation -e "$repo" "setuptools>=77.0.3,<81"
 
 if has 'import torchvision'; then
   echo "[install] error: torchvision is installed in $venv; it breaks mmengine's runner here." >&2
