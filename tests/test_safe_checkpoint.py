@@ -4,52 +4,12 @@ import pickle
 
 import pytest
 import torch
-import torch.nn as nn
 from mmengine.logging import HistoryBuffer
-from mmengine.model import BaseModel
-from mmengine.runner import Runner
 from mmengine.runner.checkpoint import CheckpointLoader
 
 import sa_mmdet  # noqa: F401  (enables safe checkpoints)
 from sa_mmdet.utils import load_from_local, resave_checkpoint
-
-
-class ToyModel(BaseModel):
-
-    def __init__(self):
-        super().__init__()
-        self.linear = nn.Linear(2, 1)
-
-    def forward(self, inputs, labels, mode='tensor'):
-        inputs, labels = torch.stack(inputs), torch.stack(labels)
-        loss = ((self.linear(inputs).squeeze(1) - labels)**2).mean()
-        return dict(loss=loss) if mode == 'loss' else self.linear(inputs)
-
-
-class ToyDataset(torch.utils.data.Dataset):
-    metainfo = dict(classes=('a', 'b'))
-
-    def __len__(self):
-        return 8
-
-    def __getitem__(self, index):
-        return dict(inputs=torch.full((2, ), float(index)), labels=torch.tensor(float(index)))
-
-
-def make_runner(work_dir, max_epochs, **kwargs):
-    return Runner(
-        model=ToyModel(),
-        work_dir=str(work_dir),
-        train_dataloader=dict(dataset=ToyDataset(), batch_size=2, num_workers=0,
-                              sampler=dict(type='DefaultSampler', shuffle=True)),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.001, momentum=0.9)),
-        param_scheduler=[dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=2),
-                         dict(type='MultiStepLR', milestones=[1], by_epoch=True)],
-        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
-        randomness=dict(seed=0),
-        experiment_name=f'safe_ckpt_{max_epochs}_{os.getpid()}_{id(kwargs)}',
-        **kwargs)
+from toy_runner import make_runner
 
 
 @pytest.fixture(scope='module')

@@ -1,0 +1,65 @@
+"""Distributed training on CPU with gloo through CPUAwareRunner."""
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from sa_mmdet.engine import CPUAwareDistributedDataParallel, CPUAwareRunner
+from toy_runner import ToyModel, make_runner
+
+TESTS = os.path.dirname(__file__)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def torchrun(nproc: int, script: str, *args: str, timeout: int = 300):
+    env = dict(os.environ, OMP_NUM_THREADS='1',
+               PYTHONPATH=os.pathsep.join([TESTS, os.environ.get('PYTHONPATH', '')]))
+    cmd = [sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={nproc}',
+           f'--master_port={free_port()}', script, *args]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def test_two_cpu_ranks_finish_with_identical_weights(tmp_path):
+    torchrun(2, os.path.join(TESTS, 'toy_runner.py'), str(tmp_path), '--launcher', 'pytorch')
+    rank0, rank1 = (torch.load(tmp_path / f'rank{r}.pth') for r in (0, 1))
+    for stage in ('initial', 'final'):
+        assert rank0[stage].keys() == rank1[stage].keys() == {'linear.weight', 'linear.bias'}
+        for key in rank0[stage]:
+            torch.testing.assert_close(rank0[stage][key], rank1[stage][key], rtol=0, atol=0)
+    # The ranks trained: the weights moved from their common start.
+    assert not torch.equal(rank0['initial']['linear.bias'], rank0['final']['linear.bias'])
+
+
+def test_cpu_wrapper_drops_device_ids_only_for_cpu_modules(monkeypatch):
+    captured = {}
+
+    def fake_ddp_init(self, module, device_ids=None, **kwargs):
+        captured['device_ids'] = device_ids
+
+    monkeypatch.setattr(torch.nn.parallel.DistributedDataParallel, '__init__', fake_ddp_init)
+    CPUAwareDistributedDataParallel(ToyModel(), device_ids=[0])
+    assert captured['device_ids'] is None
+
+
+def test_runner_is_plain_runner_when_not_distributed(tmp_path):
+    runner = make_runner(tmp_path, max_epochs=1, runner_cls=CPUAwareRunner)
+    runner.train()
+    assert not runner.distributed
+    assert not isinstance(runner.model, torch.nn.parallel.DistributedDataParallel)
+
+
+def test_unsupported_cpu_launcher_raises_value_error():
+    from sa_mmdet.engine import init_cpu_process_group
+    # Rule: CPU distributed training supports the pytorch and slurm launchers.
+    with pytest.raises(ValueError, match="launcher='mpi'"):
+        init_cpu_process_group('mpi')
