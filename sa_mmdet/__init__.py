@@ -4,7 +4,7 @@ Importing the package registers ``ShuffleAttention`` and ``SAResNet`` in
 mmdet's ``MODELS`` registry and makes mmengine checkpoints load with torch's
 weights-only unpickler (see :mod:`sa_mmdet.utils.safe_checkpoint`).
 """
-from . import engine  # noqa: F401  (registers CPUAwareRunner)
+from . import datasets, engine  # noqa: F401  (registers datasets, runner)
 from .models import SAResNet, ShuffleAttention
 from .utils import enable_safe_checkpoints
 from .version import __version__
