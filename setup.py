@@ -33,6 +33,10 @@ setup(
         'numpy',
         'pycocotools',
     ],
-    extras_require={'tests': ['pytest']},
+    extras_require={
+        'tests': ['pytest'],
+        # ImageNet pretraining (configs/imagenet, sa_mmdet.pretrain).
+        'pretrain': ['mmpretrain==1.2.0'],
+    },
     zip_safe=False,
 )
