@@ -2,6 +2,8 @@
 
 Skipped where mmpretrain is not installed (``pip install -e ".[pretrain]"``).
 """
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -10,16 +12,23 @@ from mmengine.registry import DefaultScope
 
 pytest.importorskip('mmpretrain')
 
-import sa_mmdet.pretrain  # noqa: E402,F401  (registers SAResNet in mmpretrain)
 from mmcv import imwrite  # noqa: E402
 from mmpretrain.registry import MODELS  # noqa: E402
 
 from sa_mmdet.models import SAResNet, ShuffleAttention  # noqa: E402
 from sa_mmdet.utils import convert_sanet_state_dict  # noqa: E402
+from sa_mmdet.utils.torchvision_stub import remove_torchvision_stub  # noqa: E402
 from run_tools import REPO, run_converter, run_python  # noqa: E402
 
 CONFIG = REPO / 'configs' / 'imagenet' / 'sa-resnet50_8xb32_in1k.py'
 CLASSES = ('n01440764', 'n01443537')
+
+
+@pytest.fixture(scope='module', autouse=True)
+def sa_mmdet_pretrain():
+    """Register SAResNet in mmpretrain; keep the torchvision stand-in to this module."""
+    yield importlib.import_module('sa_mmdet.pretrain')
+    remove_torchvision_stub()
 
 
 def test_sa_resnet_registered_in_mmpretrain():

@@ -5,14 +5,17 @@ import types
 
 import pytest
 
-from sa_mmdet.utils.torchvision_stub import STUB_VERSION, install_torchvision_stub
+from sa_mmdet.utils.torchvision_stub import (STUB_VERSION, install_torchvision_stub,
+                                             remove_torchvision_stub)
 
 
 @pytest.fixture
 def stub():
     if not install_torchvision_stub():
         pytest.skip('a real torchvision is installed; the stand-in is not used')
-    return sys.modules['torchvision']
+    yield sys.modules['torchvision']
+    remove_torchvision_stub()
+    assert 'torchvision' not in sys.modules
 
 
 def test_imports_that_mmpretrain_makes_succeed(stub):

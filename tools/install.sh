@@ -3,6 +3,7 @@
 #
 # Usage: bash tools/install.sh            # creates/uses ./.venv
 #        VIRTUAL_ENV=/path bash tools/install.sh   # uses an activated venv
+#        SA_MMDET_EXTRAS= bash tools/install.sh    # without mmpretrain
 #
 # Order matters: torch first (an installed torch, e.g. a CUDA build, is kept),
 # then build tools, then mmcv 2.1.0 compiled from source with ops against that
@@ -41,9 +42,12 @@ else
 fi
 
 "${pip[@]}" -q "mmdet==3.3.0" pycocotools openmim pytest
+# Extras: "pretrain" (mmpretrain 1.2.0, ImageNet pretraining) unless
+# SA_MMDET_EXTRAS says otherwise (SA_MMDET_EXTRAS= installs none).
+extras=${SA_MMDET_EXTRAS-pretrain}
 # torch 2.13 needs setuptools>=77.0.3; mmengine 0.10.7 imports pkg_resources,
 # which setuptools 81 removed.
-"${pip[@]}" -q --no-build-isolation -e "$repo" "setuptools>=77.0.3,<81"
+"${pip[@]}" -q --no-build-isolation -e "$repo${extras:+[$extras]}" "setuptools>=77.0.3,<81"
 
 if has 'import torchvision'; then
   echo "[install] error: torchvision is installed in $venv; it breaks mmengine's runner here." >&2

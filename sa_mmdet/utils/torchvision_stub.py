@@ -71,3 +71,10 @@ def install_torchvision_stub() -> bool:
             setattr(sys.modules[parent], child, module)
     sys.modules['torchvision'].__version__ = STUB_VERSION
     return True
+
+
+def remove_torchvision_stub() -> None:
+    """Take the stand-in out of ``sys.modules`` (a real torchvision stays)."""
+    if getattr(sys.modules.get('torchvision'), '__version__', None) == STUB_VERSION:
+        for name in _MODULES:
+            sys.modules.pop(name, None)
