@@ -1,8 +1,9 @@
 import pytest
 import torch
+from mmdet.models.backbones import ResNet
 
 from sa_mmdet.models import SAResNet, ShuffleAttention
-from sa_mmdet.models.layers.sa_gates import sa_gates
+from sa_mmdet.models.layers.sa_gates import find_sa_layers, sa_gates
 from sa_reference import randomize_sa_parameters, shuffle_attention_reference
 
 
@@ -71,3 +72,11 @@ def test_wrong_input_raises():
     # ... with the layer's channel count.
     with pytest.raises(ValueError, match='expects 2 \\* groups \\* k'):
         sa_gates(sa, torch.randn(1, 32, 4, 4))
+
+
+def test_find_sa_layers_names_every_bottleneck():
+    layers = find_sa_layers(SAResNet(depth=50))
+    blocks = (3, 4, 6, 3)
+    assert list(layers) == [f'layer{s + 1}.{b}.sa' for s, n in enumerate(blocks) for b in range(n)]
+    assert all(isinstance(layer, ShuffleAttention) for layer in layers.values())
+    assert find_sa_layers(ResNet(depth=50)) == {}

@@ -3,11 +3,41 @@
 Paper: `SA-Net: Shuffle Attention for Deep Convolutional Neural Networks`
 (https://arxiv.org/abs/2102.00240), Fig. 4/5 look at what these gates select.
 """
-from typing import NamedTuple
+from typing import Dict, NamedTuple
 
 import torch
 import torch.nn as nn
 from torch import Tensor
+
+
+SA_PARAMETERS = ('cweight', 'cbias', 'sweight', 'sbias')
+
+
+def is_sa_layer(module: nn.Module) -> bool:
+    """Whether ``module`` is a Shuffle Attention layer (by its parameters).
+
+    Args:
+        module (nn.Module): Any module.
+
+    Returns:
+        bool: True if it has ``groups``, ``gn`` and the four gate parameters.
+    """
+    return (hasattr(module, 'groups') and isinstance(getattr(module, 'gn', None), nn.GroupNorm)
+            and all(isinstance(getattr(module, name, None), nn.Parameter)
+                    for name in SA_PARAMETERS))
+
+
+def find_sa_layers(model: nn.Module) -> Dict[str, nn.Module]:
+    """Every Shuffle Attention layer of a model, by qualified name.
+
+    Args:
+        model (nn.Module): A model, e.g. an SA-ResNet or a detector using one.
+
+    Returns:
+        dict[str, nn.Module]: ``{'backbone.layer1.0.sa': layer, ...}`` in
+        module order.
+    """
+    return {name: module for name, module in model.named_modules() if is_sa_layer(module)}
 
 
 class SAGates(NamedTuple):

@@ -1,0 +1,225 @@
+"""Parameters and FLOPs of models with Shuffle Attention, by mmengine's counter.
+
+FLOPs come from :class:`mmengine.analysis.FlopAnalyzer` (fvcore's jit-traced
+counter: one multiply-add is one FLOP; convolutions, linear layers, BatchNorm
+(2 per element in eval mode), GroupNorm (5 per element), upsampling and
+adaptive average pooling are counted; elementwise ops such as add, mul,
+sigmoid, ReLU, mean and max-pooling are not). Inside an SA layer that means
+only its GroupNorm is counted.
+
+The SA-Net paper counted differently (the mmcv 1.x convention of its time):
+its ResNet-50 has 4.122 GFLOPs because ReLU outputs and max-pool inputs count
+one FLOP per element, and SA costs 2.76e-3 GFLOPs in SA-Net-50, which is
+exactly one FLOP per element of the SA halves (the sum of ``C/2 * H * W`` over
+the 16 SA layers). :func:`measure_complexity` reports both: the counter's own
+total, and a paper-style total from the same trace with ReLU and max-pool
+counted and each SA layer counted as ``C/2 * H * W`` instead of its GroupNorm.
+"""
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Callable, Dict, List, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.analysis import FlopAnalyzer, parameter_count
+from mmengine.analysis.jit_handles import get_shape
+from mmdet.models.backbones import ResNet
+from mmdet.structures import DetDataSample
+from torch import Tensor
+
+from ..models import SAResNet
+from ..models.layers.sa_gates import find_sa_layers
+
+
+def _numel_counter(key: str, of_output: bool) -> Callable:
+    """A FlopAnalyzer handle counting one FLOP per element, under ``key``."""
+
+    def handle(inputs: List[Any], outputs: List[Any]) -> Counter:
+        shape = get_shape(outputs[0] if of_output else inputs[0])
+        return Counter({key: int(torch.Size(shape).numel())})
+
+    return handle
+
+
+# Ops mmengine leaves out but the paper's counter counted, one FLOP per element
+# of ReLU outputs and max-pool inputs, kept apart from mmengine's own counts by
+# the key prefix.
+EXTRA = 'extra:'
+PAPER_EXTRA_HANDLES = {
+    'aten::relu': _numel_counter(EXTRA + 'relu', of_output=True),
+    'aten::relu_': _numel_counter(EXTRA + 'relu', of_output=True),
+    'aten::max_pool2d': _numel_counter(EXTRA + 'max_pool2d', of_output=False),
+}
+
+
+def _split(ops: Counter) -> Tuple[int, int]:
+    """Split per-op FLOPs into (mmengine's own, extra-handle) totals."""
+    extra = sum(v for k, v in ops.items() if k.startswith(EXTRA))
+    return sum(ops.values()) - extra, extra
+
+
+@dataclass
+class Complexity:
+    """What :func:`measure_complexity` measured.
+
+    Attributes:
+        params (int): All parameters.
+        trainable_params (int): Parameters with ``requires_grad`` (frozen
+            stages excluded), what the paper's detector table counts.
+        flops (int): FLOPs as mmengine's ``FlopAnalyzer`` counts them.
+        paper_flops (int): FLOPs in the paper's convention (see module doc).
+        sa_layers (int): Number of Shuffle Attention layers.
+        sa_flops (int): Of ``flops``, those inside SA layers (their GroupNorm).
+        sa_half_elements (int): Elements of the SA halves, ``sum C/2 * H * W``
+            over SA layers: SA's cost in the paper's convention.
+        sa_uncounted_ops (tuple[str]): Ops inside SA layers mmengine does
+            not count, e.g. ``('aten::mean', 'aten::mul', 'aten::sigmoid')``.
+        extra (dict): Model-specific facts, e.g. ``{'rois': 1000}``.
+    """
+
+    params: int
+    trainable_params: int
+    flops: int
+    paper_flops: int
+    sa_layers: int
+    sa_flops: int
+    sa_half_elements: int
+    sa_uncounted_ops: Tuple[str, ...]
+    extra: Dict[str, int] = field(default_factory=dict)
+
+
+def measure_complexity(model: nn.Module, inputs: Tuple[Any, ...]) -> Complexity:
+    """Count a model's parameters and FLOPs for one forward pass.
+
+    Args:
+        model (nn.Module): The model, called as ``model(*inputs)``.
+        inputs (tuple): Its inputs, e.g. ``(torch.randn(1, 3, 224, 224), )``.
+
+    Returns:
+        Complexity: Parameter and FLOP counts, with SA's share.
+    """
+    sa_layers = find_sa_layers(model)
+    half_elements: Dict[str, int] = {}
+
+    def record_half_elements(name: str) -> Callable:
+
+        def hook(module: nn.Module, args: tuple, output: Tensor) -> None:
+            half_elements[name] = int(args[0].numel()) // 2
+
+        return hook
+
+    hooks = [layer.register_forward_hook(record_half_elements(name))
+             for name, layer in sa_layers.items()]
+    analyzer = FlopAnalyzer(model, inputs).set_op_handle(**PAPER_EXTRA_HANDLES)
+    analyzer.unsupported_ops_warnings(False)
+    analyzer.uncalled_modules_warnings(False)
+    analyzer.tracer_warnings('none')
+    try:
+        flops, extra_flops = _split(analyzer.by_operator())
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+    sa_ops: Counter = Counter()
+    sa_uncounted = set()
+    for name in sa_layers:
+        ops = analyzer.by_operator(name)
+        sa_ops.update(ops)
+        sa_uncounted.update(analyzer.unsupported_ops(name))
+    sa_flops, sa_extra_flops = _split(sa_ops)
+    sa_half_elements = sum(half_elements.values())
+    return Complexity(
+        params=parameter_count(model)[''],
+        trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        flops=flops,
+        paper_flops=flops - sa_flops + extra_flops - sa_extra_flops + sa_half_elements,
+        sa_layers=len(sa_layers),
+        sa_flops=sa_flops,
+        sa_half_elements=sa_half_elements,
+        sa_uncounted_ops=tuple(sorted(sa_uncounted)))
+
+
+class ImageNetClassifier(nn.Module):
+    """An ImageNet classifier on a ResNet-like backbone: GAP and a 1000-way fc.
+
+    Args:
+        backbone (nn.Module): Returns a tuple whose last item is the
+            ``in_channels``-channel final feature map.
+        in_channels (int): Channels of that map. Defaults to 2048.
+        num_classes (int): Classes of the fc layer. Defaults to 1000.
+    """
+
+    def __init__(self, backbone: nn.Module, in_channels: int = 2048,
+                 num_classes: int = 1000) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(in_channels, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Class logits of shape (N, num_classes) for images (N, 3, H, W)."""
+        return self.fc(self.pool(self.backbone(x)[-1]).flatten(1))
+
+
+def classifier_complexity(depth: int, sa: bool, size: int = 224) -> Complexity:
+    """Complexity of ResNet / SA-Net classifiers, as in the paper's Table 1.
+
+    Args:
+        depth (int): 50, 101 or 152.
+        sa (bool): SA-ResNet (SA-Net) if True, else mmdet's ResNet.
+        size (int): Side of the square input image. Defaults to 224.
+
+    Returns:
+        Complexity: Counts for one ``size`` x ``size`` image.
+    """
+    backbone_type = SAResNet if sa else ResNet
+    model = ImageNetClassifier(backbone_type(depth=depth, out_indices=(3, )))
+    model.eval()
+    return measure_complexity(model, (torch.randn(1, 3, size, size), ))
+
+
+def detector_complexity(model: nn.Module, size: Sequence[int] = (1280, 800)) -> Complexity:
+    """Complexity of an mmdet detector for one padded image, as mmdet measures it.
+
+    Calls the detector in ``tensor`` mode (``_forward``: backbone, neck and
+    heads, no post-processing) as mmdet's ``tools/analysis_tools/get_flops.py``
+    does. Two-stage detectors are set to keep exactly ``max_per_img`` RPN
+    proposals (NMS off), so the RoI head sees a fixed number of RoIs
+    (``extra['rois']``; 1000 in the COCO configs, as mmdet 2.x's dummy forward
+    used) whatever the weights; the mask head runs on the first 100.
+
+    Args:
+        model (nn.Module): A detector from :func:`build_model_from_config`.
+        size (Sequence[int]): ``(width, height)`` of the input. Defaults to
+            (1280, 800), the paper's setting.
+
+    Returns:
+        Complexity: Counts for one image.
+    """
+    width, height = size
+    shape = (height, width)
+    sample = DetDataSample(metainfo=dict(
+        img_shape=shape, ori_shape=shape, pad_shape=shape, batch_input_shape=shape,
+        scale_factor=(1., 1.)))
+    rois: List[int] = []
+    hooks = []
+    rpn_head = getattr(model, 'rpn_head', None)
+    if rpn_head is not None:
+        rpn_nms = rpn_head.test_cfg.nms
+        iou_threshold, rpn_nms.iou_threshold = rpn_nms.iou_threshold, 1.0
+        hooks.append(model.roi_head.bbox_roi_extractor.register_forward_pre_hook(
+            lambda module, args: rois.append(int(args[1].shape[0]))))
+    forward = model.forward
+    model.forward = partial(forward, data_samples=[sample], mode='tensor')
+    try:
+        result = measure_complexity(model, (torch.randn(1, 3, height, width), ))
+    finally:
+        model.forward = forward
+        if rpn_head is not None:
+            rpn_nms.iou_threshold = iou_threshold
+        for hook in hooks:
+            hook.remove()
+    if rois:
+        result.extra['rois'] = rois[-1]
+    return result

@@ -1,0 +1,138 @@
+"""Params and FLOPs of SA classifiers and detectors next to the SA-Net paper's.
+
+Counts with mmengine's analysis tools (``FlopAnalyzer``, ``parameter_count``)
+and prints a table with our figures, the paper's (Table 1 at 224x224, Table 3
+at 1280x800) and the differences, followed by notes on counting conventions.
+
+Example:
+    python tools/analysis_tools/complexity.py                  # all, ~5 min on CPU
+    python tools/analysis_tools/complexity.py --only classifiers --format md
+    python tools/analysis_tools/complexity.py --only detectors \\
+        --detectors faster-rcnn_sa-r50_fpn_1x_coco
+"""
+import argparse
+from typing import List, Optional, Sequence
+
+from sa_mmdet.analysis.paper_comparison import (DEFAULT_CONFIG_DIR, DETECTOR_PAIRS,
+                                                ComplexityRow, classifier_rows,
+                                                detector_rows)
+
+HEADER = ('model', 'input', 'params (M)', 'paper params (M)', 'Δ params (M)',
+          'GFLOPs (mmengine)', 'GFLOPs (paper-style)', 'paper GFLOPs',
+          'Δ GFLOPs (paper-style)', 'SA GFLOPs (mmengine / paper-style)')
+
+NOTES = """\
+Notes
+- params: classifiers count all parameters, fc (2048 -> 1000) included, as the paper's
+  Table 1; detectors count trainable parameters only (stem and layer1, frozen by
+  frozen_stages=1, excluded), as the paper's Table 3 and mmcv 1.x's counter did. SA adds
+  3C/G parameters per layer: +708 in SA-Net-50, +1,524 in SA-Net-101 (+672 / +1,488
+  trainable in the detectors, layer1's SA being frozen).
+- GFLOPs (mmengine): mmengine.analysis.FlopAnalyzer, one multiply-add = one FLOP. It counts
+  convolutions, linear layers, BatchNorm (2 per element in eval mode), GroupNorm (5 per
+  element), upsampling and adaptive average pooling; it does not count elementwise add,
+  mul, sigmoid, ReLU, mean or max-pooling. Inside SA only the GroupNorm of the spatial
+  halves is counted, 5 FLOPs per element: SA-Net-50 is +0.0138 GFLOPs over ResNet-50.
+- GFLOPs (paper-style): the same trace plus one FLOP per ReLU output and per max-pool
+  input, with each SA layer counted as one FLOP per element of its halves, C/2 * H * W,
+  instead of its GroupNorm. This reproduces the paper's Table 1 exactly: SA's share,
+  sum(C/2 * H * W) = 2.76e-3 GFLOPs for SA-Net-50, is the figure of the paper's abstract
+  and its +0.003 in Table 1 (+0.0045, printed +0.005, for SA-Net-101) - as if only the
+  global average pooling of the channel halves were counted (by its input) and neither
+  the GroupNorm, the sigmoids nor the gate products. For detectors it only approximates
+  mmcv 1.x's counter (which also counted convolution biases, and no functional ReLUs);
+  the paper's detector GFLOPs could not be confirmed here (n/a).
+- Detectors run in tensor mode (backbone, neck and heads without post-processing), as
+  mmdet's tools/analysis_tools/get_flops.py does. Two-stage detectors keep exactly 1000
+  RPN proposals (RPN NMS off while counting, so the count does not depend on the
+  weights; mmdet 2.x's dummy forward also used 1000); the mask head runs on 100 RoIs.
+"""
+
+
+def _decimals(figure: float) -> int:
+    """Decimals the paper printed a figure with (its figures have no trailing 0)."""
+    return len(repr(figure).partition('.')[2])
+
+
+def _paper(figure: Optional[float]) -> str:
+    return 'n/a' if figure is None else repr(figure)
+
+
+def _diff(ours: float, paper: Optional[float]) -> str:
+    """``ours - paper`` with ours rounded as the paper printed its figure."""
+    if paper is None:
+        return 'n/a'
+    digits = _decimals(paper)
+    diff = round(round(ours, digits) - paper, digits)
+    return '0' if diff == 0 else f'{diff:+.{digits}f}'
+
+
+def row_cells(row: ComplexityRow) -> List[str]:
+    """The table cells of one row (params in M, FLOPs in G)."""
+    c = row.complexity
+    params, gflops, paper_style = row.params / 1e6, c.flops / 1e9, c.paper_flops / 1e9
+    sa = (f'{c.sa_flops / 1e9:.4f} / {c.sa_half_elements / 1e9:.4f}'
+          if c.sa_layers else '-')
+    return [
+        row.model, row.input, f'{params:.3f}', _paper(row.paper_params),
+        _diff(params, row.paper_params), f'{gflops:.3f}', f'{paper_style:.3f}',
+        _paper(row.paper_gflops), _diff(paper_style, row.paper_gflops), sa
+    ]
+
+
+def format_table(rows: Sequence[ComplexityRow], fmt: str = 'text') -> str:
+    """Render rows as a markdown (``md``) or space-aligned (``text``) table.
+
+    Args:
+        rows (Sequence[ComplexityRow]): Rows to show.
+        fmt (str): ``'md'`` or ``'text'``. Defaults to ``'text'``.
+
+    Returns:
+        str: The table, one line per row after the header.
+    """
+    cells = [list(HEADER)] + [row_cells(row) for row in rows]
+    if fmt == 'md':
+        lines = ['| ' + ' | '.join(line) + ' |' for line in cells]
+        lines.insert(1, '|' + ' --- |' * len(HEADER))
+        return '\n'.join(lines)
+    if fmt != 'text':
+        raise ValueError(f"fmt must be 'text' or 'md', got {fmt!r}")
+    widths = [max(len(line[i]) for line in cells) for i in range(len(HEADER))]
+    return '\n'.join('  '.join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip()
+                     for line in cells)
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--only', choices=('all', 'classifiers', 'detectors'), default='all',
+                        help='which table part to compute (default: all)')
+    parser.add_argument('--detectors', nargs='+', choices=list(DETECTOR_PAIRS),
+                        metavar='NAME', help='SA detector configs to compare with their '
+                        f'twins (default: all six: {", ".join(DETECTOR_PAIRS)})')
+    parser.add_argument('--detector-size', nargs=2, type=int, default=(1280, 800),
+                        metavar=('W', 'H'), help='detector input (default: 1280 800)')
+    parser.add_argument('--depths', nargs='+', type=int, default=(50, 101),
+                        help='classifier depths (default: 50 101)')
+    parser.add_argument('--classifier-size', type=int, default=224,
+                        help='classifier input side (default: 224)')
+    parser.add_argument('--config-dir', default=DEFAULT_CONFIG_DIR,
+                        help='folder of the SA detector configs (default: %(default)s)')
+    parser.add_argument('--format', choices=('text', 'md'), default='text')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> List[ComplexityRow]:
+    args = parse_args(argv)
+    rows = []
+    if args.only in ('all', 'classifiers'):
+        rows += classifier_rows(args.depths, args.classifier_size)
+    if args.only in ('all', 'detectors'):
+        rows += detector_rows(args.detectors, args.detector_size, args.config_dir)
+    print(format_table(rows, args.format))
+    print()
+    print(NOTES)
+    return rows
+
+
+if __name__ == '__main__':
+    main()
