@@ -13,6 +13,7 @@ Example:
         --img data/toy_coco/val/000001.jpg --out-dir docs
 """
 import argparse
+import io
 import os
 import os.path as osp
 from typing import List, Optional, Sequence
@@ -26,6 +27,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 import mmcv  # noqa: E402
 import numpy as np  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from sa_mmdet.analysis import build_model_from_config, load_config  # noqa: E402
 from sa_mmdet.analysis.sa_maps import SALayerMaps, sa_gate_maps  # noqa: E402
@@ -73,6 +75,32 @@ def demo_image(size: int = 192) -> np.ndarray:
     return image
 
 
+def _color_range(gate: np.ndarray) -> dict:
+    """Colour limits spanning the gate's values; a flat gate is shown flat."""
+    low, high = float(gate.min()), float(gate.max())
+    if high - low < 1e-4:
+        low, high = low - 5e-3, high + 5e-3
+    return dict(vmin=low, vmax=high)
+
+
+def _colorbar(fig: plt.Figure, ax: plt.Axes, mappable) -> None:
+    colorbar = fig.colorbar(mappable, ax=ax, fraction=0.046, pad=0.03)
+    colorbar.formatter.set_useOffset(False)
+    colorbar.ax.tick_params(labelsize=7)
+
+
+def save_png(fig: plt.Figure, path: str, dpi: int) -> None:
+    """Save a figure as a dithered 256-colour PNG, a third of the RGBA size."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format='png', dpi=dpi)
+    buffer.seek(0)
+    with Image.open(buffer) as image:
+        image = image.convert('RGB')
+        palette = image.quantize(colors=256, method=Image.Quantize.FASTOCTREE)
+        image.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG).save(
+            path, optimize=True)
+
+
 def plot_sa_maps(image: np.ndarray, maps: Sequence[SALayerMaps], title: str) -> plt.Figure:
     """One row per SA layer: spatial gates on the image, then channel gates.
 
@@ -84,7 +112,7 @@ def plot_sa_maps(image: np.ndarray, maps: Sequence[SALayerMaps], title: str) -> 
     Returns:
         plt.Figure: The figure.
     """
-    rgb = mmcv.bgr2rgb(image)
+    gray = mmcv.bgr2gray(image)  # leaves the colours to the gates
     cols = 2 + GROUPS_SHOWN
     fig, axes = plt.subplots(len(maps), cols, figsize=(3.1 * cols, 2.7 * len(maps)),
                              squeeze=False, gridspec_kw=dict(width_ratios=[1] * (cols - 1) + [1.6]))
@@ -94,20 +122,15 @@ def plot_sa_maps(image: np.ndarray, maps: Sequence[SALayerMaps], title: str) -> 
         panels = [(layer.spatial.mean(0), f'{layer.name}\nspatial gate, mean of {groups} groups')]
         panels += [(layer.spatial[g], f'spatial gate, group {g}') for g in varying]
         for ax, (gate, label) in zip(row, panels):
-            low, high = float(gate.min()), float(gate.max())
-            if high - low < 1e-3:  # a flat gate: show it flat, not its float noise
-                low, high = low - 5e-3, high + 5e-3
-            ax.imshow(rgb)
-            shown = ax.imshow(gate, cmap='jet', alpha=0.5, vmin=low, vmax=high)
-            colorbar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.03)
-            colorbar.formatter.set_useOffset(False)
-            colorbar.ax.tick_params(labelsize=7)
+            ax.imshow(gray, cmap='gray', vmin=0, vmax=255)
+            shown = ax.imshow(gate, cmap='jet', alpha=0.5, **_color_range(gate))
+            _colorbar(fig, ax, shown)
             ax.set_title(label, fontsize=8)
             ax.axis('off')
         ax = row[-1]
-        shown = ax.imshow(layer.channel.T, cmap='viridis', vmin=0, vmax=1, aspect='auto',
-                          interpolation='nearest')
-        fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.03)
+        shown = ax.imshow(layer.channel.T, cmap='viridis', aspect='auto', interpolation='nearest',
+                          **_color_range(layer.channel))
+        _colorbar(fig, ax, shown)
         h, w = layer.feature_size
         ax.set_title(f'channel gates (C={layer.channels}, {h}x{w} map)', fontsize=8)
         ax.set_xlabel('group', fontsize=8)
@@ -149,7 +172,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
            for layer in find_sa_layers(model).values()):
         print_log('SA layers are at their initialisation (cweight = sweight = 0): every gate '
                   'is sigmoid(1). Pass trained weights with --checkpoint.', level=30)
-    weights = osp.relpath(checkpoint) if checkpoint else 'initialisation (no checkpoint)'
+    weights = checkpoint or 'initialisation (no checkpoint)'
 
     images = [(path, mmcv.imread(path)) for path in args.img] if args.img else [
         ('synthetic shapes', demo_image())]
@@ -162,7 +185,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
         fig = plot_sa_maps(image, maps, title)
         stem = osp.splitext(osp.basename(name))[0].replace(' ', '_')
         out = osp.join(args.out_dir, f'sa_gates_{stem}.png')
-        fig.savefig(out, dpi=args.dpi)
+        save_png(fig, out, args.dpi)
         plt.close(fig)
         print_log(f'wrote {out}')
         written.append(out)
