@@ -14,13 +14,10 @@ import os
 import os.path as osp
 from typing import List, Optional, Sequence
 
-import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from sa_mmdet.analysis.training_log import ScalarLog, read_scalars  # noqa: E402
+from sa_mmdet.analysis.training_log import ScalarLog, read_scalars
 
 
 def default_metrics(logs: Sequence[ScalarLog]) -> List[str]:
@@ -90,6 +87,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
+    plt.switch_backend('Agg')
     labels = args.labels or [osp.basename(osp.normpath(path)) for path in args.logs]
     if len(labels) != len(args.logs):
         raise ValueError(f'{len(labels)} labels for {len(args.logs)} runs: give one per run')

@@ -19,19 +19,16 @@ import os.path as osp
 from typing import List, Optional, Sequence
 
 import cv2
-import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
+import mmcv
+import numpy as np
+from mmengine.logging import print_log
+from PIL import Image
 
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-import mmcv  # noqa: E402
-import numpy as np  # noqa: E402
-from mmengine.logging import print_log  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from sa_mmdet.analysis import build_model_from_config, load_config  # noqa: E402
-from sa_mmdet.analysis.sa_maps import SALayerMaps, sa_gate_maps  # noqa: E402
-from sa_mmdet.models.layers.sa_gates import find_sa_layers  # noqa: E402
+from sa_mmdet.analysis import build_model_from_config, load_config
+from sa_mmdet.analysis.sa_maps import SALayerMaps, sa_gate_maps
+from sa_mmdet.models.layers.sa_gates import find_sa_layers
 
 DEFAULT_CONFIG = 'configs/toy/faster-rcnn_sa-r50_fpn_toy.py'
 GROUPS_SHOWN = 3
@@ -160,16 +157,23 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     args = parse_args(argv)
+    plt.switch_backend('Agg')
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'config {args.config} not found: pass --config, e.g. '
                                 'configs/toy/faster-rcnn_sa-r50_fpn_toy.py')
-    checkpoint = {'latest': latest_checkpoint(args.config), 'none': None}.get(
-        args.checkpoint, args.checkpoint)
+    if args.checkpoint == 'latest':
+        checkpoint = latest_checkpoint(args.config)
+        if checkpoint is None:
+            print_log(f'no checkpoint of {args.config} in work_dirs: drawing the '
+                      'initialised model', level=30)
+    else:
+        checkpoint = None if args.checkpoint == 'none' else args.checkpoint
     cfg = load_config(args.config)
     model = build_model_from_config(cfg, checkpoint)
     model.cfg = cfg
-    if all((layer.cweight == 0).all() and (layer.sweight == 0).all()
-           for layer in find_sa_layers(model).values()):
+    sa_layers = find_sa_layers(model).values()
+    if sa_layers and all((layer.cweight == 0).all() and (layer.sweight == 0).all()
+                         for layer in sa_layers):
         print_log('SA layers are at their initialisation (cweight = sweight = 0): every gate '
                   'is sigmoid(1). Pass trained weights with --checkpoint.', level=30)
     weights = checkpoint or 'initialisation (no checkpoint)'
