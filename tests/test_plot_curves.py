@@ -66,7 +66,8 @@ def test_tool_plots_runs_side_by_side(tmp_path):
     sa = write_run(tmp_path / 'sa', '20240101_000000')
     plain = write_run(tmp_path / 'plain', '20240101_000000')
     out = str(tmp_path / 'curves.png')
-    assert tool.main([str(tmp_path / 'sa'), plain, '--labels', 'SA-R50', 'R50', '--out', out]) == out
+    written = tool.main([str(tmp_path / 'sa'), plain, '--labels', 'SA-R50', 'R50', '--out', out])
+    assert written == out
     assert mmcv.imread(out).shape[2] == 3
     assert tool.default_metrics([read_scalars(sa)]) == ['coco/bbox_mAP']
     # Metrics a run did not log are named, with what it logged.

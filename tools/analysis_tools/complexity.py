@@ -27,7 +27,11 @@ Notes
   Table 1; detectors count trainable parameters only (stem and layer1, frozen by
   frozen_stages=1, excluded), as the paper's Table 3 and mmcv 1.x's counter did. SA adds
   3C/G parameters per layer: +708 in SA-Net-50, +1,524 in SA-Net-101 (+672 / +1,488
-  trainable in the detectors, layer1's SA being frozen).
+  trainable in the detectors, layer1's SA being frozen). The paper prints SA-Net-50 as
+  25.557 M (its abstract says SA adds 300 parameters), where 25,557,740 rounds to
+  25.558; its SA-Net-101 figure agrees with +1,524. The -0.01 of three detectors is in
+  the last printed digit; the +0.10 of RetinaNet SA-R101 is the paper's misprint (56.64,
+  below its own ResNet-101 figure).
 - GFLOPs (mmengine): mmengine.analysis.FlopAnalyzer, one multiply-add = one FLOP. It counts
   convolutions, linear layers, BatchNorm (2 per element in eval mode), GroupNorm (5 per
   element), upsampling and adaptive average pooling; it does not count elementwise add,
