@@ -1,8 +1,10 @@
 """Run this checkout's command-line tools with the test's Python and sa_mmdet."""
+import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 REPO = Path(__file__).resolve().parents[1]
 CONVERTER = REPO / 'tools' / 'model_converters' / 'sanet2mmdet.py'
@@ -19,3 +21,18 @@ def run_python(*args, timeout: int = 600) -> subprocess.CompletedProcess:
 def run_converter(*args) -> subprocess.CompletedProcess:
     """``tools/model_converters/sanet2mmdet.py ARGS``."""
     return run_python(CONVERTER, *args, timeout=300)
+
+
+def import_tool(path: str) -> ModuleType:
+    """Import a tool script, e.g. ``'tools/analysis_tools/complexity.py'``, to call in-process.
+
+    Args:
+        path (str): The script's path relative to the repository root.
+
+    Returns:
+        ModuleType: The script as a module (``__name__`` is not ``'__main__'``).
+    """
+    spec = importlib.util.spec_from_file_location(Path(path).stem + '_tool', REPO / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

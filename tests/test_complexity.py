@@ -1,7 +1,4 @@
 """Complexity counts of SA classifiers/detectors and the comparison table tool."""
-import importlib.util
-import os.path as osp
-
 import pytest
 import torch
 from mmdet.models.backbones import ResNet
@@ -11,16 +8,7 @@ from sa_mmdet.analysis import ImageNetClassifier, measure_complexity
 from sa_mmdet.analysis.paper_comparison import classifier_rows, detector_pairs, detector_rows
 from sa_mmdet.models import SAResNet
 from sa_mmdet.models.layers.sa_gates import find_sa_layers
-
-ROOT = osp.dirname(osp.dirname(__file__))
-
-
-def load_tool():
-    path = osp.join(ROOT, 'tools', 'analysis_tools', 'complexity.py')
-    spec = importlib.util.spec_from_file_location('complexity_tool', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from run_tools import import_tool
 
 
 def sa_half_elements(height: int, width: int, blocks=(3, 4, 6, 3)) -> int:
@@ -95,7 +83,7 @@ def test_detector_pairs_reject_unknown_names_and_missing_configs(tmp_path):
 
 
 def test_tool_prints_a_markdown_table_with_paper_figures(capsys):
-    tool = load_tool()
+    tool = import_tool('tools/analysis_tools/complexity.py')
     rows = tool.main(['--only', 'classifiers', '--depths', '50', '--classifier-size', '64',
                       '--format', 'md'])
     lines = capsys.readouterr().out.splitlines()

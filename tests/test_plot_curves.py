@@ -1,14 +1,11 @@
 """Reading mmengine's scalars.json and plotting training curves."""
-import importlib.util
 import json
-import os.path as osp
 
 import mmcv
 import pytest
 
+from run_tools import import_tool
 from sa_mmdet.analysis.training_log import find_scalars, read_scalars
-
-ROOT = osp.dirname(osp.dirname(__file__))
 
 # The layout mmengine 0.10 writes for an mmdet 3.3 run (from a real toy run, shortened).
 LINES = [
@@ -20,12 +17,6 @@ LINES = [
 ]
 
 
-def load_tool():
-    path = osp.join(ROOT, 'tools', 'analysis_tools', 'plot_curves.py')
-    spec = importlib.util.spec_from_file_location('plot_curves_tool', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def write_run(work_dir, timestamp, lines=LINES):
@@ -62,7 +53,7 @@ def test_find_scalars_takes_the_latest_run_of_a_work_dir(tmp_path):
 
 
 def test_tool_plots_runs_side_by_side(tmp_path):
-    tool = load_tool()
+    tool = import_tool('tools/analysis_tools/plot_curves.py')
     sa = write_run(tmp_path / 'sa', '20240101_000000')
     plain = write_run(tmp_path / 'plain', '20240101_000000')
     out = str(tmp_path / 'curves.png')

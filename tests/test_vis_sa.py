@@ -1,7 +1,4 @@
 """SA gate maps of a detector and the vis_sa.py tool, on tiny images."""
-import importlib.util
-import os.path as osp
-
 import mmcv
 import numpy as np
 import pytest
@@ -10,20 +7,14 @@ import torch
 from sa_mmdet.analysis import build_model_from_config, load_config
 from sa_mmdet.analysis.sa_maps import _on_image, last_sa_layer_per_stage, sa_gate_maps
 from sa_mmdet.models.layers.sa_gates import find_sa_layers
+from run_tools import REPO, import_tool
 from sa_reference import randomize_sa_parameters
 
-ROOT = osp.dirname(osp.dirname(__file__))
-SA_CONFIG = osp.join(ROOT, 'configs', 'sa_resnet', 'faster-rcnn_sa-r50_fpn_1x_coco.py')
+SA_CONFIG = REPO / 'configs' / 'sa_resnet' / 'faster-rcnn_sa-r50_fpn_1x_coco.py'
 LAST_OF_STAGES = ['backbone.layer1.2.sa', 'backbone.layer2.3.sa', 'backbone.layer3.5.sa',
                   'backbone.layer4.2.sa']
 
 
-def load_tool():
-    path = osp.join(ROOT, 'tools', 'analysis_tools', 'vis_sa.py')
-    spec = importlib.util.spec_from_file_location('vis_sa_tool', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def small_config(tmp_path):
@@ -106,7 +97,7 @@ def test_build_model_from_config_loads_the_checkpoint(detector, tmp_path):
 
 
 def test_tool_writes_a_png_per_image(detector, tmp_path):
-    tool = load_tool()
+    tool = import_tool('tools/analysis_tools/vis_sa.py')
     config = small_config(tmp_path)
     work_dir = tmp_path / 'work_dir'
     work_dir.mkdir()
