@@ -5,17 +5,30 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Optional
 
 REPO = Path(__file__).resolve().parents[1]
+TESTS = REPO / 'tests'
 CONVERTER = REPO / 'tools' / 'model_converters' / 'sanet2mmdet.py'
 
 
-def run_python(*args, timeout: int = 600) -> subprocess.CompletedProcess:
-    """``python ARGS`` from the repository root, importing this checkout's sa_mmdet."""
-    path = os.pathsep.join([str(REPO), os.environ.get('PYTHONPATH', '')])
-    env = dict(os.environ, PYTHONPATH=path)
-    return subprocess.run([sys.executable, *map(str, args)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+def run_python(*args, timeout: int = 600, env: Optional[dict] = None) -> subprocess.CompletedProcess:
+    """``python ARGS`` from the repository root, importing this checkout's sa_mmdet.
+
+    The command runs in a session of its own, so a test may kill its process group.
+
+    Args:
+        *args: Arguments of ``python``.
+        timeout (int): Seconds before the run is stopped. Defaults to 600.
+        env (dict, optional): Extra environment variables; a ``PYTHONPATH``
+            entry goes before the repository. Defaults to None.
+    """
+    extra = {k: str(v) for k, v in (env or {}).items()}
+    path = [extra.pop('PYTHONPATH', ''), str(REPO), os.environ.get('PYTHONPATH', '')]
+    full_env = dict(os.environ, **extra, PYTHONPATH=os.pathsep.join(filter(None, path)))
+    return subprocess.run([sys.executable, *map(str, args)], cwd=REPO, env=full_env,
+                          capture_output=True, text=True, timeout=timeout,
+                          start_new_session=True)
 
 
 def run_converter(*args) -> subprocess.CompletedProcess:

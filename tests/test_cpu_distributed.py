@@ -1,16 +1,12 @@
 """Distributed training on CPU with gloo through CPUAwareRunner."""
-import os
 import socket
-import subprocess
-import sys
 
 import pytest
 import torch
 
 from sa_mmdet.engine import CPUAwareDistributedDataParallel, CPUAwareRunner
+from run_tools import TESTS, run_python
 from toy_runner import ToyModel, make_runner
-
-TESTS = os.path.dirname(__file__)
 
 
 def free_port() -> int:
@@ -19,18 +15,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def torchrun(nproc: int, script: str, *args: str, timeout: int = 300):
-    env = dict(os.environ, OMP_NUM_THREADS='1',
-               PYTHONPATH=os.pathsep.join([TESTS, os.environ.get('PYTHONPATH', '')]))
-    cmd = [sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={nproc}',
-           f'--master_port={free_port()}', script, *args]
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
-
-
 def test_two_cpu_ranks_finish_with_identical_weights(tmp_path):
-    torchrun(2, os.path.join(TESTS, 'toy_runner.py'), str(tmp_path), '--launcher', 'pytorch')
+    result = run_python('-m', 'torch.distributed.run', '--nproc_per_node=2',
+                        f'--master_port={free_port()}', TESTS / 'toy_runner.py', tmp_path,
+                        '--launcher', 'pytorch', env=dict(PYTHONPATH=TESTS, OMP_NUM_THREADS=1))
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     rank0, rank1 = (torch.load(tmp_path / f'rank{r}.pth') for r in (0, 1))
     for stage in ('initial', 'final'):
         assert rank0[stage].keys() == rank1[stage].keys() == {'linear.weight', 'linear.bias'}
