@@ -4,8 +4,8 @@ import os.path as osp
 
 import pytest
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
-from mmdet.registry import MODELS
+
+from sa_mmdet.analysis import build_model_from_config
 
 ROOT = osp.dirname(osp.dirname(__file__))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '**', '[!_]*.py'), recursive=True))
@@ -19,18 +19,11 @@ PAPER_PARAMS = {
 }
 
 
-def build_model(cfg: Config):
-    backbone = cfg.model.get('backbone', {})
-    backbone.pop('init_cfg', None)  # no pretrained files here
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmdet')):
-        return MODELS.build(cfg.model)
-
-
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
 def test_config_loads_and_builds(path):
     cfg = Config.fromfile(path)
     assert 'sa_mmdet' in cfg.custom_imports['imports'][0]
-    model = build_model(cfg)
+    model = build_model_from_config(cfg)  # drops init_cfg: no pretrained files
     assert sum(p.numel() for p in model.parameters()) > 0
 
 
@@ -39,7 +32,7 @@ def test_coco_detector_matches_paper_table3(name):
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'sa_resnet', name))
     assert cfg.model.backbone.type == 'SAResNet'
     assert cfg.model.backbone.init_cfg.checkpoint.startswith('checkpoints/sa_resnet')
-    model = build_model(cfg)
+    model = build_model_from_config(cfg)  # drops init_cfg: no pretrained files
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6
     assert trainable == pytest.approx(PAPER_PARAMS[name], abs=0.01)
 
