@@ -1,0 +1,33 @@
+# Schedule and runtime of the toy detectors: SA-R50 from scratch on the toy
+# shapes, batch 4 on 2 CPU cores.
+_base_ = 'mmdet::_base_/default_runtime.py'
+
+max_epochs = 5
+train_cfg = dict(
+    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
+    clip_grad=dict(max_norm=10, norm_type=2))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=200),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs,
+        eta_min_ratio=0.01,
+        by_epoch=True,
+        begin=0,
+        end=max_epochs,
+        convert_to_iter_based=True)
+]
+auto_scale_lr = dict(enable=False, base_batch_size=4)
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=10),
+    checkpoint=dict(type='CheckpointHook', interval=max_epochs, max_keep_ckpts=1),
+    visualization=dict(type='DetVisualizationHook', draw=False))
+log_processor = dict(type='LogProcessor', window_size=10, by_epoch=True)
+randomness = dict(seed=0, deterministic=False)
