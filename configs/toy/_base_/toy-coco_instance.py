@@ -1,7 +1,8 @@
 # The toy shapes dataset written by tools/dataset_converters/generate_toy_coco.py
 # (sa_mmdet.datasets.generate_toy_coco): 192x192 images, COCO-format
 # instances with boxes and polygon masks.
-dataset_type = 'CocoDataset'
+# CocoDataset that fails early, naming the fix, on missing or mismatching data.
+dataset_type = 'CheckedCocoDataset'
 data_root = 'data/toy_coco/'
 metainfo = dict(
     classes=('circle', 'square', 'triangle', 'star'),

@@ -31,3 +31,8 @@ default_hooks = dict(
     visualization=dict(type='DetVisualizationHook', draw=False))
 log_processor = dict(type='LogProcessor', window_size=10, by_epoch=True)
 randomness = dict(seed=0, deterministic=False)
+
+# Distributed training also on CPU-only machines (gloo); mmengine's Runner on GPUs.
+runner_type = 'CPUAwareRunner'
+# Checkpoint the random generators, so that --resume continues bit-exactly.
+custom_hooks = [dict(type='RandomStateHook')]
