@@ -78,3 +78,11 @@ def test_two_cpu_ranks_train_the_detector_to_identical_weights(tiny_config, tmp_
     assert rank0.keys() == rank1.keys() and any('.sa.' in k for k in rank0)
     for key in rank0:
         torch.testing.assert_close(rank0[key], rank1[key], rtol=0, atol=0, msg=key)
+
+
+def test_missing_data_fails_before_training(tmp_path):
+    result = mim_train(CONFIG, tmp_path, '--gpus', 0, '--cfg-options',
+                       f'train_dataloader.dataset.data_root={tmp_path}/nowhere/')
+    assert result.returncode != 0
+    assert 'does not exist: check `data_root` and `ann_file`' in result.stderr
+    assert 'Epoch(train)' not in result.stdout + result.stderr
