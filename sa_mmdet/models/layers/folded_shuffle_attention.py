@@ -21,17 +21,18 @@ class FoldedShuffleAttention(nn.Module):
     in a ResNet bottleneck), permuting that layer's output channels by the
     shuffle moves the shuffle in front of SA: this layer then gates channel
     ``i`` as :class:`ShuffleAttention` gates pre-shuffle channel
-    ``(i % 2) * C / 2 + i // 2`` and writes its output in the same order, so
-    no shuffle copy is needed and, at inference, the output can overwrite the
-    input. Each channel carries its own gate weight and bias: ``cweight``,
-    ``cbias`` on channel-attention channels, ``sweight * gn.weight`` and
-    ``sweight * gn.bias + sbias`` on spatial-attention channels.
+    ``(i % 2) * C / 2 + i // 2`` and keeps the channel order, so no shuffle
+    copy is made and, at inference, the output can overwrite the input.
+
+    The parameters are the gate weight and bias of :func:`sa_gate_params`,
+    shape (2, k) with ``k = C / 2G``: ``[0] = (cweight, cbias)`` and
+    ``[1] = (sweight * gn.weight, sweight * gn.bias + sbias)``.
 
     Args:
         in_channels (int): Number of input channels ``C``.
-        groups (int): Number of SA groups ``G``; ``C`` must be divisible by
-            ``2 * G`` and ``G`` even. Defaults to 64.
-        eps (float): Epsilon of the spatial-branch normalisation.
+        groups (int): Number of SA groups ``G``; must be even, with ``C``
+            divisible by ``2 * G``. Defaults to 64.
+        eps (float): Epsilon of the spatial-attention normalisation.
             Defaults to 1e-5.
         inplace (bool): Write the output into the input when no gradient is
             needed. Only safe where nothing else reads the input afterwards
@@ -55,8 +56,9 @@ class FoldedShuffleAttention(nn.Module):
         self.groups = groups
         self.eps = eps
         self.inplace = inplace
-        self.weight = nn.Parameter(torch.zeros(in_channels))
-        self.bias = nn.Parameter(torch.ones(in_channels))
+        k = in_channels // (2 * groups)
+        self.weight = nn.Parameter(torch.zeros(2, k))
+        self.bias = nn.Parameter(torch.ones(2, k))
 
     @classmethod
     def from_shuffle_attention(cls, sa: ShuffleAttention,
@@ -64,22 +66,20 @@ class FoldedShuffleAttention(nn.Module):
         """Build the folded form of a :class:`ShuffleAttention`.
 
         Args:
-            sa (ShuffleAttention): The layer to fold; its input must be fed in
-                shuffled order (see :func:`sa_mmdet.deploy.fold_shuffle_attention`).
+            sa (ShuffleAttention): The layer to fold. The folded layer must be
+                fed ``sa``'s input in shuffled channel order.
             inplace (bool): See the class. Defaults to False.
 
         Returns:
-            FoldedShuffleAttention: The folded layer, on ``sa``'s device and dtype.
+            FoldedShuffleAttention: The folded layer, on ``sa``'s device and
+            dtype.
         """
         folded = cls(sa.in_channels, sa.groups, sa.gn.eps, inplace)
-        k = sa.in_channels // (2 * sa.groups)
         with torch.no_grad():
             weight, bias = sa_gate_params(sa.cweight, sa.cbias, sa.sweight, sa.sbias,
                                           sa.gn.weight, sa.gn.bias)
-            # channel ((g * 2 + branch) * k + j) * 2 + r takes [branch, j]
-            shape = (sa.groups // 2, 2, k, 2)
-            folded.weight.data = weight.view(1, 2, k, 1).expand(shape).reshape(-1).clone()
-            folded.bias.data = bias.view(1, 2, k, 1).expand(shape).reshape(-1).clone()
+        folded.weight.data = weight.clone()
+        folded.bias.data = bias.clone()
         return folded
 
     def forward(self, x: Tensor) -> Tensor:
@@ -94,11 +94,7 @@ class FoldedShuffleAttention(nn.Module):
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f'FoldedShuffleAttention({self.in_channels}) expects an input of '
                              f'shape (N, {self.in_channels}, H, W), but got {tuple(x.shape)}.')
-        k = self.in_channels // (2 * self.groups)
-        # rows [r, g, branch, j] of sa_rows_view(x, shuffled=True)
-        weight = self.weight.view(self.groups // 2, 2, k, 2).permute(3, 0, 1, 2)
-        bias = self.bias.view(self.groups // 2, 2, k, 2).permute(3, 0, 1, 2)
-        return shuffle_attention(x, weight, bias, self.groups, self.eps, shuffle=False,
+        return shuffle_attention(x, self.weight, self.bias, self.groups, self.eps, shuffle=False,
                                  inplace=self.inplace)
 
     def extra_repr(self) -> str:

@@ -28,40 +28,13 @@ For ``u = g * x * s * (1 - s)`` (``g`` the output gradient) per row
   ``dx = g * s + a * (u - rstd^2 * t * (x - mean) / HW - S1 / HW)``
   (the last two terms are the paths through ``mean`` and ``rstd``).
 """
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
 
 #: Elements of one input chunk; a chunk and its scratch buffers stay in cache.
 CHUNK_NUMEL = 1 << 17
-
-
-def sa_rows_view(t: Tensor, groups: int, shuffled: bool) -> Tensor:
-    """View an (N, C, H, W) tensor as Shuffle Attention rows.
-
-    The view has shape (N, 2, G / 2, 2, k, H * W), ``k = C / 2G``, and is
-    indexed ``[n, r, g, branch, j]`` by the channel's place before the
-    shuffle: pre-shuffle channel ``p = r * C / 2 + g * 2k + branch * k + j``
-    (group ``r * G / 2 + g``; branch 0 is channel attention, 1 spatial
-    attention; ``j`` indexes the shared parameters). After the shuffle that
-    channel sits at ``2 * (p - r * C / 2) + r``.
-
-    Args:
-        t (Tensor): Tensor of shape (N, C, H, W) whose H and W dims can be
-            merged (contiguous or channels_last).
-        groups (int): Number of SA groups ``G``, even.
-        shuffled (bool): Whether the channels of ``t`` are in shuffled
-            (output) order rather than pre-shuffle order.
-
-    Returns:
-        Tensor: A view of ``t`` of shape (N, 2, G / 2, 2, k, H * W).
-    """
-    n, c, h, w = t.shape
-    k = c // (2 * groups)
-    if shuffled:
-        return t.view(n, groups // 2, 2, k, 2, h * w).permute(0, 4, 1, 2, 3, 5)
-    return t.view(n, 2, groups // 2, 2, k, h * w)
 
 
 def sa_gate_params(cweight: Tensor, cbias: Tensor, sweight: Tensor, sbias: Tensor,
@@ -91,126 +64,190 @@ def sa_gate_params(cweight: Tensor, cbias: Tensor, sweight: Tensor, sbias: Tenso
     return weight, bias
 
 
-def _chunk_sizes(n: int, half_groups: int, k: int, hw: int) -> Tuple[int, int, int]:
-    """Chunk sizes along (N, 2, G / 2) of the rows so a chunk has at most
-    ``CHUNK_NUMEL`` input elements (or a single group)."""
-    per_group = 2 * k * hw
-    if per_group * half_groups * 2 <= CHUNK_NUMEL:
-        return max(1, CHUNK_NUMEL // (per_group * half_groups * 2)), 2, half_groups
+def sa_group_view(t: Tensor, groups: int, shuffled: bool) -> Tensor:
+    """View an (N, C, H, W) tensor as (N, R, G / 2, C', H * W) SA rows.
+
+    A row is one (sample, channel) plane. The view puts the channels of two
+    adjacent SA sub-features on the last-but-one axis so that a chunk of the
+    view (split along the first three axes) is a dense block of memory:
+
+    - pre-shuffle order (``shuffled=False``): ``R = 2``, ``C' = 2k`` and
+      element ``[n, r, g, c]`` is channel ``r * C / 2 + g * 2k + c``;
+    - shuffled order (``shuffled=True``, the output of the shuffle): ``R = 1``,
+      ``C' = 4k`` and element ``[n, 0, g, c]`` is channel ``g * 4k + c``,
+      which holds pre-shuffle channel ``(c % 2) * C / 2 + g * 2k + c // 2``.
+
+    In both, the first half of ``C'`` is channel attention and the second
+    half spatial attention, and ``c`` determines which shared parameter
+    ``j`` applies (``k = C / 2G``, ``j = c % k`` resp. ``(c // 2) % k``).
+
+    Args:
+        t (Tensor): Tensor of shape (N, C, H, W) whose H and W dims can be
+            merged (contiguous or channels_last).
+        groups (int): Number of SA groups ``G``, even.
+        shuffled (bool): Whether the channels of ``t`` are in shuffled order.
+
+    Returns:
+        Tensor: A view of ``t`` of shape (N, R, G / 2, C', H * W).
+    """
+    n, c, h, w = t.shape
+    if shuffled:
+        return t.view(n, 1, groups // 2, 2 * c // groups, h * w)
+    return t.view(n, 2, groups // 2, c // groups, h * w)
+
+
+def sa_shuffled_output_view(t: Tensor, groups: int) -> Tensor:
+    """View the shuffled output of SA in the pre-shuffle layout of :func:`sa_group_view`.
+
+    Args:
+        t (Tensor): Tensor of shape (N, C, H, W) in shuffled channel order.
+        groups (int): Number of SA groups ``G``, even.
+
+    Returns:
+        Tensor: A (strided) view of shape (N, 2, G / 2, 2k, H * W) indexed
+        like ``sa_group_view(x, groups, shuffled=False)``.
+    """
+    n, c, h, w = t.shape
+    return t.view(n, groups // 2, c // groups, 2, h * w).permute(0, 3, 1, 2, 4)
+
+
+def _chunk_sizes(shape: Sequence[int]) -> Tuple[int, int, int]:
+    """Chunk sizes along the first three axes of an SA group view so that a
+    chunk holds at most ``CHUNK_NUMEL`` elements (or one group)."""
+    n, rows, half_groups, channels, hw = shape
+    per_group = channels * hw
+    if per_group * half_groups * rows <= CHUNK_NUMEL:
+        return max(1, CHUNK_NUMEL // (per_group * half_groups * rows)), rows, half_groups
     if per_group * half_groups <= CHUNK_NUMEL:
         return 1, 1, half_groups
     return 1, 1, max(1, CHUNK_NUMEL // per_group)
 
 
 def _chunks(t: Tensor, sizes: Tuple[int, int, int]) -> List[Tensor]:
-    """Split a (N, 2, G / 2, ...) tensor into chunks of the given sizes."""
+    """Split the first three axes of ``t`` into chunks of the given sizes."""
+    if tuple(t.shape[:3]) == sizes:
+        return [t]
     return [c for tn in t.split(sizes[0]) for tr in tn.split(sizes[1], 1)
             for c in tr.split(sizes[2], 2)]
 
 
-def _rows_view(x: Tensor, groups: int, shuffled: bool) -> Tuple[Tensor, Tensor]:
-    """``x`` (densified if H and W cannot be merged) and its rows view."""
-    try:
-        return x, sa_rows_view(x, groups, shuffled)
-    except RuntimeError:
-        x = x.contiguous()
-        return x, sa_rows_view(x, groups, shuffled)
+def _mergeable(x: Tensor) -> Tensor:
+    """``x``, or a contiguous copy if its H and W dims cannot be merged."""
+    if x.shape[2] > 1 and x.stride(2) != x.shape[3] * x.stride(3):
+        return x.contiguous()
+    return x
+
+
+def _half(t: Tensor, branch: int) -> Tensor:
+    """Channel (0) or spatial (1) attention half of the channel axis -2."""
+    half = t.shape[-2] // 2
+    return t[..., :half, :] if branch == 0 else t[..., half:, :]
 
 
 class ShuffleAttentionFunction(torch.autograd.Function):
-    """``y = shuffle(x * sigmoid(a * x + b))`` with an analytic backward.
+    """Shuffle Attention as one autograd node with an analytic backward.
 
-    See :func:`shuffle_attention` for the arguments. Saved for backward:
-    ``x`` and two statistics per row (per sample and channel).
+    See :func:`shuffle_attention` for the arguments. The spatial-attention
+    gate ``sigmoid(W * xhat + B)`` of each chunk comes from one
+    ``native_group_norm`` call (one group per channel, ``W`` and ``B`` as its
+    affine; the channel-attention channels get ``W = B = 0`` there and use
+    only its per-row mean), and its gradient from ``native_group_norm_backward``.
+    Saved for backward: ``x`` and the per-row mean and inverse std.
     """
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor, groups: int, eps: float,
                 shuffle: bool, inplace: bool) -> Tensor:
         with torch.autocast(x.device.type, enabled=False):
-            x_in, x6 = _rows_view(x, groups, shuffled=not shuffle)
-            out = x if inplace and x_in is x else torch.empty_like(x_in)
-            out6 = sa_rows_view(out, groups, shuffled=True)
-            n, _, half_groups, _, k, hw = x6.shape
+            x = _mergeable(x)
+            out = x if inplace else torch.empty_like(x)
+            x5 = sa_group_view(x, groups, shuffled=not shuffle)
+            out5 = sa_shuffled_output_view(out, groups) if shuffle else sa_group_view(
+                out, groups, shuffled=True)
+            channels, hw = x5.shape[-2:]
+            half = channels // 2
             dtype = torch.promote_types(x.dtype, weight.dtype)
-            rows = (n, 2, half_groups, 2, k, 1)
-            weight = weight.to(dtype).expand(rows)
-            bias = bias.to(dtype).expand(rows)
-            # per row: channel branch (mean, gate), spatial branch (mean, rstd)
-            mean = x.new_empty(rows, dtype=dtype)
-            stat = x.new_empty(rows, dtype=dtype)
-            sizes = _chunk_sizes(n, half_groups, k, hw)
-            scratch = x.new_empty((*sizes, k, hw), dtype=dtype)
-            inv_hw = 1.0 / hw
-            eps_t = x.new_tensor(eps, dtype=dtype)
-            chunked = [_chunks(t.select(3, branch), sizes)
-                       for t in (x6, out6, weight, bias, mean, stat) for branch in (0, 1)]
-            for xc, xs, oc, os, wc, ws, bc, bs, mc, ms, gc, rs in zip(*chunked):
-                # channel branch: y = x * sigmoid(W * mean + B)
-                torch.mean(xc, -1, keepdim=True, dtype=dtype, out=mc)
-                torch.addcmul(bc, wc, mc, out=gc).sigmoid_()
-                torch.mul(xc, gc, out=oc)
-                # spatial branch: y = x * sigmoid(W * rstd * (x - mean) + B)
-                torch.mean(xs, -1, keepdim=True, dtype=dtype, out=ms)
-                d = torch.sub(xs, ms, out=scratch[:len(xs), :xs.shape[1], :xs.shape[2]])
-                torch.linalg.vector_norm(d, dim=-1, keepdim=True, out=rs)
-                torch.addcmul(eps_t, rs, rs, value=inv_hw, out=rs).rsqrt_()
-                d.mul_(torch.mul(ws, rs)).add_(bs).sigmoid_()
-                torch.mul(xs, d, out=os)
-        ctx.groups, ctx.shuffle = groups, shuffle
-        ctx.save_for_backward(x_in, weight, bias, mean, stat)
+            zeros = weight.new_zeros(half, dtype=dtype)
+            gn_weight = torch.cat([zeros, weight[half:].to(dtype)])
+            gn_bias = torch.cat([zeros, bias[half:].to(dtype)])
+            cweight, cbias = weight[:half].to(dtype), bias[:half].to(dtype)
+            sizes = _chunk_sizes(x5.shape)
+            means, rstds = [], []
+            for xc, oc in zip(_chunks(x5, sizes), _chunks(out5, sizes)):
+                xg = xc.reshape(-1, channels, hw)
+                z, mean, rstd = torch.native_group_norm(xg, gn_weight, gn_bias, len(xg), channels,
+                                                        hw, channels, eps)
+                means.append(mean)
+                rstds.append(rstd)
+                gate = torch.addcmul(cbias, cweight, mean[:, :half]).sigmoid_()
+                gate = gate.view(*xc.shape[:3], half, 1)
+                z = _half(z.view(xc.shape), 1).sigmoid_()
+                torch.mul(_half(xc, 0), gate, out=_half(oc, 0))
+                torch.mul(_half(xc, 1), z, out=_half(oc, 1))
+            mean, rstd = torch.cat(means), torch.cat(rstds)
+        ctx.groups, ctx.eps, ctx.shuffle = groups, eps, shuffle
+        ctx.save_for_backward(x, weight, bias, mean, rstd)
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out: Tensor) -> Tuple[Optional[Tensor], ...]:
-        x, weight, bias, mean, stat = ctx.saved_tensors
-        groups = ctx.groups
+        x, weight, bias, mean, rstd = ctx.saved_tensors
+        groups, shuffle = ctx.groups, ctx.shuffle
         with torch.autocast(x.device.type, enabled=False):
-            x6 = sa_rows_view(x, groups, shuffled=not ctx.shuffle)
-            g6 = _rows_view(grad_out, groups, shuffled=True)[1]
+            grad_out = _mergeable(grad_out)
             grad_x = torch.empty_like(x)
-            dx6 = sa_rows_view(grad_x, groups, shuffled=not ctx.shuffle)
-            n, _, half_groups, _, k, hw = x6.shape
-            inv_hw = 1.0 / hw
-            # per-row constants on tiny tensors
-            gate, rstd = stat.select(3, 0), stat.select(3, 1)
-            gate_slope = gate * (1 - gate)
-            weight_hw = weight.select(3, 0) * inv_hw
-            a = weight.select(3, 1) * rstd
-            a_hw = a * inv_hw
-            a_rstd2_hw = a_hw * rstd.square()
-            # per-row sums: channel rows dB; spatial rows S1 and t
-            grad_bias = torch.empty_like(stat)
-            db, s1 = grad_bias.select(3, 0), grad_bias.select(3, 1)
-            t = torch.empty_like(rstd)
-            sizes = _chunk_sizes(n, half_groups, k, hw)
-            scratch = [x.new_empty((*sizes, k, hw), dtype=stat.dtype) for _ in range(4)]
-            chunked = [_chunks(v, sizes) for v in (
-                x6.select(3, 0), g6.select(3, 0), dx6.select(3, 0), gate, gate_slope, weight_hw,
-                db, x6.select(3, 1), g6.select(3, 1), dx6.select(3, 1), mean.select(3, 1),
-                bias.select(3, 1), a, a_hw, a_rstd2_hw, s1, t)]
-            for (xc, gc, dxc, sc, slope_c, w_hw_c, db_c,
-                 xs, gs, dxs, ms, bs, a_s, a_hw_s, ar_s, s1_s, t_s) in zip(*chunked):
-                shape = xc.shape
-                buf = [b[:shape[0], :shape[1], :shape[2]] for b in scratch]
-                # channel branch: dB = s (1 - s) sum(g x); dx = g s + W dB / HW
-                torch.sum(torch.mul(gc, xc, out=buf[0]), -1, keepdim=True, out=db_c).mul_(slope_c)
-                torch.mul(gc, sc, out=dxc).add_(torch.mul(w_hw_c, db_c))
-                # spatial branch: recompute d = x - mean and the gate s
-                d = torch.sub(xs, ms, out=buf[0])
-                s = torch.mul(d, a_s, out=buf[1]).add_(bs).sigmoid_()
-                u = torch.mul(gs, xs, out=buf[2])
-                torch.ops.aten.sigmoid_backward.grad_input(u, s, grad_input=u)
+            x5 = sa_group_view(x, groups, shuffled=not shuffle)
+            dx5 = sa_group_view(grad_x, groups, shuffled=not shuffle)
+            g5 = sa_shuffled_output_view(grad_out, groups) if shuffle else sa_group_view(
+                grad_out, groups, shuffled=True)
+            channels, hw = x5.shape[-2:]
+            half = channels // 2
+            dtype = mean.dtype
+            weight, bias = weight.to(dtype), bias.to(dtype)
+            # per-row constants and sums, (N, R, G / 2, C' / 2, 1) per half
+            rows = (*x5.shape[:3], channels, 1)
+            mean, rstd = mean.view(rows), rstd.view(rows)
+            weight, bias = weight.view(channels, 1), bias.view(channels, 1)
+            cmean, smean, srstd = _half(mean, 0), _half(mean, 1), _half(rstd, 1)
+            gate = torch.addcmul(_half(bias, 0), _half(weight, 0), cmean).sigmoid_()
+            slope = gate * (1 - gate)
+            weight_hw = (_half(weight, 0) / hw).expand_as(cmean)
+            a = _half(weight, 1) * srstd
+            a_hw = a / hw
+            a_rstd2_hw = a_hw * srstd.square()
+            grad_logit, sum_u, sum_ud = (torch.empty_like(cmean) for _ in range(3))
+            sizes = _chunk_sizes(x5.shape)
+            scratch = [x.new_empty((*sizes, half, hw), dtype=dtype) for _ in range(4)]
+            chunked = [_chunks(t, sizes) for t in (
+                x5, g5, dx5, gate, slope, weight_hw, grad_logit, smean, a, a_hw, a_rstd2_hw,
+                sum_u, sum_ud)]
+            sbias = _half(bias, 1)
+            for xc, gc, dxc, sc, slope_c, w_hw_c, dlogit_c, ms, a_s, a_hw_s, ar_s, s1_s, t_s in zip(
+                    *chunked):
+                n, r, g = xc.shape[:3]
+                buf = [b[:n, :r, :g] for b in scratch]
+                # channel attention: dlogit = s (1 - s) sum(g x); dx = g s + W dlogit / HW
+                xh, gh, dxh = _half(xc, 0), _half(gc, 0), _half(dxc, 0)
+                torch.sum(torch.mul(gh, xh, out=buf[0]), -1, keepdim=True, out=dlogit_c)
+                dlogit_c.mul_(slope_c)
+                torch.mul(gh, sc, out=dxh).add_(torch.mul(w_hw_c, dlogit_c))
+                # spatial attention: recompute d = x - mean and the gate s
+                xh, gh, dxh = _half(xc, 1), _half(gc, 1), _half(dxc, 1)
+                d = torch.sub(xh, ms, out=buf[0])
+                s = torch.mul(d, a_s, out=buf[1]).add_(sbias).sigmoid_()
+                u = torch.mul(gh, xh, out=buf[2])
+                torch.ops.aten.sigmoid_backward.grad_input(u, s, grad_input=u)  # g x s (1 - s)
                 torch.sum(u, -1, keepdim=True, out=s1_s)
                 torch.sum(torch.mul(u, d, out=buf[3]), -1, keepdim=True, out=t_s)
                 # dx = g s + a u - a rstd^2 t (x - mean) / HW - a S1 / HW
                 u.mul_(a_s).addcmul_(d, torch.mul(ar_s, t_s), value=-1)
                 u.sub_(torch.mul(a_hw_s, s1_s))
-                torch.addcmul(u, gs, s, out=dxs)
-            grad_weight = torch.empty_like(stat)
-            torch.mul(db, mean.select(3, 0), out=grad_weight.select(3, 0))
-            torch.mul(t, rstd, out=grad_weight.select(3, 1))
+                torch.addcmul(u, gh, s, out=dxh)
+            # parameter gradients, summed over all rows
+            grad_weight = torch.cat([(grad_logit * cmean).sum((0, 1, 2)),
+                                     (sum_ud * srstd).sum((0, 1, 2))]).view(-1)
+            grad_bias = torch.cat([grad_logit.sum((0, 1, 2)), sum_u.sum((0, 1, 2))]).view(-1)
         if not ctx.needs_input_grad[0]:
             grad_x = None
         return grad_x, grad_weight, grad_bias, None, None, None, None
@@ -222,28 +259,35 @@ def shuffle_attention(x: Tensor, weight: Tensor, bias: Tensor, groups: int, eps:
 
     Args:
         x (Tensor): Input of shape (N, C, H, W), C divisible by ``2 * groups``.
-        weight (Tensor): Gate weight per row, broadcastable to
-            (N, 2, G / 2, 2, k) (the rows of :func:`sa_rows_view`), e.g. the
-            (2, k) output of :func:`sa_gate_params`.
-        bias (Tensor): Gate bias, same broadcasting as ``weight``.
+        weight (Tensor): Gate weight of shape (2, k), ``k = C / 2G``, indexed
+            ``[branch, j]`` (see :func:`sa_gate_params`).
+        bias (Tensor): Gate bias of shape (2, k).
         groups (int): Number of SA groups ``G``; must be even.
-        eps (float): Epsilon of the spatial-branch normalisation.
+        eps (float): Epsilon of the spatial-attention normalisation.
             Defaults to 1e-5.
-        shuffle (bool): Whether ``x`` is in pre-shuffle order (the output is
-            shuffled); ``False`` when the shuffle was folded into the layer
-            before. Defaults to True.
-        inplace (bool): Write the result into ``x`` when possible (``shuffle``
-            False, no autograd on ``x``, ``x`` contiguous or channels_last).
-            Defaults to False.
+        shuffle (bool): Whether ``x`` is in pre-shuffle order and the output
+            is to be shuffled (ShuffleAttention); ``False`` when ``x`` is
+            already in shuffled order and the output keeps that order (the
+            deploy form, see :func:`sa_mmdet.deploy.fold_shuffle_attention`).
+            Defaults to True.
+        inplace (bool): Write the output into ``x``. Only taken when
+            ``shuffle`` is False and no gradient is needed. Defaults to False.
 
     Returns:
-        Tensor: Output of the shape and memory format of ``x``.
+        Tensor: Output of the shape, dtype and memory format of ``x``.
     """
-    if groups < 2 or groups % 2 or x.shape[1] % (2 * groups):
+    channels = x.shape[1]
+    if groups < 2 or groups % 2 or channels % (2 * groups):
         raise ValueError(f'the fast Shuffle Attention needs an even groups >= 2 with C divisible '
-                         f'by 2 * groups, but got groups={groups}, C={x.shape[1]}; use '
+                         f'by 2 * groups, but got groups={groups}, C={channels}; use '
                          f'ShuffleAttention(implementation="reference") for odd groups.')
+    k = channels // (2 * groups)
+    if weight.shape != (2, k) or bias.shape != (2, k):
+        raise ValueError(f'weight and bias must have shape (2, {k}) for C={channels}, '
+                         f'groups={groups}, but got {tuple(weight.shape)}, {tuple(bias.shape)}.')
+    weight, bias = weight.reshape(-1), bias.reshape(-1)
+    if not shuffle:  # sa_group_view(shuffled=True): channel c'' uses parameter c'' // 2
+        weight, bias = weight.repeat_interleave(2), bias.repeat_interleave(2)
     inplace = inplace and not shuffle and not (torch.is_grad_enabled() and (
         x.requires_grad or weight.requires_grad or bias.requires_grad))
-    return ShuffleAttentionFunction.apply(x, weight.unsqueeze(-1), bias.unsqueeze(-1), groups,
-                                          eps, shuffle, inplace)
+    return ShuffleAttentionFunction.apply(x, weight, bias, groups, eps, shuffle, inplace)
