@@ -138,21 +138,37 @@ def _mergeable(x: Tensor) -> Tensor:
     return x
 
 
+def _views(x: Tensor, y: Tensor, groups: int, shuffle: bool) -> Tuple[Tensor, Tensor]:
+    """Group views of an SA input ``x`` and an output-side tensor ``y``."""
+    x5 = sa_group_view(x, groups, shuffled=not shuffle)
+    y5 = sa_shuffled_output_view(y, groups) if shuffle else sa_group_view(y, groups, True)
+    return x5, y5
+
+
 def _half(t: Tensor, branch: int) -> Tensor:
     """Channel (0) or spatial (1) attention half of the channel axis -2."""
     half = t.shape[-2] // 2
     return t[..., :half, :] if branch == 0 else t[..., half:, :]
 
 
+def _halves(t: Tensor, sizes: Tuple[int, int, int]) -> Tuple[List[Tensor], List[Tensor]]:
+    """Chunks of the channel and of the spatial attention half of ``t``."""
+    return _chunks(_half(t, 0), sizes), _chunks(_half(t, 1), sizes)
+
+
+def _scratch(buffers: List[Tensor], like: Tensor) -> List[Tensor]:
+    """Scratch buffers cut to the shape of a chunk (the last one may be smaller)."""
+    if buffers[0].shape == like.shape:
+        return buffers
+    return [b[:like.shape[0], :like.shape[1], :like.shape[2]] for b in buffers]
+
+
 class ShuffleAttentionFunction(torch.autograd.Function):
     """Shuffle Attention as one autograd node with an analytic backward.
 
-    See :func:`shuffle_attention` for the arguments. The spatial-attention
-    gate ``sigmoid(W * xhat + B)`` of each chunk comes from one
-    ``native_group_norm`` call (one group per channel, ``W`` and ``B`` as its
-    affine; the channel-attention channels get ``W = B = 0`` there and use
-    only its per-row mean), and its gradient from ``native_group_norm_backward``.
-    Saved for backward: ``x`` and the per-row mean and inverse std.
+    See :func:`shuffle_attention` for the arguments and the module docstring
+    for the math. Saved for backward: ``x``, the per-row mean and the
+    spatial-attention rows' inverse std.
     """
 
     @staticmethod
@@ -161,31 +177,34 @@ class ShuffleAttentionFunction(torch.autograd.Function):
         with torch.autocast(x.device.type, enabled=False):
             x = _mergeable(x)
             out = x if inplace else torch.empty_like(x)
-            x5 = sa_group_view(x, groups, shuffled=not shuffle)
-            out5 = sa_shuffled_output_view(out, groups) if shuffle else sa_group_view(
-                out, groups, shuffled=True)
-            channels, hw = x5.shape[-2:]
+            x5, out5 = _views(x, out, groups, shuffle)
+            rows, (channels, hw) = x5.shape[:3], x5.shape[3:]
             half = channels // 2
             dtype = torch.promote_types(x.dtype, weight.dtype)
-            zeros = weight.new_zeros(half, dtype=dtype)
-            gn_weight = torch.cat([zeros, weight[half:].to(dtype)])
-            gn_bias = torch.cat([zeros, bias[half:].to(dtype)])
-            cweight, cbias = weight[:half].to(dtype), bias[:half].to(dtype)
+            weight, bias = weight.to(dtype).view(channels, 1), bias.to(dtype).view(channels, 1)
+            mean = x.new_empty((*rows, channels, 1), dtype=dtype)
+            rstd = x.new_empty((*rows, half, 1), dtype=dtype)
+            gate = torch.empty_like(rstd)
+            eps = x.new_tensor(eps, dtype=dtype)
             sizes = _chunk_sizes(x5.shape)
-            means, rstds = [], []
-            for xc, oc in zip(_chunks(x5, sizes), _chunks(out5, sizes)):
-                xg = xc.reshape(-1, channels, hw)
-                z, mean, rstd = torch.native_group_norm(xg, gn_weight, gn_bias, len(xg), channels,
-                                                        hw, channels, eps)
-                means.append(mean)
-                rstds.append(rstd)
-                gate = torch.addcmul(cbias, cweight, mean[:, :half]).sigmoid_()
-                gate = gate.view(*xc.shape[:3], half, 1)
-                z = _half(z.view(xc.shape), 1).sigmoid_()
-                torch.mul(_half(xc, 0), gate, out=_half(oc, 0))
-                torch.mul(_half(xc, 1), z, out=_half(oc, 1))
-            mean, rstd = torch.cat(means), torch.cat(rstds)
-        ctx.groups, ctx.eps, ctx.shuffle = groups, eps, shuffle
+            scratch = [x.new_empty((*sizes, half, hw), dtype=dtype)]
+            cweight, sweight = _half(weight, 0), _half(weight, 1)
+            cbias, sbias = _half(bias, 0), _half(bias, 1)
+            for xc, xs, oc, os, mc, ms, gc, rs in zip(
+                    *_halves(x5, sizes), *_halves(out5, sizes), *_halves(mean, sizes),
+                    _chunks(gate, sizes), _chunks(rstd, sizes)):
+                # channel attention: y = x * sigmoid(W * mean + B)
+                torch.mean(xc, -1, keepdim=True, dtype=dtype, out=mc)
+                torch.addcmul(cbias, cweight, mc, out=gc).sigmoid_()
+                torch.mul(xc, gc, out=oc)
+                # spatial attention: y = x * sigmoid(W * rstd * (x - mean) + B)
+                torch.mean(xs, -1, keepdim=True, dtype=dtype, out=ms)
+                d = torch.sub(xs, ms, out=_scratch(scratch, xs)[0])
+                torch.linalg.vector_norm(d, dim=-1, keepdim=True, out=rs)
+                torch.addcmul(eps, rs, rs, value=1 / hw, out=rs).rsqrt_()
+                d.mul_(torch.mul(sweight, rs)).add_(sbias).sigmoid_()
+                torch.mul(xs, d, out=os)
+        ctx.groups, ctx.shuffle = groups, shuffle
         ctx.save_for_backward(x, weight, bias, mean, rstd)
         return out
 
@@ -193,60 +212,52 @@ class ShuffleAttentionFunction(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out: Tensor) -> Tuple[Optional[Tensor], ...]:
         x, weight, bias, mean, rstd = ctx.saved_tensors
-        groups, shuffle = ctx.groups, ctx.shuffle
         with torch.autocast(x.device.type, enabled=False):
             grad_out = _mergeable(grad_out)
             grad_x = torch.empty_like(x)
-            x5 = sa_group_view(x, groups, shuffled=not shuffle)
-            dx5 = sa_group_view(grad_x, groups, shuffled=not shuffle)
-            g5 = sa_shuffled_output_view(grad_out, groups) if shuffle else sa_group_view(
-                grad_out, groups, shuffled=True)
-            channels, hw = x5.shape[-2:]
-            half = channels // 2
+            x5, g5 = _views(x, grad_out, ctx.groups, ctx.shuffle)
+            dx5 = sa_group_view(grad_x, ctx.groups, shuffled=not ctx.shuffle)
+            hw = x5.shape[-1]
             dtype = mean.dtype
-            weight, bias = weight.to(dtype), bias.to(dtype)
-            # per-row constants and sums, (N, R, G / 2, C' / 2, 1) per half
-            rows = (*x5.shape[:3], channels, 1)
-            mean, rstd = mean.view(rows), rstd.view(rows)
-            weight, bias = weight.view(channels, 1), bias.view(channels, 1)
-            cmean, smean, srstd = _half(mean, 0), _half(mean, 1), _half(rstd, 1)
-            gate = torch.addcmul(_half(bias, 0), _half(weight, 0), cmean).sigmoid_()
+            # per-row constants, (N, R, G / 2, C' / 2, 1) for each half
+            cweight, sweight = _half(weight, 0), _half(weight, 1)
+            cbias, sbias = _half(bias, 0), _half(bias, 1)
+            cmean, smean = _half(mean, 0), _half(mean, 1)
+            gate = torch.addcmul(cbias, cweight, cmean).sigmoid_()
             slope = gate * (1 - gate)
-            weight_hw = (_half(weight, 0) / hw).expand_as(cmean)
-            a = _half(weight, 1) * srstd
+            weight_hw = (cweight / hw).expand_as(cmean)
+            a = sweight * rstd
             a_hw = a / hw
-            a_rstd2_hw = a_hw * srstd.square()
+            a_rstd2_hw = a_hw * rstd.square()
+            # per-row sums: dL/dlogit of the channel gate, S1 and t of the spatial rows
             grad_logit, sum_u, sum_ud = (torch.empty_like(cmean) for _ in range(3))
             sizes = _chunk_sizes(x5.shape)
-            scratch = [x.new_empty((*sizes, half, hw), dtype=dtype) for _ in range(4)]
-            chunked = [_chunks(t, sizes) for t in (
-                x5, g5, dx5, gate, slope, weight_hw, grad_logit, smean, a, a_hw, a_rstd2_hw,
-                sum_u, sum_ud)]
-            sbias = _half(bias, 1)
-            for xc, gc, dxc, sc, slope_c, w_hw_c, dlogit_c, ms, a_s, a_hw_s, ar_s, s1_s, t_s in zip(
-                    *chunked):
-                n, r, g = xc.shape[:3]
-                buf = [b[:n, :r, :g] for b in scratch]
+            scratch = [x.new_empty((*sizes, *gate.shape[-2:-1], hw), dtype=dtype)
+                       for _ in range(4)]
+            for (xc, xs, gc, gs, dxc, dxs, sc, slope_c, w_hw_c, dlogit_c, ms, a_s, a_hw_s,
+                 ar_s, s1_s, t_s) in zip(
+                    *_halves(x5, sizes), *_halves(g5, sizes), *_halves(dx5, sizes),
+                    *(_chunks(t, sizes) for t in (gate, slope, weight_hw, grad_logit, smean, a,
+                                                   a_hw, a_rstd2_hw, sum_u, sum_ud))):
+                buf = _scratch(scratch, xc)
                 # channel attention: dlogit = s (1 - s) sum(g x); dx = g s + W dlogit / HW
-                xh, gh, dxh = _half(xc, 0), _half(gc, 0), _half(dxc, 0)
-                torch.sum(torch.mul(gh, xh, out=buf[0]), -1, keepdim=True, out=dlogit_c)
+                torch.sum(torch.mul(gc, xc, out=buf[0]), -1, keepdim=True, out=dlogit_c)
                 dlogit_c.mul_(slope_c)
-                torch.mul(gh, sc, out=dxh).add_(torch.mul(w_hw_c, dlogit_c))
+                torch.mul(gc, sc, out=dxc).add_(torch.mul(w_hw_c, dlogit_c))
                 # spatial attention: recompute d = x - mean and the gate s
-                xh, gh, dxh = _half(xc, 1), _half(gc, 1), _half(dxc, 1)
-                d = torch.sub(xh, ms, out=buf[0])
+                d = torch.sub(xs, ms, out=buf[0])
                 s = torch.mul(d, a_s, out=buf[1]).add_(sbias).sigmoid_()
-                u = torch.mul(gh, xh, out=buf[2])
+                u = torch.mul(gs, xs, out=buf[2])
                 torch.ops.aten.sigmoid_backward.grad_input(u, s, grad_input=u)  # g x s (1 - s)
                 torch.sum(u, -1, keepdim=True, out=s1_s)
                 torch.sum(torch.mul(u, d, out=buf[3]), -1, keepdim=True, out=t_s)
                 # dx = g s + a u - a rstd^2 t (x - mean) / HW - a S1 / HW
                 u.mul_(a_s).addcmul_(d, torch.mul(ar_s, t_s), value=-1)
                 u.sub_(torch.mul(a_hw_s, s1_s))
-                torch.addcmul(u, gh, s, out=dxh)
+                torch.addcmul(u, gs, s, out=dxs)
             # parameter gradients, summed over all rows
             grad_weight = torch.cat([(grad_logit * cmean).sum((0, 1, 2)),
-                                     (sum_ud * srstd).sum((0, 1, 2))]).view(-1)
+                                     (sum_ud * rstd).sum((0, 1, 2))]).view(-1)
             grad_bias = torch.cat([grad_logit.sum((0, 1, 2)), sum_u.sum((0, 1, 2))]).view(-1)
         if not ctx.needs_input_grad[0]:
             grad_x = None
