@@ -1,40 +1,39 @@
-"""Fast Shuffle Attention: a custom autograd Function with an analytic backward.
+"""Fast Shuffle Attention: one autograd node with an analytic backward.
 
 Every output channel of Shuffle Attention depends only on its own input
-channel: ``y = x * sigmoid(a * x + b)`` with per-(sample, channel) ``a``, ``b``
-built from that channel's mean and inverse std, followed by a fixed channel
-permutation (the shuffle). This file computes it in one pass over memory:
+channel, followed by a fixed channel permutation (the shuffle). With ``W``,
+``B`` the gate weight and bias of a channel (see :func:`sa_gate_params`) and
+``mean``, ``rstd = 1 / sqrt(var + eps)`` its statistics over H x W:
 
-- a row is one (sample, channel) plane of ``H * W`` values. Rows are walked
-  in chunks small enough to stay in cache; per chunk the statistics, the gate
-  and the output are computed before the next chunk is read;
-- the shuffle costs nothing: the output is written through a strided view
-  (:func:`sa_rows_view`), so no separate shuffle copy is made;
-- backward recomputes the gate from ``x`` and the per-row statistics, so the
-  only activation-sized tensor saved for backward is ``x`` itself.
+- channel-attention channels: ``y = x * s``, ``s = sigmoid(W * mean + B)``;
+- spatial-attention channels: ``y = x * s``, ``s = sigmoid(a * (x - mean) + B)``
+  with ``a = W * rstd``.
 
-With ``W``, ``B`` the per-row gate parameters (see :func:`sa_gate_params`):
+A row is one (sample, channel) plane. Rows are walked in chunks of at most
+:data:`CHUNK_NUMEL` elements; a chunk's statistics, gates and outputs are all
+computed before the next chunk is read, so the input is read from memory once
+and the later passes hit the cache. The output is written through a strided
+view (:func:`sa_shuffled_output_view`), so the shuffle costs no copy.
 
-- channel rows: ``y = x * s``, ``s = sigmoid(W * mean + B)``;
-- spatial rows: ``y = x * s``, ``s = sigmoid(a * (x - mean) + B)``,
-  ``a = W * rstd``, ``rstd = 1 / sqrt(var + eps)``.
+Backward recomputes the gates from ``x`` and the saved statistics, so ``x``
+is the only activation-sized tensor saved. With ``g`` the output gradient,
+``u = g * x * s * (1 - s)``, ``S1 = sum(u)`` and ``t = sum(u * (x - mean))``
+per row:
 
-For ``u = g * x * s * (1 - s)`` (``g`` the output gradient) per row
-``S1 = sum(u)`` and ``t = sum(u * (x - mean))``; then
-
-- channel rows: ``dB = s * (1 - s) * sum(g * x)``, ``dW = dB * mean``,
-  ``dx = g * s + W * dB / HW``;
-- spatial rows: ``dB = S1``, ``dW = rstd * t``,
-  ``dx = g * s + a * (u - rstd^2 * t * (x - mean) / HW - S1 / HW)``
-  (the last two terms are the paths through ``mean`` and ``rstd``).
+- channel attention: ``dlogit = s * (1 - s) * sum(g * x)``,
+  ``dx = g * s + W * dlogit / HW``, ``dW = dlogit * mean``, ``dB = dlogit``;
+- spatial attention: ``dx = g * s + a * u - a * rstd^2 * t * (x - mean) / HW
+  - a * S1 / HW`` (the last two terms are the paths through ``rstd`` and
+  ``mean``), ``dW = rstd * t``, ``dB = S1``.
 """
 from typing import List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
 
-#: Elements of one input chunk; a chunk and its scratch buffers stay in cache.
-CHUNK_NUMEL = 1 << 17
+#: Input elements per chunk: its passes after the first one hit the cache, and
+#: the per-chunk Python overhead stays small next to the work.
+CHUNK_NUMEL = 1 << 20
 
 
 def sa_gate_params(cweight: Tensor, cbias: Tensor, sweight: Tensor, sbias: Tensor,
@@ -133,7 +132,9 @@ def _chunks(t: Tensor, sizes: Tuple[int, int, int]) -> List[Tensor]:
 
 def _mergeable(x: Tensor) -> Tensor:
     """``x``, or a contiguous copy if its H and W dims cannot be merged."""
-    if x.shape[2] > 1 and x.stride(2) != x.shape[3] * x.stride(3):
+    try:
+        x.view(*x.shape[:2], -1)
+    except RuntimeError:
         return x.contiguous()
     return x
 
