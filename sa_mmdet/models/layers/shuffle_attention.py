@@ -42,6 +42,12 @@ def channel_shuffle(x: Tensor, groups: int) -> Tensor:
     return x.reshape(n, c, h, w)
 
 
+def _check_implementation(implementation: str) -> None:
+    if implementation not in SA_IMPLEMENTATIONS:
+        raise ValueError(f'invalid implementation {implementation!r} for ShuffleAttention: '
+                         f'use one of {SA_IMPLEMENTATIONS}.')
+
+
 @MODELS.register_module()
 class ShuffleAttention(nn.Module):
     """Shuffle Attention: channel and spatial attention on shuffled groups.
@@ -59,10 +65,10 @@ class ShuffleAttention(nn.Module):
     used as an mmdet ResNet plugin the layer is called ``sa``.
 
     Two implementations compute the same function. ``'fast'`` (default) is
-    :func:`~.shuffle_attention_function.shuffle_attention`: one pass over
-    memory, the shuffle written through a strided view, an analytic backward
-    that saves only the input; it needs an even ``groups`` and falls back to
-    the reference otherwise. ``'reference'`` is the straightforward form of
+    :func:`~.shuffle_attention_function.shuffle_attention`: the input read
+    from memory once, the shuffle written through a strided view, an analytic
+    backward that saves only the input and per-channel statistics; it needs an
+    even ``groups`` and falls back to the reference otherwise. ``'reference'`` is the straightforward form of
     the official code (:meth:`forward_reference`). Switch with the
     ``implementation`` argument or attribute.
 
@@ -89,9 +95,7 @@ class ShuffleAttention(nn.Module):
                  eps: float = 1e-5,
                  implementation: str = 'fast') -> None:
         super().__init__()
-        if implementation not in SA_IMPLEMENTATIONS:
-            raise ValueError(f'invalid implementation {implementation!r} for ShuffleAttention: '
-                             f'use one of {SA_IMPLEMENTATIONS}.')
+        _check_implementation(implementation)
         if groups < 1 or in_channels % (2 * groups) != 0:
             raise ValueError(
                 f'ShuffleAttention needs in_channels divisible by 2 * groups, but got '
@@ -123,9 +127,7 @@ class ShuffleAttention(nn.Module):
             weight, bias = sa_gate_params(self.cweight, self.cbias, self.sweight, self.sbias,
                                           self.gn.weight, self.gn.bias)
             return shuffle_attention(x, weight, bias, self.groups, self.gn.eps)
-        if self.implementation not in SA_IMPLEMENTATIONS:
-            raise ValueError(f'invalid implementation {self.implementation!r} for '
-                             f'ShuffleAttention: use one of {SA_IMPLEMENTATIONS}.')
+        _check_implementation(self.implementation)
         return self.forward_reference(x)
 
     def forward_reference(self, x: Tensor) -> Tensor:
