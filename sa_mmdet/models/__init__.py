@@ -1,4 +1,4 @@
 from .backbones import SAResNet
-from .layers import ShuffleAttention
+from .layers import FoldedShuffleAttention, ShuffleAttention
 
-__all__ = ['SAResNet', 'ShuffleAttention']
+__all__ = ['FoldedShuffleAttention', 'SAResNet', 'ShuffleAttention']

@@ -10,6 +10,10 @@ import torch.nn as nn
 from mmdet.registry import MODELS
 from torch import Tensor
 
+from .shuffle_attention_function import sa_gate_params, shuffle_attention
+
+SA_IMPLEMENTATIONS = ('fast', 'reference')
+
 
 def valid_sa_groups(in_channels: int) -> List[int]:
     """Group counts ``G`` for which ``in_channels`` splits into 2 * G halves.
@@ -38,6 +42,12 @@ def channel_shuffle(x: Tensor, groups: int) -> Tensor:
     return x.reshape(n, c, h, w)
 
 
+def _check_implementation(implementation: str) -> None:
+    if implementation not in SA_IMPLEMENTATIONS:
+        raise ValueError(f'invalid implementation {implementation!r} for ShuffleAttention: '
+                         f'use one of {SA_IMPLEMENTATIONS}.')
+
+
 @MODELS.register_module()
 class ShuffleAttention(nn.Module):
     """Shuffle Attention: channel and spatial attention on shuffled groups.
@@ -54,11 +64,21 @@ class ShuffleAttention(nn.Module):
     and shapes follow the official SA-Net code, so its checkpoints load as is;
     used as an mmdet ResNet plugin the layer is called ``sa``.
 
+    Two implementations compute the same function. ``'fast'`` (default) is
+    :func:`~.shuffle_attention_function.shuffle_attention`: the input read
+    from memory once, the shuffle written through a strided view, an analytic
+    backward that saves only the input and per-channel statistics; it needs an
+    even ``groups`` and falls back to the reference otherwise. ``'reference'`` is the straightforward form of
+    the official code (:meth:`forward_reference`). Switch with the
+    ``implementation`` argument or attribute.
+
     Args:
         in_channels (int): Number of input channels ``C``.
         groups (int): Number of groups ``G``; ``C`` must be divisible by
             ``2 * G``. Defaults to 64.
         eps (float): Epsilon of the GroupNorm. Defaults to 1e-5.
+        implementation (str): ``'fast'`` or ``'reference'``.
+            Defaults to ``'fast'``.
 
     Example:
         >>> import torch
@@ -69,8 +89,13 @@ class ShuffleAttention(nn.Module):
 
     _abbr_ = 'sa'
 
-    def __init__(self, in_channels: int, groups: int = 64, eps: float = 1e-5) -> None:
+    def __init__(self,
+                 in_channels: int,
+                 groups: int = 64,
+                 eps: float = 1e-5,
+                 implementation: str = 'fast') -> None:
         super().__init__()
+        _check_implementation(implementation)
         if groups < 1 or in_channels % (2 * groups) != 0:
             raise ValueError(
                 f'ShuffleAttention needs in_channels divisible by 2 * groups, but got '
@@ -78,6 +103,7 @@ class ShuffleAttention(nn.Module):
                 f'in_channels={in_channels}: {valid_sa_groups(in_channels)}.')
         self.in_channels = in_channels
         self.groups = groups
+        self.implementation = implementation
         half = in_channels // (2 * groups)
         self.cweight = nn.Parameter(torch.zeros(1, half, 1, 1))
         self.cbias = nn.Parameter(torch.ones(1, half, 1, 1))
@@ -87,6 +113,25 @@ class ShuffleAttention(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Apply shuffle attention.
+
+        Args:
+            x (Tensor): Input of shape (N, C, H, W).
+
+        Returns:
+            Tensor: Output of shape (N, C, H, W).
+        """
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f'ShuffleAttention({self.in_channels}) expects an input of shape '
+                             f'(N, {self.in_channels}, H, W), but got {tuple(x.shape)}.')
+        if self.implementation == 'fast' and self.groups % 2 == 0:
+            weight, bias = sa_gate_params(self.cweight, self.cbias, self.sweight, self.sbias,
+                                          self.gn.weight, self.gn.bias)
+            return shuffle_attention(x, weight, bias, self.groups, self.gn.eps)
+        _check_implementation(self.implementation)
+        return self.forward_reference(x)
+
+    def forward_reference(self, x: Tensor) -> Tensor:
+        """The straightforward form of the official SA-Net code.
 
         Args:
             x (Tensor): Input of shape (N, C, H, W).
@@ -108,4 +153,5 @@ class ShuffleAttention(nn.Module):
         return channel_shuffle(out, 2)
 
     def extra_repr(self) -> str:
-        return f'{self.in_channels}, groups={self.groups}'
+        return (f'{self.in_channels}, groups={self.groups}, '
+                f'implementation={self.implementation!r}')

@@ -1,0 +1,3 @@
+from .fold_sa import fold_shuffle_attention
+
+__all__ = ['fold_shuffle_attention']
