@@ -92,6 +92,10 @@ class Complexity:
 def measure_complexity(model: nn.Module, inputs: Tuple[Any, ...]) -> Complexity:
     """Count a model's parameters and FLOPs for one forward pass.
 
+    SA layers are traced in their ``'reference'`` implementation (the
+    paper's operations), since the counter cannot see inside the fast path's
+    autograd Function; both compute the same function.
+
     Args:
         model (nn.Module): The model, called as ``model(*inputs)``.
         inputs (tuple): Its inputs, e.g. ``(torch.randn(1, 3, 224, 224), )``.
@@ -111,6 +115,11 @@ def measure_complexity(model: nn.Module, inputs: Tuple[Any, ...]) -> Complexity:
 
     hooks = [layer.register_forward_hook(record_half_elements(name))
              for name, layer in sa_layers.items()]
+    implementations = {name: getattr(layer, 'implementation', None)
+                       for name, layer in sa_layers.items()}
+    for name, layer in sa_layers.items():
+        if implementations[name] is not None:
+            layer.implementation = 'reference'
     analyzer = FlopAnalyzer(model, inputs).set_op_handle(**PAPER_EXTRA_HANDLES)
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
@@ -120,6 +129,9 @@ def measure_complexity(model: nn.Module, inputs: Tuple[Any, ...]) -> Complexity:
     finally:
         for hook in hooks:
             hook.remove()
+        for name, layer in sa_layers.items():
+            if implementations[name] is not None:
+                layer.implementation = implementations[name]
 
     sa_ops: Counter = Counter()
     sa_uncounted = set()
