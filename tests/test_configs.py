@@ -8,7 +8,8 @@ from mmengine.config import Config
 from sa_mmdet.analysis import build_model_from_config
 
 ROOT = osp.dirname(osp.dirname(__file__))
-CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '**', '[!_]*.py'), recursive=True))
+CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+                 if '_base_' not in osp.relpath(p, ROOT).split(osp.sep))
 
 # Paper Table 3 (trainable parameters, M): SA-R50 / SA-R101. The paper prints 56.64 M for
 # RetinaNet SA-R101, below its own ResNet-101 figure of 56.74 M; 56.74 is what builds.
