@@ -116,18 +116,24 @@ def _chunk_sizes(shape: Sequence[int]) -> Tuple[int, int, int]:
     n, rows, half_groups, channels, hw = shape
     per_group = channels * hw
     if per_group * half_groups * rows <= CHUNK_NUMEL:
-        return max(1, CHUNK_NUMEL // (per_group * half_groups * rows)), rows, half_groups
+        return min(n, CHUNK_NUMEL // (per_group * half_groups * rows)), rows, half_groups
     if per_group * half_groups <= CHUNK_NUMEL:
         return 1, 1, half_groups
     return 1, 1, max(1, CHUNK_NUMEL // per_group)
 
 
+def _split(t: Tensor, size: int, dim: int) -> List[Tensor]:
+    length = t.shape[dim]
+    if size >= length:
+        return [t]
+    return t.split_with_sizes([size] * (length // size) + [length % size] * (length % size > 0),
+                              dim)
+
+
 def _chunks(t: Tensor, sizes: Tuple[int, int, int]) -> List[Tensor]:
     """Split the first three axes of ``t`` into chunks of the given sizes."""
-    if tuple(t.shape[:3]) == sizes:
-        return [t]
-    return [c for tn in t.split(sizes[0]) for tr in tn.split(sizes[1], 1)
-            for c in tr.split(sizes[2], 2)]
+    return [c for tn in _split(t, sizes[0], 0) for tr in _split(tn, sizes[1], 1)
+            for c in _split(tr, sizes[2], 2)]
 
 
 def _mergeable(x: Tensor) -> Tensor:
@@ -149,7 +155,7 @@ def _views(x: Tensor, y: Tensor, groups: int, shuffle: bool) -> Tuple[Tensor, Te
 def _half(t: Tensor, branch: int) -> Tensor:
     """Channel (0) or spatial (1) attention half of the channel axis -2."""
     half = t.shape[-2] // 2
-    return t[..., :half, :] if branch == 0 else t[..., half:, :]
+    return t.narrow(-2, branch * half, half)
 
 
 def _halves(t: Tensor, sizes: Tuple[int, int, int]) -> Tuple[List[Tensor], List[Tensor]]:
