@@ -33,7 +33,7 @@ from torch import Tensor
 
 #: Input elements per chunk: its passes after the first one hit the cache, and
 #: the per-chunk Python overhead stays small next to the work.
-CHUNK_NUMEL = 1 << 20
+CHUNK_NUMEL = 1 << 19
 
 
 def sa_gate_params(cweight: Tensor, cbias: Tensor, sweight: Tensor, sbias: Tensor,
