@@ -31,8 +31,9 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-#: Input elements per chunk: its passes after the first one hit the cache, and
-#: the per-chunk Python overhead stays small next to the work.
+#: Input elements per chunk and intra-op thread: a chunk's passes after the
+#: first one hit the cache, while the per-chunk Python overhead and the number
+#: of parallel regions (one per op and chunk) stay small next to the work.
 CHUNK_NUMEL = 1 << 19
 
 
@@ -112,14 +113,15 @@ def sa_shuffled_output_view(t: Tensor, groups: int) -> Tensor:
 
 def _chunk_sizes(shape: Sequence[int]) -> Tuple[int, int, int]:
     """Chunk sizes along the first three axes of an SA group view so that a
-    chunk holds at most ``CHUNK_NUMEL`` elements (or one group)."""
+    chunk holds at most ``CHUNK_NUMEL`` elements per thread (or one group)."""
     n, rows, half_groups, channels, hw = shape
+    budget = CHUNK_NUMEL * torch.get_num_threads()
     per_group = channels * hw
-    if per_group * half_groups * rows <= CHUNK_NUMEL:
-        return min(n, CHUNK_NUMEL // (per_group * half_groups * rows)), rows, half_groups
-    if per_group * half_groups <= CHUNK_NUMEL:
+    if per_group * half_groups * rows <= budget:
+        return min(n, budget // (per_group * half_groups * rows)), rows, half_groups
+    if per_group * half_groups <= budget:
         return 1, 1, half_groups
-    return 1, 1, max(1, CHUNK_NUMEL // per_group)
+    return 1, 1, max(1, budget // per_group)
 
 
 def _split(t: Tensor, size: int, dim: int) -> List[Tensor]:
