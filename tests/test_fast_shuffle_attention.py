@@ -108,6 +108,16 @@ def test_non_dense_input():
                      outputs_and_grads(sa.forward_reference, x, params, upstream), 1e-9, 1e-11)
 
 
+def test_expanded_output_gradient():
+    # out.sum().backward() hands the layer a gradient with all-zero strides
+    sa, gen = make_sa(64, 8, torch.float64)
+    x = torch.randn(2, 64, 5, 5, generator=gen, dtype=torch.float64, requires_grad=True)
+    params = [x, *sa.parameters()]
+    for got, want in zip(torch.autograd.grad(sa(x).sum(), params),
+                         torch.autograd.grad(sa.forward_reference(x).sum(), params)):
+        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-11)
+
+
 def test_autocast_bfloat16_is_close_to_float32():
     shape = (2, 256, 7, 9)
     sa, gen = make_sa(256, 64, torch.float32)
