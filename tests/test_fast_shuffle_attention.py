@@ -60,10 +60,11 @@ def test_float32_within_1e5_of_reference(shape, groups):
                      outputs_and_grads(sa.forward_reference, x, params, upstream), 1e-5, 1e-5)
 
 
-@pytest.mark.parametrize('chunk_numel', [1, 200, 700, 3000])
+@pytest.mark.parametrize('chunk_numel', [500, 1000, 2000, 8000])
 def test_every_chunking_gives_the_same_result(monkeypatch, chunk_numel):
-    # 1: one group per chunk; 200, 700: several groups; 3000: whole samples (n = 3).
-    monkeypatch.setattr(fast_sa, 'CHUNK_NUMEL', chunk_numel)
+    # A group of (3, 64, 5, 6) with G = 8 holds 16 * 30 = 480 elements, a sample 3840. Chunks:
+    # 500: one group; 1000: two groups; 2000: all groups of one half; 8000: two samples (+ one).
+    monkeypatch.setattr(fast_sa, 'CHUNK_NUMEL', chunk_numel // torch.get_num_threads())
     shape = (3, 64, 5, 6)
     sa, gen = make_sa(64, 8, torch.float64)
     x = torch.randn(shape, generator=gen, dtype=torch.float64)
@@ -105,6 +106,16 @@ def test_non_dense_input():
     params = list(sa.parameters())
     assert_all_close(outputs_and_grads(sa, x, params, upstream),
                      outputs_and_grads(sa.forward_reference, x, params, upstream), 1e-9, 1e-11)
+
+
+def test_expanded_output_gradient():
+    # out.sum().backward() hands the layer a gradient with all-zero strides
+    sa, gen = make_sa(64, 8, torch.float64)
+    x = torch.randn(2, 64, 5, 5, generator=gen, dtype=torch.float64, requires_grad=True)
+    params = [x, *sa.parameters()]
+    for got, want in zip(torch.autograd.grad(sa(x).sum(), params),
+                         torch.autograd.grad(sa.forward_reference(x).sum(), params)):
+        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-11)
 
 
 def test_autocast_bfloat16_is_close_to_float32():

@@ -57,23 +57,30 @@ def parse_args() -> argparse.Namespace:
                         help='backbones with frozen_stages=1, norm_eval=True as in the '
                         'detection configs (default: every layer trains, BN in train mode)')
     parser.add_argument('--skip-backbone', action='store_true', help='only benchmark SA layers')
+    parser.add_argument('--clock', choices=('wall', 'process'), default='wall',
+                        help='wall: elapsed time; process: CPU time of this process, for '
+                        '--threads 1 on a machine shared with other jobs')
     return parser.parse_args()
 
 
-def time_interleaved(fns: Dict[str, Callable[[], None]], repeats: int, warmup: int,
-                     device: torch.device) -> Dict[str, float]:
+CLOCKS = dict(wall=time.perf_counter, process=time.process_time)
+
+
+def time_interleaved(fns: Dict[str, Callable[[], None]], args: argparse.Namespace,
+                     repeats: int, device: torch.device) -> Dict[str, float]:
     """Median seconds per call of each function, the functions run in turn."""
+    clock = CLOCKS[args.clock]
     times: Dict[str, List[float]] = {name: [] for name in fns}
-    for step in range(warmup + repeats):
+    for step in range(args.warmup + repeats):
         for name, fn in fns.items():
             if device.type == 'cuda':
                 torch.cuda.synchronize(device)
-            start = time.perf_counter()
+            start = clock()
             fn()
             if device.type == 'cuda':
                 torch.cuda.synchronize(device)
-            if step >= warmup:
-                times[name].append(time.perf_counter() - start)
+            if step >= args.warmup:
+                times[name].append(clock() - start)
     return {name: statistics.median(values) for name, values in times.items()}
 
 
@@ -105,7 +112,7 @@ def benchmark_layers(args: argparse.Namespace, device: torch.device) -> None:
             fns[f'{impl} fwd+bwd'] = lambda layer=layer: train_step(layer)
             fns[f'{impl} fwd'] = lambda layer=layer: forward(layer)
         fns['copy'] = lambda: x.detach().clone()
-        t = time_interleaved(fns, args.repeats, args.warmup, device)
+        t = time_interleaved(fns, args, args.repeats, device)
         speedup = t['reference fwd+bwd'] / t['fast fwd+bwd']
         speedups.append(speedup)
         name = 'x'.join(map(str, shape))
@@ -159,7 +166,7 @@ def benchmark_backbones(args: argparse.Namespace, device: torch.device) -> None:
         sum(out.sum() for out in model(x)).backward()
 
     t_train = time_interleaved({name: lambda m=m: train_step(m) for name, m in models.items()},
-                               args.backbone_repeats, args.warmup, device)
+                               args, args.backbone_repeats, device)
     for model in models.values():
         model.eval()
     models['SA-R50 fast folded'] = fold_shuffle_attention(models['SA-R50 fast'])
@@ -169,7 +176,7 @@ def benchmark_backbones(args: argparse.Namespace, device: torch.device) -> None:
             model(x)
 
     t_infer = time_interleaved({name: lambda m=m: infer(m) for name, m in models.items()},
-                               args.backbone_repeats, args.warmup, device)
+                               args, args.backbone_repeats, device)
     base_train, base_infer = t_train['ResNet-50'], t_infer['ResNet-50']
     rows = []
     for name in models:
@@ -191,7 +198,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     print(f'torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, '
-          f'repeats {args.repeats} (backbone {args.backbone_repeats}), warmup {args.warmup}')
+          f'repeats {args.repeats} (backbone {args.backbone_repeats}), warmup {args.warmup}, '
+          f'{args.clock} clock')
     benchmark_layers(args, device)
     if not args.skip_backbone:
         benchmark_backbones(args, device)

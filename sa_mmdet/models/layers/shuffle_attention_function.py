@@ -31,9 +31,10 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-#: Input elements per chunk: its passes after the first one hit the cache, and
-#: the per-chunk Python overhead stays small next to the work.
-CHUNK_NUMEL = 1 << 20
+#: Input elements per chunk and intra-op thread: a chunk's passes after the
+#: first one hit the cache, while the per-chunk Python overhead and the number
+#: of parallel regions (one per op and chunk) stay small next to the work.
+CHUNK_NUMEL = 1 << 19
 
 
 def sa_gate_params(cweight: Tensor, cbias: Tensor, sweight: Tensor, sbias: Tensor,
@@ -112,22 +113,29 @@ def sa_shuffled_output_view(t: Tensor, groups: int) -> Tensor:
 
 def _chunk_sizes(shape: Sequence[int]) -> Tuple[int, int, int]:
     """Chunk sizes along the first three axes of an SA group view so that a
-    chunk holds at most ``CHUNK_NUMEL`` elements (or one group)."""
+    chunk holds at most ``CHUNK_NUMEL`` elements per thread (or one group)."""
     n, rows, half_groups, channels, hw = shape
+    budget = CHUNK_NUMEL * torch.get_num_threads()
     per_group = channels * hw
-    if per_group * half_groups * rows <= CHUNK_NUMEL:
-        return max(1, CHUNK_NUMEL // (per_group * half_groups * rows)), rows, half_groups
-    if per_group * half_groups <= CHUNK_NUMEL:
+    if per_group * half_groups * rows <= budget:
+        return min(n, budget // (per_group * half_groups * rows)), rows, half_groups
+    if per_group * half_groups <= budget:
         return 1, 1, half_groups
-    return 1, 1, max(1, CHUNK_NUMEL // per_group)
+    return 1, 1, max(1, budget // per_group)
+
+
+def _split(t: Tensor, size: int, dim: int) -> List[Tensor]:
+    length = t.shape[dim]
+    if size >= length:
+        return [t]
+    return t.split_with_sizes([size] * (length // size) + [length % size] * (length % size > 0),
+                              dim)
 
 
 def _chunks(t: Tensor, sizes: Tuple[int, int, int]) -> List[Tensor]:
     """Split the first three axes of ``t`` into chunks of the given sizes."""
-    if tuple(t.shape[:3]) == sizes:
-        return [t]
-    return [c for tn in t.split(sizes[0]) for tr in tn.split(sizes[1], 1)
-            for c in tr.split(sizes[2], 2)]
+    return [c for tn in _split(t, sizes[0], 0) for tr in _split(tn, sizes[1], 1)
+            for c in _split(tr, sizes[2], 2)]
 
 
 def _mergeable(x: Tensor) -> Tensor:
@@ -149,7 +157,7 @@ def _views(x: Tensor, y: Tensor, groups: int, shuffle: bool) -> Tuple[Tensor, Te
 def _half(t: Tensor, branch: int) -> Tensor:
     """Channel (0) or spatial (1) attention half of the channel axis -2."""
     half = t.shape[-2] // 2
-    return t[..., :half, :] if branch == 0 else t[..., half:, :]
+    return t.narrow(-2, branch * half, half)
 
 
 def _halves(t: Tensor, sizes: Tuple[int, int, int]) -> Tuple[List[Tensor], List[Tensor]]:
