@@ -41,6 +41,8 @@ MIN_AREA = 196.0
 # An earlier object must keep at least this share of its area visible.
 MIN_VISIBLE = 0.5
 PLACE_TRIES = 30
+COLOUR_TRIES = 30
+MIN_COLOUR_DIST = 100.0
 SUPERSAMPLE = 4
 
 
@@ -185,14 +187,13 @@ def _coverage(shape: Polygon, size: int) -> np.ndarray:
 
 
 def _object_colour(rng: np.random.Generator,
-                   background: np.ndarray) -> np.ndarray:
-    """A colour far enough from the background's mean to stay visible."""
-    mean = background.reshape(-1, 3).mean(0)
+                   avoid: Sequence[np.ndarray]) -> np.ndarray:
+    """A colour far from every colour in ``avoid`` (best of a few draws)."""
     best, best_dist = None, -1.0
-    for _ in range(20):
+    for _ in range(COLOUR_TRIES):
         colour = rng.uniform(0, 255, 3)
-        dist = float(np.linalg.norm(colour - mean))
-        if dist > 120:
+        dist = min(float(np.linalg.norm(colour - c)) for c in avoid)
+        if dist > MIN_COLOUR_DIST:
             return colour
         if dist > best_dist:
             best, best_dist = colour, dist
@@ -243,10 +244,14 @@ def draw_toy_image(rng: np.random.Generator,
     objects = _place_objects(rng, image_size,
                              int(rng.integers(1, max_objects + 1)))
     image = _background(rng, image_size)
+    colours: List[np.ndarray] = []
     for label, shape in objects:
-        colour = _object_colour(rng, image)
-        texture = 18 * _smooth_noise(rng, image_size, 8, 1)
         alpha = _coverage(shape, image_size)
+        # Stand out from what lies beneath and from the other objects.
+        beneath = (image * alpha).sum((0, 1)) / max(float(alpha.sum()), 1e-6)
+        colour = _object_colour(rng, [beneath, *colours])
+        colours.append(colour)
+        texture = 18 * _smooth_noise(rng, image_size, 8, 1)
         image = image * (1 - alpha) + (colour + texture) * alpha
     image = image + rng.normal(0, 8, image.shape)
     image = np.clip(np.round(image), 0, 255).astype(np.uint8)
