@@ -1,31 +1,28 @@
-_base_ = [
-    'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
-    './_base_/toy-coco_instance.py', './_base_/toy_runtime.py'
-]
-custom_imports = dict(imports=['sa_mmdet'], allow_failed_imports=False)
+# The Faster R-CNN toy detector plus mmdet's Mask R-CNN mask branch (the
+# differences between mmdet's faster-rcnn_r50_fpn.py and mask-rcnn_r50_fpn.py),
+# with a 2-conv, 128-channel mask head.
+_base_ = './faster-rcnn_sa-r50_fpn_toy.py'
 
-# As faster-rcnn_sa-r50_fpn_toy.py, plus a 2-conv, 128-channel mask head.
 model = dict(
-    backbone=dict(
-        type='SAResNet', frozen_stages=-1, norm_eval=False, init_cfg=None),
-    neck=dict(out_channels=128),
-    rpn_head=dict(
-        in_channels=128,
-        feat_channels=128,
-        anchor_generator=dict(scales=[4])),
+    type='MaskRCNN',
+    data_preprocessor=dict(pad_mask=True),
     roi_head=dict(
-        bbox_roi_extractor=dict(out_channels=128),
-        bbox_head=dict(in_channels=128, fc_out_channels=512, num_classes=4),
-        mask_roi_extractor=dict(out_channels=128),
+        mask_roi_extractor=dict(
+            type='SingleRoIExtractor',
+            roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=0),
+            out_channels=128,
+            featmap_strides=[4, 8, 16, 32]),
         mask_head=dict(
+            type='FCNMaskHead',
             num_convs=2,
             in_channels=128,
             conv_out_channels=128,
-            num_classes=4)),
+            num_classes=4,
+            loss_mask=dict(
+                type='CrossEntropyLoss', use_mask=True, loss_weight=1.0))),
     train_cfg=dict(
-        rpn_proposal=dict(nms_pre=1000, max_per_img=300),
-        rcnn=dict(sampler=dict(num=128))),
-    test_cfg=dict(rpn=dict(nms_pre=500, max_per_img=100)))
+        rcnn=dict(assigner=dict(match_low_quality=True), mask_size=28)),
+    test_cfg=dict(rcnn=dict(mask_thr_binary=0.5)))
 
 val_evaluator = dict(metric=['bbox', 'segm'])
 test_evaluator = val_evaluator
