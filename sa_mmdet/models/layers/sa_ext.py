@@ -7,6 +7,9 @@ NCHW CPU tensors of dtype float, double, bfloat16 or half; every other input
 (channels_last or other strides, CUDA) and a missing extension take the
 pure-PyTorch path, which computes the same function.
 """
+import contextlib
+from typing import Iterator
+
 import torch
 from torch import Tensor
 
@@ -43,6 +46,22 @@ def sa_backend() -> str:
         str: ``'cpp'`` (the compiled kernel) or ``'pytorch'``.
     """
     return 'cpp' if ENABLED and _ext is not None else 'pytorch'
+
+
+@contextlib.contextmanager
+def sa_kernel_enabled(enabled: bool) -> Iterator[None]:
+    """Context manager that enables or disables the compiled kernel.
+
+    Args:
+        enabled (bool): Whether layers run inside the context may use the
+            kernel (False: always the pure-PyTorch path).
+    """
+    global ENABLED
+    previous, ENABLED = ENABLED, enabled
+    try:
+        yield
+    finally:
+        ENABLED = previous
 
 
 def sa_kernel_applies(x: Tensor, dtype: torch.dtype) -> bool:
