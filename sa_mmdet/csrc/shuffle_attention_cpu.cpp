@@ -21,6 +21,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -252,11 +253,16 @@ SA_DEFINE_RANGES(c10::Half)
 // Asks the kernel for transparent huge pages on a fresh, not yet touched
 // output of at least 4 MiB: its first touch then faults 2 MiB at a time
 // instead of 4 KiB, which otherwise costs several times the kernel itself.
-// Only a hint (what torch's allocator does with THP_MEM_ALLOC_ENABLE=1).
+// Only a hint (what torch's allocator does with THP_MEM_ALLOC_ENABLE=1);
+// SA_MMDET_THP=0 in the environment turns it off.
 void advise_huge_pages(const at::Tensor& t) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   constexpr uintptr_t kHuge = uintptr_t(2) << 20;
-  if (t.nbytes() < 2 * kHuge) return;
+  static const bool enabled = [] {
+    const char* env = std::getenv("SA_MMDET_THP");
+    return env == nullptr || std::strcmp(env, "0") != 0;
+  }();
+  if (!enabled || t.nbytes() < 2 * kHuge) return;
   const auto begin = reinterpret_cast<uintptr_t>(t.data_ptr());
   const uintptr_t lo = (begin + kHuge - 1) & ~(kHuge - 1);
   const uintptr_t hi = (begin + t.nbytes()) & ~(kHuge - 1);
