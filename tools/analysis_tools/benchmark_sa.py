@@ -2,7 +2,10 @@
 
 Prints, from one run:
 
-1. one SA layer, forward + backward and forward alone, reference vs fast;
+1. one SA layer, forward + backward and forward alone, reference vs fast
+   (the fast layer runs the compiled CPU kernel ``sa_mmdet._ext`` where it was
+   built, else pure PyTorch; with the kernel the table also shows the fast
+   layer's pure-PyTorch path);
 2. the bytes one SA layer saves for backward;
 3. the memory bandwidth the fast layer achieves, against a plain copy
    (``Tensor.clone``) of the same tensor, the practical limit; a forward moves
@@ -31,6 +34,7 @@ from mmdet.models.backbones import ResNet
 
 from sa_mmdet import fold_shuffle_attention
 from sa_mmdet.models import SAResNet, ShuffleAttention
+from sa_mmdet.models.layers import sa_backend, sa_kernel_enabled
 from sa_mmdet.utils import saved_tensor_bytes
 
 SA_SHAPES = ((2, 256, 200, 336), (2, 1024, 50, 84), (8, 512, 28, 28))
@@ -91,8 +95,20 @@ def print_table(title: str, header: Sequence[str], rows: List[Sequence[str]]) ->
         print('  '.join(str(v).rjust(w) for v, w in zip(row, widths)))
 
 
+def without_kernel(fn: Callable[[], None]) -> Callable[[], None]:
+    """``fn`` run on the pure-PyTorch path of the fast layer."""
+
+    def run() -> None:
+        with sa_kernel_enabled(False):
+            fn()
+
+    return run
+
+
 def benchmark_layers(args: argparse.Namespace, device: torch.device) -> None:
     speed_rows, memory_rows, bandwidth_rows, speedups = [], [], [], []
+    # the kernel runs on CPU only; there the pure-PyTorch path is shown beside it
+    compare_pytorch = sa_backend() == 'cpp' and device.type == 'cpu'
     for shape in args.shapes:
         x = torch.randn(shape, device=device, requires_grad=True)
         grad = torch.randn(shape, device=device)
@@ -111,6 +127,9 @@ def benchmark_layers(args: argparse.Namespace, device: torch.device) -> None:
         for impl, layer in layers.items():
             fns[f'{impl} fwd+bwd'] = lambda layer=layer: train_step(layer)
             fns[f'{impl} fwd'] = lambda layer=layer: forward(layer)
+        if compare_pytorch:
+            fns['pytorch fwd+bwd'] = without_kernel(lambda: train_step(layers['fast']))
+            fns['pytorch fwd'] = without_kernel(lambda: forward(layers['fast']))
         fns['copy'] = lambda: x.detach().clone()
         t = time_interleaved(fns, args, args.repeats, device)
         speedup = t['reference fwd+bwd'] / t['fast fwd+bwd']
@@ -121,6 +140,8 @@ def benchmark_layers(args: argparse.Namespace, device: torch.device) -> None:
             f'{speedup:.2f}x', f"{t['reference fwd'] * 1e3:.2f}", f"{t['fast fwd'] * 1e3:.2f}",
             f"{t['reference fwd'] / t['fast fwd']:.2f}x"
         ])
+        if compare_pytorch:
+            speed_rows[-1] += [f"{t['pytorch fwd+bwd'] * 1e3:.2f}", f"{t['pytorch fwd'] * 1e3:.2f}"]
         nbytes = x.numel() * x.element_size()
         saved = {impl: saved_tensor_bytes(layer, x)[1] for impl, layer in layers.items()}
         memory_rows.append([
@@ -135,10 +156,11 @@ def benchmark_layers(args: argparse.Namespace, device: torch.device) -> None:
             f'{train_bw / 1e9:.1f}', f'{100 * train_bw / copy_bw:.0f}%'
         ])
     geomean = math.exp(sum(map(math.log, speedups)) / len(speedups))
+    header = ['input', 'ref fwd+bwd', 'fast fwd+bwd', 'speedup', 'ref fwd', 'fast fwd', 'speedup']
+    if compare_pytorch:
+        header += ['pytorch fwd+bwd', 'pytorch fwd']
     print_table(f'ShuffleAttention layer, ms (median), geometric mean fwd+bwd speedup '
-                f'{geomean:.2f}x',
-                ['input', 'ref fwd+bwd', 'fast fwd+bwd', 'speedup', 'ref fwd', 'fast fwd',
-                 'speedup'], speed_rows)
+                f'{geomean:.2f}x; fast = {backend_name(device)}', header, speed_rows)
     print_table('Saved for backward by one layer, MiB',
                 ['input', 'input size', 'reference', 'fast', 'fast / input'], memory_rows)
     print_table('Fast layer bandwidth, GB/s (minimal traffic / time) vs a copy of the input',
@@ -192,6 +214,15 @@ def benchmark_backbones(args: argparse.Namespace, device: torch.device) -> None:
                 ['backbone', 'train step', 'overhead', 'inference', 'overhead'], rows)
 
 
+def backend_name(device: torch.device) -> str:
+    """Which code the fast layer runs on ``device``."""
+    if device.type == 'cpu' and sa_backend() == 'cpp':
+        return 'compiled CPU kernel (sa_mmdet._ext)'
+    if device.type == 'cpu':
+        return 'pure PyTorch (sa_mmdet._ext not built or disabled)'
+    return 'pure PyTorch'
+
+
 def main() -> None:
     args = parse_args()
     if args.threads:
@@ -200,6 +231,7 @@ def main() -> None:
     print(f'torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, '
           f'repeats {args.repeats} (backbone {args.backbone_repeats}), warmup {args.warmup}, '
           f'{args.clock} clock')
+    print(f'fast Shuffle Attention backend: {backend_name(device)}')
     benchmark_layers(args, device)
     if not args.skip_backbone:
         benchmark_backbones(args, device)

@@ -31,6 +31,8 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
+from .sa_ext import sa_backward, sa_forward, sa_kernel_applies
+
 #: Input elements per chunk and intra-op thread: a chunk's passes after the
 #: first one hit the cache, while the per-chunk Python overhead and the number
 #: of parallel regions (one per op and chunk) stay small next to the work.
@@ -172,47 +174,133 @@ def _scratch(buffers: List[Tensor], like: Tensor) -> List[Tensor]:
     return [b[:like.shape[0], :like.shape[1], :like.shape[2]] for b in buffers]
 
 
+def _forward_torch(x: Tensor, weight: Tensor, bias: Tensor, groups: int, eps: float,
+                   shuffle: bool, inplace: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Pure-PyTorch forward of :class:`ShuffleAttentionFunction`.
+
+    Returns ``x`` (made mergeable), the output, the row means and the
+    spatial-attention rows' inverse std, in the group-view layout.
+    """
+    x = _mergeable(x)
+    out = x if inplace else torch.empty_like(x)
+    x5, out5 = _views(x, out, groups, shuffle)
+    rows, (channels, hw) = x5.shape[:3], x5.shape[3:]
+    half = channels // 2
+    dtype = weight.dtype
+    weight, bias = weight.view(channels, 1), bias.view(channels, 1)
+    mean = x.new_empty((*rows, channels, 1), dtype=dtype)
+    rstd = x.new_empty((*rows, half, 1), dtype=dtype)
+    gate = torch.empty_like(rstd)
+    eps = x.new_tensor(eps, dtype=dtype)
+    sizes = _chunk_sizes(x5.shape)
+    scratch = [x.new_empty((*sizes, half, hw), dtype=dtype)]
+    cweight, sweight = _half(weight, 0), _half(weight, 1)
+    cbias, sbias = _half(bias, 0), _half(bias, 1)
+    for xc, xs, oc, os, mc, ms, gc, rs in zip(
+            *_halves(x5, sizes), *_halves(out5, sizes), *_halves(mean, sizes),
+            _chunks(gate, sizes), _chunks(rstd, sizes)):
+        # channel attention: y = x * sigmoid(W * mean + B)
+        torch.mean(xc, -1, keepdim=True, dtype=dtype, out=mc)
+        torch.addcmul(cbias, cweight, mc, out=gc).sigmoid_()
+        torch.mul(xc, gc, out=oc)
+        # spatial attention: y = x * sigmoid(W * rstd * (x - mean) + B)
+        torch.mean(xs, -1, keepdim=True, dtype=dtype, out=ms)
+        d = torch.sub(xs, ms, out=_scratch(scratch, xs)[0])
+        torch.linalg.vector_norm(d, dim=-1, keepdim=True, out=rs)
+        torch.addcmul(eps, rs, rs, value=1 / hw, out=rs).rsqrt_()
+        d.mul_(torch.mul(sweight, rs)).add_(sbias).sigmoid_()
+        torch.mul(xs, d, out=os)
+    return x, out, mean, rstd
+
+
+def _backward_torch(grad_out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor,
+                    rstd: Tensor, groups: int, shuffle: bool) -> Tuple[Tensor, Tensor, Tensor]:
+    """Pure-PyTorch backward of :class:`ShuffleAttentionFunction`: the
+    gradients of ``x``, ``weight`` and ``bias`` from :func:`_forward_torch`'s
+    saved tensors."""
+    grad_out = _mergeable(grad_out)
+    grad_x = torch.empty_like(x)
+    x5, g5 = _views(x, grad_out, groups, shuffle)
+    dx5 = sa_group_view(grad_x, groups, shuffled=not shuffle)
+    hw = x5.shape[-1]
+    dtype = mean.dtype
+    weight, bias = weight.view(-1, 1), bias.view(-1, 1)
+    # per-row constants, (N, R, G / 2, C' / 2, 1) for each half
+    cweight, sweight = _half(weight, 0), _half(weight, 1)
+    cbias, sbias = _half(bias, 0), _half(bias, 1)
+    cmean, smean = _half(mean, 0), _half(mean, 1)
+    gate = torch.addcmul(cbias, cweight, cmean).sigmoid_()
+    slope = gate * (1 - gate)
+    weight_hw = (cweight / hw).expand_as(cmean)
+    a = sweight * rstd
+    a_hw = a / hw
+    a_rstd2_hw = a_hw * rstd.square()
+    # per-row sums: dL/dlogit of the channel gate, S1 and t of the spatial rows
+    grad_logit, sum_u, sum_ud = (torch.empty_like(cmean) for _ in range(3))
+    sizes = _chunk_sizes(x5.shape)
+    scratch = [x.new_empty((*sizes, *gate.shape[-2:-1], hw), dtype=dtype) for _ in range(4)]
+    for (xc, xs, gc, gs, dxc, dxs, sc, slope_c, w_hw_c, dlogit_c, ms, a_s, a_hw_s, ar_s, s1_s,
+         t_s) in zip(*_halves(x5, sizes), *_halves(g5, sizes), *_halves(dx5, sizes),
+                     *(_chunks(t, sizes) for t in (gate, slope, weight_hw, grad_logit, smean, a,
+                                                    a_hw, a_rstd2_hw, sum_u, sum_ud))):
+        buf = _scratch(scratch, xc)
+        # channel attention: dlogit = s (1 - s) sum(g x); dx = g s + W dlogit / HW
+        torch.sum(torch.mul(gc, xc, out=buf[0]), -1, keepdim=True, out=dlogit_c)
+        dlogit_c.mul_(slope_c)
+        torch.mul(gc, sc, out=dxc).add_(torch.mul(w_hw_c, dlogit_c))
+        # spatial attention: recompute d = x - mean and the gate s
+        d = torch.sub(xs, ms, out=buf[0])
+        s = torch.mul(d, a_s, out=buf[1]).add_(sbias).sigmoid_()
+        u = torch.mul(gs, xs, out=buf[2])
+        torch.ops.aten.sigmoid_backward.grad_input(u, s, grad_input=u)  # g x s (1 - s)
+        torch.sum(u, -1, keepdim=True, out=s1_s)
+        torch.sum(torch.mul(u, d, out=buf[3]), -1, keepdim=True, out=t_s)
+        # dx = g s + a u - a rstd^2 t (x - mean) / HW - a S1 / HW
+        u.mul_(a_s).addcmul_(d, torch.mul(ar_s, t_s), value=-1)
+        u.sub_(torch.mul(a_hw_s, s1_s))
+        torch.addcmul(u, gs, s, out=dxs)
+    # parameter gradients, summed over all rows
+    grad_weight = torch.cat([(grad_logit * cmean).sum((0, 1, 2)),
+                             (sum_ud * rstd).sum((0, 1, 2))]).view(-1)
+    grad_bias = torch.cat([grad_logit.sum((0, 1, 2)), sum_u.sum((0, 1, 2))]).view(-1)
+    return grad_x, grad_weight, grad_bias
+
+
+def _backward_kernel(grad_out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor,
+                     rstd: Tensor, shuffle: bool) -> Tuple[Tensor, Tensor, Tensor]:
+    """Backward through the compiled kernel; the same results as :func:`_backward_torch`."""
+    grad_out = grad_out.to(x.dtype).contiguous()
+    grad_x = torch.empty_like(x)
+    grad_weight, grad_bias = sa_backward(grad_out, x, weight, bias, mean, rstd, shuffle, grad_x)
+    # the kernel returns per-(n, c) partial sums; reduce them in a fixed order
+    return grad_x, grad_weight.view(-1, weight.numel()).sum(0), grad_bias.view(
+        -1, bias.numel()).sum(0)
+
+
 class ShuffleAttentionFunction(torch.autograd.Function):
     """Shuffle Attention as one autograd node with an analytic backward.
 
     See :func:`shuffle_attention` for the arguments and the module docstring
-    for the math. Saved for backward: ``x``, the per-row mean and the
-    spatial-attention rows' inverse std.
+    for the math. Runs the compiled CPU kernel where it applies (contiguous
+    NCHW CPU input, see :mod:`.sa_ext`), else the pure-PyTorch path; both
+    compute the same function. Saved for backward: ``x``, the per-row mean
+    and inverse std (the pure-PyTorch path keeps the latter for the
+    spatial-attention rows only).
     """
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor, groups: int, eps: float,
                 shuffle: bool, inplace: bool) -> Tensor:
         with torch.autocast(x.device.type, enabled=False):
-            x = _mergeable(x)
-            out = x if inplace else torch.empty_like(x)
-            x5, out5 = _views(x, out, groups, shuffle)
-            rows, (channels, hw) = x5.shape[:3], x5.shape[3:]
-            half = channels // 2
             dtype = torch.promote_types(x.dtype, weight.dtype)
-            weight, bias = weight.to(dtype).view(channels, 1), bias.to(dtype).view(channels, 1)
-            mean = x.new_empty((*rows, channels, 1), dtype=dtype)
-            rstd = x.new_empty((*rows, half, 1), dtype=dtype)
-            gate = torch.empty_like(rstd)
-            eps = x.new_tensor(eps, dtype=dtype)
-            sizes = _chunk_sizes(x5.shape)
-            scratch = [x.new_empty((*sizes, half, hw), dtype=dtype)]
-            cweight, sweight = _half(weight, 0), _half(weight, 1)
-            cbias, sbias = _half(bias, 0), _half(bias, 1)
-            for xc, xs, oc, os, mc, ms, gc, rs in zip(
-                    *_halves(x5, sizes), *_halves(out5, sizes), *_halves(mean, sizes),
-                    _chunks(gate, sizes), _chunks(rstd, sizes)):
-                # channel attention: y = x * sigmoid(W * mean + B)
-                torch.mean(xc, -1, keepdim=True, dtype=dtype, out=mc)
-                torch.addcmul(cbias, cweight, mc, out=gc).sigmoid_()
-                torch.mul(xc, gc, out=oc)
-                # spatial attention: y = x * sigmoid(W * rstd * (x - mean) + B)
-                torch.mean(xs, -1, keepdim=True, dtype=dtype, out=ms)
-                d = torch.sub(xs, ms, out=_scratch(scratch, xs)[0])
-                torch.linalg.vector_norm(d, dim=-1, keepdim=True, out=rs)
-                torch.addcmul(eps, rs, rs, value=1 / hw, out=rs).rsqrt_()
-                d.mul_(torch.mul(sweight, rs)).add_(sbias).sigmoid_()
-                torch.mul(xs, d, out=os)
+            weight, bias = weight.to(dtype), bias.to(dtype)
+            ctx.kernel = sa_kernel_applies(x, dtype)
+            if ctx.kernel:
+                out = x if inplace else torch.empty_like(x)
+                mean, rstd = sa_forward(x, weight, bias, eps, shuffle, out)
+            else:
+                x, out, mean, rstd = _forward_torch(x, weight, bias, groups, eps, shuffle,
+                                                    inplace)
         ctx.groups, ctx.shuffle = groups, shuffle
         ctx.save_for_backward(x, weight, bias, mean, rstd)
         return out
@@ -222,52 +310,12 @@ class ShuffleAttentionFunction(torch.autograd.Function):
     def backward(ctx, grad_out: Tensor) -> Tuple[Optional[Tensor], ...]:
         x, weight, bias, mean, rstd = ctx.saved_tensors
         with torch.autocast(x.device.type, enabled=False):
-            grad_out = _mergeable(grad_out)
-            grad_x = torch.empty_like(x)
-            x5, g5 = _views(x, grad_out, ctx.groups, ctx.shuffle)
-            dx5 = sa_group_view(grad_x, ctx.groups, shuffled=not ctx.shuffle)
-            hw = x5.shape[-1]
-            dtype = mean.dtype
-            # per-row constants, (N, R, G / 2, C' / 2, 1) for each half
-            cweight, sweight = _half(weight, 0), _half(weight, 1)
-            cbias, sbias = _half(bias, 0), _half(bias, 1)
-            cmean, smean = _half(mean, 0), _half(mean, 1)
-            gate = torch.addcmul(cbias, cweight, cmean).sigmoid_()
-            slope = gate * (1 - gate)
-            weight_hw = (cweight / hw).expand_as(cmean)
-            a = sweight * rstd
-            a_hw = a / hw
-            a_rstd2_hw = a_hw * rstd.square()
-            # per-row sums: dL/dlogit of the channel gate, S1 and t of the spatial rows
-            grad_logit, sum_u, sum_ud = (torch.empty_like(cmean) for _ in range(3))
-            sizes = _chunk_sizes(x5.shape)
-            scratch = [x.new_empty((*sizes, *gate.shape[-2:-1], hw), dtype=dtype)
-                       for _ in range(4)]
-            for (xc, xs, gc, gs, dxc, dxs, sc, slope_c, w_hw_c, dlogit_c, ms, a_s, a_hw_s,
-                 ar_s, s1_s, t_s) in zip(
-                    *_halves(x5, sizes), *_halves(g5, sizes), *_halves(dx5, sizes),
-                    *(_chunks(t, sizes) for t in (gate, slope, weight_hw, grad_logit, smean, a,
-                                                   a_hw, a_rstd2_hw, sum_u, sum_ud))):
-                buf = _scratch(scratch, xc)
-                # channel attention: dlogit = s (1 - s) sum(g x); dx = g s + W dlogit / HW
-                torch.sum(torch.mul(gc, xc, out=buf[0]), -1, keepdim=True, out=dlogit_c)
-                dlogit_c.mul_(slope_c)
-                torch.mul(gc, sc, out=dxc).add_(torch.mul(w_hw_c, dlogit_c))
-                # spatial attention: recompute d = x - mean and the gate s
-                d = torch.sub(xs, ms, out=buf[0])
-                s = torch.mul(d, a_s, out=buf[1]).add_(sbias).sigmoid_()
-                u = torch.mul(gs, xs, out=buf[2])
-                torch.ops.aten.sigmoid_backward.grad_input(u, s, grad_input=u)  # g x s (1 - s)
-                torch.sum(u, -1, keepdim=True, out=s1_s)
-                torch.sum(torch.mul(u, d, out=buf[3]), -1, keepdim=True, out=t_s)
-                # dx = g s + a u - a rstd^2 t (x - mean) / HW - a S1 / HW
-                u.mul_(a_s).addcmul_(d, torch.mul(ar_s, t_s), value=-1)
-                u.sub_(torch.mul(a_hw_s, s1_s))
-                torch.addcmul(u, gs, s, out=dxs)
-            # parameter gradients, summed over all rows
-            grad_weight = torch.cat([(grad_logit * cmean).sum((0, 1, 2)),
-                                     (sum_ud * rstd).sum((0, 1, 2))]).view(-1)
-            grad_bias = torch.cat([grad_logit.sum((0, 1, 2)), sum_u.sum((0, 1, 2))]).view(-1)
+            if ctx.kernel:
+                grads = _backward_kernel(grad_out, x, weight, bias, mean, rstd, ctx.shuffle)
+            else:
+                grads = _backward_torch(grad_out, x, weight, bias, mean, rstd, ctx.groups,
+                                        ctx.shuffle)
+        grad_x, grad_weight, grad_bias = grads
         if not ctx.needs_input_grad[0]:
             grad_x = None
         return grad_x, grad_weight, grad_bias, None, None, None, None
