@@ -5,7 +5,7 @@ _base_ = [
 custom_imports = dict(imports=['sa_mmdet'], allow_failed_imports=False)
 
 # SA-R50 from scratch (BN statistics trained, nothing frozen); a 128-channel
-# FPN and head, and anchors from 16 px for 192 px images on a CPU.
+# FPN and head, and anchors from 16 px for 128 px images on a CPU.
 model = dict(
     backbone=dict(
         type='SAResNet', frozen_stages=-1, norm_eval=False, init_cfg=None),

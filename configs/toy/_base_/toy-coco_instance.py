@@ -1,6 +1,7 @@
 # The toy shapes dataset written by tools/dataset_converters/generate_toy_coco.py
 # (sa_mmdet.datasets.generate_toy_coco): 192x192 images, COCO-format
-# instances with boxes and polygon masks.
+# instances with boxes and polygon masks, trained and tested at 128x128 (COCO's
+# size ranges apply to the annotations, so small/medium/large stay defined).
 # CocoDataset that fails early, naming the fix, on missing or mismatching data.
 dataset_type = 'CheckedCocoDataset'
 data_root = 'data/toy_coco/'
@@ -8,7 +9,7 @@ metainfo = dict(
     classes=('circle', 'square', 'triangle', 'star'),
     palette=[(220, 20, 60), (0, 130, 255), (0, 180, 80), (250, 170, 30)])
 backend_args = None
-img_scale = (192, 192)
+img_scale = (128, 128)
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),

@@ -1,10 +1,10 @@
 # Schedule and runtime of the toy detectors: SA-R50 from scratch on the toy
-# shapes, batch 4 on 2 CPU cores.
+# shapes, batch 4, 8 epochs (800 iterations) on 2 CPU cores.
 _base_ = 'mmdet::_base_/default_runtime.py'
 
-max_epochs = 5
+max_epochs = 8
 train_cfg = dict(
-    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
+    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=2)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
@@ -13,7 +13,7 @@ optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
     clip_grad=dict(max_norm=10, norm_type=2))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=200),
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
     dict(
         type='CosineAnnealingLR',
         T_max=max_epochs,
