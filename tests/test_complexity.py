@@ -5,10 +5,11 @@ from mmdet.models.backbones import ResNet
 from mmengine.analysis import FlopAnalyzer
 
 from sa_mmdet.analysis import ImageNetClassifier, measure_complexity
+from sa_mmdet.analysis.builder import build_model_from_config
 from sa_mmdet.analysis.paper_comparison import classifier_rows, detector_pairs, detector_rows
 from sa_mmdet.models import SAResNet, ShuffleAttention
 from sa_mmdet.models.layers.sa_gates import find_sa_layers
-from run_tools import import_tool
+from run_tools import REPO, import_tool
 
 
 def sa_half_elements(height: int, width: int, blocks=(3, 4, 6, 3)) -> int:
@@ -98,3 +99,16 @@ def test_tool_prints_a_markdown_table_with_paper_figures(capsys):
     assert tool._diff(25.557740, 25.557) == '+0.001' and tool._diff(4.12468, 4.125) == '0'
     with pytest.raises(ValueError, match='md'):
         tool.format_table(rows, 'csv')
+
+
+def test_tool_counts_any_detector_config_such_as_the_toy_ones(capsys):
+    tool = import_tool('tools/analysis_tools/complexity.py')
+    config = str(REPO / 'configs/toy/retinanet_sa-r50_fpn_toy.py')
+    rows = tool.main(['--only', 'configs', '--configs', config, '--detector-size', '96', '64'])
+    assert [(row.model, row.input) for row in rows] == [('retinanet_sa-r50_fpn_toy', '96x64')]
+    # From scratch, nothing frozen: every parameter trains.
+    model = build_model_from_config(config)
+    assert rows[0].params == sum(p.numel() for p in model.parameters())
+    assert rows[0].paper_params is None
+    assert rows[0].complexity.sa_half_elements == sa_half_elements(64, 96)
+    assert 'retinanet_sa-r50_fpn_toy' in capsys.readouterr().out

@@ -133,16 +133,30 @@ def detector_rows(names: Optional[Sequence[str]] = None, size: Sequence[int] = (
     Returns:
         list[ComplexityRow]: The twin then the SA detector for each name.
     """
+    configs = [config for pair in detector_pairs(names, config_dir) for config in pair[::-1]]
+    return config_rows(configs, size)
+
+
+def config_rows(configs: Sequence[str], size: Sequence[int] = (1280, 800)) -> List[ComplexityRow]:
+    """Any detector configs, with the paper's parameter count where it has one.
+
+    Args:
+        configs (Sequence[str]): Config paths or ``mmdet::`` names.
+        size (Sequence[int]): ``(width, height)`` of the input. Paper figures
+            are given only for (1280, 800). Defaults to (1280, 800).
+
+    Returns:
+        list[ComplexityRow]: One row per config, trainable parameters.
+    """
     width, height = size
     rows = []
-    for sa_path, twin in detector_pairs(names, config_dir):
-        for config in (twin, sa_path):
-            name = osp.splitext(osp.basename(config))[0]
-            complexity = detector_complexity(build_model_from_config(config), size)
-            known = tuple(size) == (1280, 800)
-            paper_params = PAPER_DETECTOR_PARAMS.get(name) if known else None
-            rois = complexity.extra.get('rois')
-            input_desc = f'{width}x{height}' + (f', {rois} RoIs' if rois else '')
-            rows.append(ComplexityRow(name, input_desc, complexity.trainable_params,
-                                      paper_params, None, complexity))
+    for config in configs:
+        name = osp.splitext(osp.basename(config))[0]
+        complexity = detector_complexity(build_model_from_config(config), size)
+        known = tuple(size) == (1280, 800)
+        paper_params = PAPER_DETECTOR_PARAMS.get(name) if known else None
+        rois = complexity.extra.get('rois')
+        input_desc = f'{width}x{height}' + (f', {rois} RoIs' if rois else '')
+        rows.append(ComplexityRow(name, input_desc, complexity.trainable_params, paper_params,
+                                  None, complexity))
     return rows

@@ -9,13 +9,15 @@ Example:
     python tools/analysis_tools/complexity.py --only classifiers --format md
     python tools/analysis_tools/complexity.py --only detectors \\
         --detectors faster-rcnn_sa-r50_fpn_1x_coco
+    python tools/analysis_tools/complexity.py --only configs \\
+        --configs configs/toy/*.py --detector-size 128 128
 """
 import argparse
 from typing import List, Optional, Sequence
 
 from sa_mmdet.analysis.paper_comparison import (DEFAULT_CONFIG_DIR, DETECTOR_PAIRS,
                                                 ComplexityRow, classifier_rows,
-                                                detector_rows)
+                                                config_rows, detector_rows)
 
 HEADER = ('model', 'input', 'params (M)', 'paper params (M)', 'Δ params (M)',
           'GFLOPs (mmengine)', 'GFLOPs (paper-style)', 'paper GFLOPs',
@@ -108,11 +110,15 @@ def format_table(rows: Sequence[ComplexityRow], fmt: str = 'text') -> str:
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--only', choices=('all', 'classifiers', 'detectors'), default='all',
-                        help='which table part to compute (default: all)')
+    parser.add_argument('--only', choices=('all', 'classifiers', 'detectors', 'configs'),
+                        default='all', help='which table part to compute (default: all; '
+                        'configs: only those given with --configs)')
     parser.add_argument('--detectors', nargs='+', choices=list(DETECTOR_PAIRS),
                         metavar='NAME', help='SA detector configs to compare with their '
                         f'twins (default: all six: {", ".join(DETECTOR_PAIRS)})')
+    parser.add_argument('--configs', nargs='+', default=(), metavar='CONFIG',
+                        help='more detector configs to count (e.g. the toy ones), '
+                        'at --detector-size')
     parser.add_argument('--detector-size', nargs=2, type=int, default=(1280, 800),
                         metavar=('W', 'H'), help='detector input (default: 1280 800)')
     parser.add_argument('--depths', nargs='+', type=int, default=(50, 101),
@@ -132,6 +138,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[ComplexityRow]:
         rows += classifier_rows(args.depths, args.classifier_size)
     if args.only in ('all', 'detectors'):
         rows += detector_rows(args.detectors, args.detector_size, args.config_dir)
+    rows += config_rows(args.configs, args.detector_size)
     print(format_table(rows, args.format))
     print()
     print(NOTES)
