@@ -61,9 +61,18 @@ def test_tool_plots_runs_side_by_side(tmp_path):
     assert written == out
     assert mmcv.imread(out).shape[2] == 3
     assert tool.default_metrics([read_scalars(sa)]) == ['coco/bbox_mAP']
-    # Metrics a run did not log are named, with what it logged.
+    # Metrics no run logged are named, with what they logged.
     with pytest.raises(KeyError, match='coco/segm_mAP'):
         tool.main([sa, '--metrics', 'coco/segm_mAP', '--out', out])
+    # A Mask R-CNN run next to one without masks: segm AP is drawn for the first only.
+    mask_lines = [dict(line, **{'coco/segm_mAP': 0.01}) if 'coco/bbox_mAP' in line else line
+                  for line in LINES]
+    mask = read_scalars(write_run(tmp_path / 'mask', '20240101_000000', mask_lines))
+    metrics = tool.default_metrics([mask, read_scalars(sa)])
+    assert metrics == ['coco/bbox_mAP', 'coco/segm_mAP']
+    fig = tool.plot_curves([mask, read_scalars(sa)], ['mask', 'sa'], ['loss'], metrics)
+    assert [line.get_label() for line in fig.axes[1].lines] == [
+        'mask coco/bbox_mAP', 'mask coco/segm_mAP', 'sa coco/bbox_mAP']
     # One label per run.
     with pytest.raises(ValueError, match='one per run'):
         tool.main([sa, plain, '--labels', 'SA-R50', '--out', out])

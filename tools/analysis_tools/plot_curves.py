@@ -35,22 +35,25 @@ def plot_curves(logs: Sequence[ScalarLog], labels: Sequence[str], keys: Sequence
         labels (Sequence[str]): One legend label per run.
         keys (Sequence[str]): Training scalars, e.g. ``['loss']``.
         metrics (Sequence[str]): Validation scalars, e.g. ``['coco/bbox_mAP']``.
+            Each must be logged by at least one run; runs without it are
+            left out of its lines (a detector without masks has no segm AP).
         title (str, optional): Figure title. Defaults to None.
 
     Returns:
         plt.Figure: The figure.
     """
-    for log, label in zip(logs, labels):
-        missing = [k for k in keys if k not in log.train] + [m for m in metrics if m not in log.val]
-        if missing:
-            raise KeyError(f'run {label} logged no {missing}; it has training keys '
-                           f'{sorted(log.train)} and validation keys {sorted(log.val)}')
+    missing = ([k for k in keys if not any(k in log.train for log in logs)] +
+               [m for m in metrics if not any(m in log.val for log in logs)])
+    if missing:
+        raise KeyError(f'no run logged {missing}; they have training keys '
+                       f'{sorted(set().union(*(log.train for log in logs)))} and validation '
+                       f'keys {sorted(set().union(*(log.val for log in logs)))}')
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    for log, label in zip(logs, labels):
-        for key in keys:
+    for log, label in zip(logs, labels):  # a run without a key (no segm_mAP) has no line for it
+        for key in filter(log.train.__contains__, keys):
             steps, values = zip(*log.train[key])
             left.plot(steps, values, linewidth=1, label=f'{label} {key}')
-        for metric in metrics:
+        for metric in filter(log.val.__contains__, metrics):
             steps, values = zip(*log.val[metric])
             right.plot(steps, values, marker='o', label=f'{label} {metric}')
     left.set_xlabel('iteration')
