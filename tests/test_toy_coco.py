@@ -158,5 +158,5 @@ def test_mmdet_coco_dataset_reads_it_with_toy_config_metainfo(toy):
     gt = sample['data_samples'].gt_instances
     num_objects = len(COCO(toy['train']['ann_file']).getAnnIds(imgIds=1))
     assert len(gt) == num_objects and gt.masks.masks.shape[0] == num_objects
-    # Resize(scale=(192, 192), keep_ratio=True) of a 176 px image.
-    assert tuple(sample['inputs'].shape) == (3, 192, 192)
+    # Resize(scale=(128, 128), keep_ratio=True) of a 176 px image.
+    assert tuple(sample['inputs'].shape) == (3, 128, 128)

@@ -46,10 +46,13 @@ fi
 # SA_MMDET_EXTRAS says otherwise (SA_MMDET_EXTRAS= installs none).
 extras=${SA_MMDET_EXTRAS-pretrain}
 # torch 2.13 needs setuptools>=77.0.3; mmengine 0.10.7 imports pkg_resources,
-# which setuptools 81 removed. --use-pep517: setuptools 80 runs a legacy
-# `setup.py develop` in an isolated build without torch, which skips the
-# sa_mmdet._ext kernel; PEP 517 with --no-build-isolation builds it here.
-"${pip[@]}" -q --no-build-isolation --use-pep517 -e "$repo${extras:+[$extras]}" "setuptools>=77.0.3,<81"
+# which setuptools 81 removed. Installed first, on its own: sa_mmdet is built
+# with the setuptools already present (openmim's openxlab pulls in 60.2, which
+# cannot build an editable wheel with the sa_mmdet._ext kernel). --use-pep517:
+# setuptools 80 otherwise runs a legacy `setup.py develop` that builds in an
+# isolated environment without torch and skips the kernel.
+"${pip[@]}" -q "setuptools>=77.0.3,<81"
+"${pip[@]}" -q --no-build-isolation --use-pep517 -e "$repo${extras:+[$extras]}"
 
 if has 'import torchvision'; then
   echo "[install] error: torchvision is installed in $venv; it breaks mmengine's runner here." >&2
