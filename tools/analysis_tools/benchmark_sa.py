@@ -107,8 +107,8 @@ def without_kernel(fn: Callable[[], None]) -> Callable[[], None]:
 
 def benchmark_layers(args: argparse.Namespace, device: torch.device) -> None:
     speed_rows, memory_rows, bandwidth_rows, speedups = [], [], [], []
-    # the kernel runs on CPU only; there the pure-PyTorch path is shown beside it
-    compare_pytorch = sa_backend() == 'cpp' and device.type == 'cpu'
+    # where the kernel runs, the pure-PyTorch path is shown beside it
+    compare_pytorch = kernel_runs_on(device)
     for shape in args.shapes:
         x = torch.randn(shape, device=device, requires_grad=True)
         grad = torch.randn(shape, device=device)
@@ -214,9 +214,14 @@ def benchmark_backbones(args: argparse.Namespace, device: torch.device) -> None:
                 ['backbone', 'train step', 'overhead', 'inference', 'overhead'], rows)
 
 
+def kernel_runs_on(device: torch.device) -> bool:
+    """Whether the fast layer runs the compiled kernel on ``device`` (CPU only)."""
+    return device.type == 'cpu' and sa_backend() == 'cpp'
+
+
 def backend_name(device: torch.device) -> str:
     """Which code the fast layer runs on ``device``."""
-    if device.type == 'cpu' and sa_backend() == 'cpp':
+    if kernel_runs_on(device):
         return 'compiled CPU kernel (sa_mmdet._ext)'
     if device.type == 'cpu':
         return 'pure PyTorch (sa_mmdet._ext not built or disabled)'
