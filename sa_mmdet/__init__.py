@@ -1,18 +1,18 @@
 """sa_mmdet: Shuffle Attention (SA-Net) for MMDetection.
 
-Importing the package registers ``ShuffleAttention`` and ``SAResNet`` in
-mmdet's ``MODELS`` registry and makes mmengine checkpoints load with torch's
-weights-only unpickler (see :mod:`sa_mmdet.utils.safe_checkpoint`).
+``import sa_mmdet`` (or ``custom_imports=dict(imports=['sa_mmdet'])``)
+registers the models and nothing else: ``ShuffleAttention``,
+``FoldedShuffleAttention`` and ``SAResNet`` in mmdet's ``MODELS`` and the
+``SANetPretrained`` weight initializer, with the Shuffle Attention operator
+(``torch.ops.sa_mmdet.*``) they run on. Engine helpers
+(:mod:`sa_mmdet.engine`), datasets (:mod:`sa_mmdet.datasets`), mmpretrain
+support (:mod:`sa_mmdet.pretrain`), deployment (:mod:`sa_mmdet.deploy`) and
+analysis (:mod:`sa_mmdet.analysis`) are imported only when asked for.
 """
-from . import datasets, engine  # noqa: F401  (registers datasets, runner)
-from .deploy import fold_shuffle_attention
-from .models import FoldedShuffleAttention, SAResNet, ShuffleAttention
-from .utils import enable_safe_checkpoints
+from .models import FoldedShuffleAttention, SANetPretrainedInit, SAResNet, ShuffleAttention
 from .version import __version__
 
-enable_safe_checkpoints()
-
 __all__ = [
-    'FoldedShuffleAttention', 'SAResNet', 'ShuffleAttention', 'fold_shuffle_attention',
+    'FoldedShuffleAttention', 'SANetPretrainedInit', 'SAResNet', 'ShuffleAttention',
     '__version__'
 ]

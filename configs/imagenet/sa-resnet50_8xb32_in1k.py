@@ -17,15 +17,19 @@
 #
 # The backbone is mmdet's SAResNet registered into mmpretrain
 # (sa_mmdet.pretrain), so the checkpoint's `backbone.*` keys are the
-# detector's; init_cfg=dict(type='Pretrained', checkpoint=...) also reads the
-# mmpretrain checkpoint as it is.
+# detector's; init_cfg=dict(type='SANetPretrained', checkpoint=...) also reads
+# the mmpretrain checkpoint as it is.
 _base_ = [
     'mmpretrain::_base_/models/resnet50.py',
     'mmpretrain::_base_/datasets/imagenet_bs32.py',
     'mmpretrain::_base_/schedules/imagenet_bs256.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['sa_mmdet.pretrain'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['sa_mmdet.pretrain', 'sa_mmdet.engine'], allow_failed_imports=False)
+# checkpoints that torch's weights-only loading reads (the detectors' init_cfg,
+# mim test, --resume)
+custom_hooks = [dict(type='WeightsOnlyCheckpointHook')]
 
 model = dict(
     backbone=dict(

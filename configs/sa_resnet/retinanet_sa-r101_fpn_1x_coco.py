@@ -4,4 +4,5 @@ model = dict(
     backbone=dict(
         depth=101,
         init_cfg=dict(
-            type='Pretrained', checkpoint='checkpoints/sa_resnet101.pth.tar')))
+            type='SANetPretrained',
+            checkpoint='checkpoints/sa_resnet101.pth.tar')))

@@ -9,17 +9,21 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 from mmdet.registry import MODELS
 
+from ..utils import register_config_package
+
 
 def load_config(config: Union[str, Config]) -> Config:
     """Load a config file, an installed package's config, or copy a config.
 
     Args:
         config (str | Config): A path, a ``package::path`` name such as
-            ``'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'``, or a config.
+            ``'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'`` or
+            ``'sa_mmdet::sa_resnet/retinanet_sa-r50_fpn_1x_coco.py'``, or a config.
 
     Returns:
         Config: A config the caller may modify.
     """
+    register_config_package()
     if isinstance(config, Config):
         return copy.deepcopy(config)
     return get_config(config) if '::' in config else Config.fromfile(config)

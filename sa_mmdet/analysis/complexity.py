@@ -29,7 +29,8 @@ from mmdet.structures import DetDataSample
 from torch import Tensor
 
 from ..models import SAResNet
-from ..models.layers.sa_gates import find_sa_layers
+from .classifier import ImageNetClassifier
+from .sa_gates import find_sa_layers
 
 
 def _numel_counter(key: str, of_output: bool) -> Callable:
@@ -150,28 +151,6 @@ def measure_complexity(model: nn.Module, inputs: Tuple[Any, ...]) -> Complexity:
         sa_flops=sa_flops,
         sa_half_elements=sa_half_elements,
         sa_uncounted_ops=tuple(sorted(sa_uncounted)))
-
-
-class ImageNetClassifier(nn.Module):
-    """An ImageNet classifier on a ResNet-like backbone: GAP and a 1000-way fc.
-
-    Args:
-        backbone (nn.Module): Returns a tuple whose last item is the
-            ``in_channels``-channel final feature map.
-        in_channels (int): Channels of that map. Defaults to 2048.
-        num_classes (int): Classes of the fc layer. Defaults to 1000.
-    """
-
-    def __init__(self, backbone: nn.Module, in_channels: int = 2048,
-                 num_classes: int = 1000) -> None:
-        super().__init__()
-        self.backbone = backbone
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(in_channels, num_classes)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Class logits of shape (N, num_classes) for images (N, 3, H, W)."""
-        return self.fc(self.pool(self.backbone(x)[-1]).flatten(1))
 
 
 def classifier_complexity(depth: int, sa: bool, size: int = 224) -> Complexity:

@@ -42,10 +42,6 @@ PAPER_DETECTOR_PARAMS = {
     'retinanet_r101_fpn_1x_coco': 56.74,
 }
 
-DEFAULT_CONFIG_DIR = osp.join(
-    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs', 'sa_resnet')
-
-
 @dataclass
 class ComplexityRow:
     """One model's figures next to the paper's.
@@ -90,36 +86,26 @@ def classifier_rows(depths: Sequence[int] = (50, 101), size: int = 224) -> List[
     return rows
 
 
-def detector_pairs(names: Optional[Sequence[str]] = None,
-                   config_dir: str = DEFAULT_CONFIG_DIR) -> List[Tuple[str, str]]:
-    """Config paths of SA detectors and their plain-ResNet twins.
+def detector_pairs(names: Optional[Sequence[str]] = None) -> List[Tuple[str, str]]:
+    """Configs of SA detectors and their plain-ResNet twins.
 
     Args:
         names (Sequence[str], optional): SA config names (with or without
             ``.py``), keys of :data:`DETECTOR_PAIRS`. None means all six.
-        config_dir (str): Folder of the SA configs. Defaults to this
-            repository's ``configs/sa_resnet``.
 
     Returns:
-        list[tuple[str, str]]: ``(sa_config_path, twin_config)`` pairs.
+        list[tuple[str, str]]: ``('sa_mmdet::sa_resnet/NAME.py', twin_config)``
+        pairs, read from the configs installed with the package.
     """
     names = list(DETECTOR_PAIRS) if names is None else [n.replace('.py', '') for n in names]
     unknown = [name for name in names if name not in DETECTOR_PAIRS]
     if unknown:
         raise KeyError(f'unknown detector configs {unknown}; choose from {list(DETECTOR_PAIRS)}')
-    pairs = []
-    for name in names:
-        path = osp.join(config_dir, name + '.py')
-        if not osp.isfile(path):
-            raise FileNotFoundError(
-                f'{path} not found; pass the folder of the SA configs (configs/sa_resnet '
-                f'of this repository) as config_dir / --config-dir.')
-        pairs.append((path, DETECTOR_PAIRS[name]))
-    return pairs
+    return [(f'sa_mmdet::sa_resnet/{name}.py', DETECTOR_PAIRS[name]) for name in names]
 
 
-def detector_rows(names: Optional[Sequence[str]] = None, size: Sequence[int] = (1280, 800),
-                  config_dir: str = DEFAULT_CONFIG_DIR) -> List[ComplexityRow]:
+def detector_rows(names: Optional[Sequence[str]] = None,
+                  size: Sequence[int] = (1280, 800)) -> List[ComplexityRow]:
     """SA detectors next to their plain-ResNet twins, as in the paper's Table 3.
 
     Args:
@@ -127,13 +113,11 @@ def detector_rows(names: Optional[Sequence[str]] = None, size: Sequence[int] = (
             :func:`detector_pairs`. None means all six.
         size (Sequence[int]): ``(width, height)`` of the input. Paper figures
             are given only for (1280, 800). Defaults to (1280, 800).
-        config_dir (str): Folder of the SA configs. Defaults to this
-            repository's ``configs/sa_resnet``.
 
     Returns:
         list[ComplexityRow]: The twin then the SA detector for each name.
     """
-    configs = [config for pair in detector_pairs(names, config_dir) for config in pair[::-1]]
+    configs = [config for pair in detector_pairs(names) for config in pair[::-1]]
     return config_rows(configs, size)
 
 
@@ -141,7 +125,7 @@ def config_rows(configs: Sequence[str], size: Sequence[int] = (1280, 800)) -> Li
     """Any detector configs, with the paper's parameter count where it has one.
 
     Args:
-        configs (Sequence[str]): Config paths or ``mmdet::`` names.
+        configs (Sequence[str]): Config paths or ``package::path`` names.
         size (Sequence[int]): ``(width, height)`` of the input. Paper figures
             are given only for (1280, 800). Defaults to (1280, 800).
 

@@ -10,7 +10,7 @@ from mmdet.apis import inference_detector
 from mmengine.registry import DefaultScope
 from torch import Tensor
 
-from ..models.layers.sa_gates import find_sa_layers, sa_gates
+from .sa_gates import find_sa_layers, sa_gates
 
 
 @dataclass
@@ -71,7 +71,7 @@ def sa_gate_maps(model: nn.Module, image: np.ndarray,
         model (nn.Module): A detector with SA layers and ``cfg``.
         image (np.ndarray): A BGR image (H, W, 3), as ``mmcv.imread`` reads it.
         layers (Sequence[str], optional): SA layer names (see
-            :func:`~sa_mmdet.models.layers.sa_gates.find_sa_layers`). None
+            :func:`~sa_mmdet.analysis.sa_gates.find_sa_layers`). None
             means :func:`last_sa_layer_per_stage`.
 
     Returns:

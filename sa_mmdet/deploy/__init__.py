@@ -1,3 +1,3 @@
-from .fold_sa import fold_shuffle_attention
+from .fold_shuffle_attention import fold_shuffle_attention
 
 __all__ = ['fold_shuffle_attention']

@@ -1,13 +1,4 @@
-from .safe_checkpoint import (enable_safe_checkpoints, load_from_local,
-                              mmengine_checkpoint_globals, resave_checkpoint)
-from .sanet_converter import (SANetCheckpointError, SANetConversion,
-                              checkpoint_state_dict, convert_sanet_state_dict,
-                              load_sanet_pretrained, missing_checkpoint_message)
-from .saved_tensors import saved_tensor_bytes
+from .config_package import register_config_package
+from .torchvision_stub import install_torchvision_stub, remove_torchvision_stub
 
-__all__ = [
-    'enable_safe_checkpoints', 'load_from_local', 'mmengine_checkpoint_globals',
-    'resave_checkpoint', 'SANetCheckpointError', 'SANetConversion',
-    'checkpoint_state_dict', 'convert_sanet_state_dict', 'load_sanet_pretrained',
-    'missing_checkpoint_message', 'saved_tensor_bytes'
-]
+__all__ = ['install_torchvision_stub', 'register_config_package', 'remove_torchvision_stub']

@@ -1,102 +1,198 @@
-"""Benchmark fast vs reference Shuffle Attention and SA-ResNet-50 vs ResNet-50.
+"""Benchmark the Shuffle Attention operator against the official form, and SA-R50 against R50.
 
-Prints, from one run:
+Prints, from one run on one device:
 
-1. one SA layer, forward + backward and forward alone, reference vs fast
-   (the fast layer runs the compiled CPU kernel ``sa_mmdet._ext`` where it was
-   built, else pure PyTorch; with the kernel the table also shows the fast
-   layer's pure-PyTorch path);
-2. the bytes one SA layer saves for backward;
-3. the memory bandwidth the fast layer achieves, against a plain copy
-   (``Tensor.clone``) of the same tensor, the practical limit; a forward moves
-   at least 2 tensors (read x, write y), forward + backward at least 5 (also
-   read x and dy, write dx);
-4. backbone train step (forward + backward of the sum of all stage outputs)
-   and inference (eval mode, ``torch.no_grad``) of mmdet's ``ResNet`` vs
-   ``SAResNet`` (depth 50, reference / fast / fast with the shuffle folded
-   into conv3/bn3), and SA's overhead in %.
+1. one SA layer, forward and forward + backward: the official form eager
+   (``ShuffleAttention(implementation='reference')``), ``torch.compile`` of
+   the official form (what a user would try first), and ours (the operator:
+   the compiled CPU kernel on the CPU, Triton on CUDA; on the CPU also its
+   pure-PyTorch form);
+2. the memory traffic ours achieves: forward reads x and writes y (2 tensors),
+   backward reads x and dy and writes dx (3 tensors); against a plain copy of
+   the input (the practical limit) and, on a GPU, the device's peak DRAM
+   bandwidth;
+3. the bytes one SA layer saves for backward;
+4. backbone train step (forward + backward of the sum of all stage outputs,
+   with AMP on CUDA) and inference of mmdet's ``ResNet`` vs ``SAResNet``
+   (depth 50: official form / ours / ours folded into conv3/bn3) and SA's
+   overhead in %.
 
 Each number is the median over ``--repeats`` runs after ``--warmup`` runs; the
-variants of one table are run interleaved, so machine load drifts hit them
-alike.
+variants of one table are run interleaved, so drifts of the machine's load hit
+them alike. CUDA times come from CUDA events. The header names the CPU's vector
+extensions (AVX2 / AVX-512) or the GPU, since figures differ between them.
 
 Example:
     python tools/analysis_tools/benchmark_sa.py --threads 2
+    python tools/analysis_tools/benchmark_sa.py --device cuda
 """
 import argparse
 import math
+import platform
 import statistics
 import time
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 from mmdet.models.backbones import ResNet
 
-from sa_mmdet import fold_shuffle_attention
+from sa_mmdet.analysis.saved_tensors import saved_tensor_bytes
+from sa_mmdet.analysis.table import format_table
+from sa_mmdet.deploy import fold_shuffle_attention
 from sa_mmdet.models import SAResNet, ShuffleAttention
-from sa_mmdet.models.layers import sa_backend, sa_kernel_enabled
-from sa_mmdet.utils import saved_tensor_bytes
+from sa_mmdet.ops import sa_backend, sa_kernel_enabled
 
 SA_SHAPES = ((2, 256, 200, 336), (2, 1024, 50, 84), (8, 512, 28, 28))
+#: Peak DRAM bandwidth (GB/s) by the vendors' datasheets, by a part of the device name.
+PEAK_BANDWIDTH = {
+    'H200': 4800, 'H100 NVL': 3900, 'H100 80GB HBM3': 3350, 'H100 PCIe': 2000, 'A100-SXM4-80GB':
+    2039, 'A100-SXM4-40GB': 1555, 'A100-PCIE-40GB': 1555, 'L40S': 864, 'RTX 4090': 1008,
+}
 
 
 def parse_shape(text: str) -> tuple:
     return tuple(int(v) for v in text.split(','))
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch intra-op threads (default: torch default)')
-    parser.add_argument('--repeats', type=int, default=10, help='timed runs per SA layer case')
-    parser.add_argument('--backbone-repeats', type=int, default=5,
-                        help='timed runs per backbone case')
-    parser.add_argument('--warmup', type=int, default=2, help='untimed runs before timing')
     parser.add_argument('--device', default='cpu', help='cpu or cuda')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch intra-op threads on the CPU (default: torch default)')
+    parser.add_argument('--repeats', type=int, default=None,
+                        help='timed runs per SA layer case (default: 10 CPU, 50 CUDA)')
+    parser.add_argument('--backbone-repeats', type=int, default=None,
+                        help='timed runs per backbone case (default: 5 CPU, 20 CUDA)')
+    parser.add_argument('--warmup', type=int, default=3, help='untimed runs before timing')
     parser.add_argument('--shapes', type=parse_shape, nargs='+', default=SA_SHAPES,
                         metavar='N,C,H,W', help='SA layer input shapes')
-    parser.add_argument('--backbone-input', type=parse_shape, default=(2, 3, 512, 512),
-                        metavar='N,C,H,W', help='backbone input shape')
+    parser.add_argument('--dtype', choices=('float32', 'float16', 'bfloat16'), default='float32',
+                        help='dtype of the SA layer inputs (default: float32)')
+    parser.add_argument('--no-compile', action='store_true',
+                        help='leave out torch.compile of the official form (compiling takes '
+                        'tens of seconds per shape)')
+    parser.add_argument('--backbone-input', type=parse_shape, default=None, metavar='N,C,H,W',
+                        help='backbone input (default: 2,3,512,512 CPU, 2,3,800,1344 CUDA)')
+    parser.add_argument('--amp', choices=('on', 'off'), default=None,
+                        help='backbones under autocast (fp16 on CUDA, bf16 on the CPU); '
+                        'default: on for CUDA, off for the CPU')
     parser.add_argument('--norm-eval', action='store_true',
                         help='backbones with frozen_stages=1, norm_eval=True as in the '
                         'detection configs (default: every layer trains, BN in train mode)')
     parser.add_argument('--skip-backbone', action='store_true', help='only benchmark SA layers')
+    parser.add_argument('--peak-bandwidth', type=float, default=None, metavar='GB/s',
+                        help='peak DRAM bandwidth of the GPU (default: from its name)')
     parser.add_argument('--clock', choices=('wall', 'process'), default='wall',
-                        help='wall: elapsed time; process: CPU time of this process, for '
-                        '--threads 1 on a machine shared with other jobs')
-    return parser.parse_args()
+                        help='CPU clock: wall (elapsed) or process (CPU time of this process, '
+                        'for --threads 1 on a machine shared with other jobs)')
+    args = parser.parse_args(argv)
+    cuda = args.device.startswith('cuda')
+    args.repeats = args.repeats or (50 if cuda else 10)
+    args.backbone_repeats = args.backbone_repeats or (20 if cuda else 5)
+    args.backbone_input = args.backbone_input or ((2, 3, 800, 1344) if cuda else (2, 3, 512, 512))
+    args.amp = (args.amp or ('on' if cuda else 'off')) == 'on'
+    return args
 
 
-CLOCKS = dict(wall=time.perf_counter, process=time.process_time)
+class Timer:
+    """Times calls on a device: CUDA events on a GPU, a host clock on the CPU."""
 
+    def __init__(self, device: torch.device, clock: str = 'wall') -> None:
+        self.cuda = device.type == 'cuda'
+        self.clock = time.process_time if clock == 'process' else time.perf_counter
 
-def time_interleaved(fns: Dict[str, Callable[[], None]], args: argparse.Namespace,
-                     repeats: int, device: torch.device) -> Dict[str, float]:
-    """Median seconds per call of each function, the functions run in turn."""
-    clock = CLOCKS[args.clock]
-    times: Dict[str, List[float]] = {name: [] for name in fns}
-    for step in range(args.warmup + repeats):
-        for name, fn in fns.items():
-            if device.type == 'cuda':
-                torch.cuda.synchronize(device)
-            start = clock()
+    def __call__(self, fn: Callable[[], object]) -> float:
+        """Seconds one call of ``fn`` takes."""
+        if self.cuda:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
             fn()
-            if device.type == 'cuda':
-                torch.cuda.synchronize(device)
-            if step >= args.warmup:
-                times[name].append(clock() - start)
+            end.record()
+            end.synchronize()
+            return start.elapsed_time(end) / 1e3
+        start = self.clock()
+        fn()
+        return self.clock() - start
+
+
+def time_interleaved(fns: Dict[str, Callable[[], object]], timer: Timer, repeats: int,
+                     warmup: int) -> Dict[str, float]:
+    """Median seconds per call of each function, the functions run in turn."""
+    times: Dict[str, List[float]] = {name: [] for name in fns}
+    for step in range(warmup + repeats):
+        for name, fn in fns.items():
+            seconds = timer(fn)
+            if step >= warmup:
+                times[name].append(seconds)
     return {name: statistics.median(values) for name, values in times.items()}
 
 
 def print_table(title: str, header: Sequence[str], rows: List[Sequence[str]]) -> None:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    print(f'\n{title}')
-    for row in [header, ['-' * w for w in widths], *rows]:
-        print('  '.join(str(v).rjust(w) for v, w in zip(row, widths)))
+    print('\n' + format_table(header, rows, title=title))
 
 
-def without_kernel(fn: Callable[[], None]) -> Callable[[], None]:
-    """``fn`` run on the pure-PyTorch path of the fast layer."""
+def describe_device(device: torch.device) -> str:
+    """The processor the figures come from, with its vector extensions or name."""
+    if device.type == 'cuda':
+        props = torch.cuda.get_device_properties(device)
+        return f'{props.name}, {props.multi_processor_count} SMs, {props.total_memory / 2**30:.0f} GiB'
+    model = platform.processor() or 'CPU'
+    try:
+        with open('/proc/cpuinfo') as f:
+            lines = f.read().splitlines()
+        model = next(line.split(':', 1)[1].strip() for line in lines if line.startswith('model name'))
+        flags = set(next(line.split(':', 1)[1] for line in lines if line.startswith('flags')).split())
+        extensions = [name for name in ('avx2', 'avx512f', 'avx512_bf16', 'amx_tile') if name in flags]
+    except (OSError, StopIteration):
+        extensions = []
+    capability = torch.backends.cpu.get_cpu_capability()
+    return (f'{model}, vector extensions: {", ".join(extensions) or "none found"} '
+            f'(torch kernels use {capability})')
+
+
+def peak_bandwidth(device: torch.device, given: Optional[float]) -> Optional[float]:
+    """Peak DRAM bandwidth in bytes/s: ``given`` GB/s, else the datasheet's for the GPU."""
+    if given:
+        return given * 1e9
+    if device.type != 'cuda':
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((gbps * 1e9 for part, gbps in PEAK_BANDWIDTH.items() if part in name), None)
+
+
+def ours_name(device: torch.device) -> str:
+    """Which code the operator runs on ``device``."""
+    return {'cpp': 'compiled CPU kernel (sa_mmdet._ext)', 'triton': 'Triton kernels',
+            'pytorch': 'pure PyTorch'}[sa_backend(device)]
+
+
+def _train_fn(layer: torch.nn.Module, x: torch.Tensor, grad: torch.Tensor) -> Callable:
+
+    def run() -> None:
+        torch.autograd.grad(layer(x), [x, *layer.parameters()], grad)
+
+    return run
+
+
+def _forward_fn(layer: torch.nn.Module, x: torch.Tensor) -> Callable:
+
+    def run() -> None:
+        with torch.no_grad():
+            layer(x)
+
+    return run
+
+
+def _backward_fn(layer: torch.nn.Module, x: torch.Tensor, grad: torch.Tensor) -> Callable:
+    out = layer(x)  # one graph, its backward run again and again
+
+    def run() -> None:
+        torch.autograd.grad(out, [x, *layer.parameters()], grad, retain_graph=True)
+
+    return run
+
+
+def _without_kernels(fn: Callable) -> Callable:
 
     def run() -> None:
         with sa_kernel_enabled(False):
@@ -105,100 +201,113 @@ def without_kernel(fn: Callable[[], None]) -> Callable[[], None]:
     return run
 
 
-def benchmark_layers(args: argparse.Namespace, device: torch.device) -> None:
-    speed_rows, memory_rows, bandwidth_rows, speedups = [], [], [], []
-    # where the kernel runs, the pure-PyTorch path is shown beside it
-    compare_pytorch = kernel_runs_on(device)
+def benchmark_layers(args: argparse.Namespace, device: torch.device, timer: Timer) -> None:
+    dtype = getattr(torch, args.dtype)
+    peak = peak_bandwidth(device, args.peak_bandwidth)
+    with_pytorch = sa_backend(device) != 'pytorch'
+    speed_rows, traffic_rows, memory_rows, speedups = [], [], [], []
     for shape in args.shapes:
-        x = torch.randn(shape, device=device, requires_grad=True)
-        grad = torch.randn(shape, device=device)
-        layers = {impl: ShuffleAttention(shape[1], implementation=impl).to(device)
-                  for impl in ('reference', 'fast')}
-
-        def train_step(layer=None):
-            x.grad = None
-            layer(x).backward(grad)
-
-        def forward(layer=None):
-            with torch.no_grad():
-                layer(x)
-
+        x = torch.randn(shape, device=device, dtype=dtype, requires_grad=True)
+        grad = torch.randn(shape, device=device, dtype=dtype)
+        official = ShuffleAttention(shape[1], implementation='reference').to(device)
+        ours = ShuffleAttention(shape[1]).to(device)
+        variants = {'official': official, 'ours': ours}
+        if not args.no_compile:
+            variants['official compiled'] = torch.compile(official)
         fns = {}
-        for impl, layer in layers.items():
-            fns[f'{impl} fwd+bwd'] = lambda layer=layer: train_step(layer)
-            fns[f'{impl} fwd'] = lambda layer=layer: forward(layer)
-        if compare_pytorch:
-            fns['pytorch fwd+bwd'] = without_kernel(lambda: train_step(layers['fast']))
-            fns['pytorch fwd'] = without_kernel(lambda: forward(layers['fast']))
+        for name, layer in variants.items():
+            fns[f'{name} fwd'] = _forward_fn(layer, x)
+            fns[f'{name} fwd+bwd'] = _train_fn(layer, x, grad)
+        fns['ours bwd'] = _backward_fn(ours, x, grad)
+        if with_pytorch:
+            fns['pytorch fwd'] = _without_kernels(_forward_fn(ours, x))
+            fns['pytorch fwd+bwd'] = _without_kernels(_train_fn(ours, x, grad))
         fns['copy'] = lambda: x.detach().clone()
-        t = time_interleaved(fns, args, args.repeats, device)
-        speedup = t['reference fwd+bwd'] / t['fast fwd+bwd']
-        speedups.append(speedup)
+        t = time_interleaved(fns, timer, args.repeats, args.warmup)
+
         name = 'x'.join(map(str, shape))
-        speed_rows.append([
-            name, f"{t['reference fwd+bwd'] * 1e3:.2f}", f"{t['fast fwd+bwd'] * 1e3:.2f}",
-            f'{speedup:.2f}x', f"{t['reference fwd'] * 1e3:.2f}", f"{t['fast fwd'] * 1e3:.2f}",
-            f"{t['reference fwd'] / t['fast fwd']:.2f}x"
-        ])
-        if compare_pytorch:
-            speed_rows[-1] += [f"{t['pytorch fwd+bwd'] * 1e3:.2f}", f"{t['pytorch fwd'] * 1e3:.2f}"]
+        row = [name]
+        for variant in ('official', 'official compiled', 'ours', 'pytorch'):
+            if f'{variant} fwd' in t:
+                row += [f"{t[f'{variant} fwd'] * 1e3:.2f}", f"{t[f'{variant} fwd+bwd'] * 1e3:.2f}"]
+        best_other = min(t[k] for k in ('official fwd+bwd', 'official compiled fwd+bwd') if k in t)
+        speedups.append(t['official fwd+bwd'] / t['ours fwd+bwd'])
+        row += [f"{t['official fwd+bwd'] / t['ours fwd+bwd']:.2f}x",
+                f"{best_other / t['ours fwd+bwd']:.2f}x"]
+        speed_rows.append(row)
+
         nbytes = x.numel() * x.element_size()
-        saved = {impl: saved_tensor_bytes(layer, x)[1] for impl, layer in layers.items()}
-        memory_rows.append([
-            name, f'{nbytes / 2**20:.1f}', f"{saved['reference'] / 2**20:.1f}",
-            f"{saved['fast'] / 2**20:.1f}", f"{saved['fast'] / nbytes:.3f}x"
-        ])
         copy_bw = 2 * nbytes / t['copy']
-        fwd_bw = 2 * nbytes / t['fast fwd']
-        train_bw = 5 * nbytes / t['fast fwd+bwd']
-        bandwidth_rows.append([
-            name, f'{copy_bw / 1e9:.1f}', f'{fwd_bw / 1e9:.1f}', f'{100 * fwd_bw / copy_bw:.0f}%',
-            f'{train_bw / 1e9:.1f}', f'{100 * train_bw / copy_bw:.0f}%'
-        ])
+        achieved = {'fwd': 2 * nbytes / t['ours fwd'], 'bwd': 3 * nbytes / t['ours bwd'],
+                    'fwd+bwd': 5 * nbytes / t['ours fwd+bwd']}
+        traffic = [name, f'{copy_bw / 1e9:.0f}']
+        for key, value in achieved.items():
+            traffic += [f'{value / 1e9:.0f}', f'{100 * value / copy_bw:.0f}%']
+            if peak:
+                traffic.append(f'{100 * value / peak:.0f}%')
+        traffic_rows.append(traffic)
+
+        saved = {impl: saved_tensor_bytes(layer, x)[1] for impl, layer in variants.items()
+                 if impl != 'official compiled'}
+        memory_rows.append([name, f'{nbytes / 2**20:.1f}', f"{saved['official'] / 2**20:.1f}",
+                            f"{saved['ours'] / 2**20:.1f}", f"{saved['ours'] / nbytes:.3f}x"])
+
+    header = ['input', 'official fwd', 'official fwd+bwd']
+    if not args.no_compile:
+        header += ['compiled fwd', 'compiled fwd+bwd']
+    header += ['ours fwd', 'ours fwd+bwd']
+    if with_pytorch:
+        header += ['pytorch fwd', 'pytorch fwd+bwd']
+    header += ['ours vs official', 'ours vs best official']
     geomean = math.exp(sum(map(math.log, speedups)) / len(speedups))
-    header = ['input', 'ref fwd+bwd', 'fast fwd+bwd', 'speedup', 'ref fwd', 'fast fwd', 'speedup']
-    if compare_pytorch:
-        header += ['pytorch fwd+bwd', 'pytorch fwd']
-    print_table(f'ShuffleAttention layer, ms (median), geometric mean fwd+bwd speedup '
-                f'{geomean:.2f}x; fast = {backend_name(device)}', header, speed_rows)
+    print_table(f'ShuffleAttention layer ({args.dtype}), ms (median); ours = {ours_name(device)}'
+                + (', pytorch = its pure-PyTorch form' if with_pytorch else '')
+                + f'; geometric-mean fwd+bwd speedup over the official form {geomean:.2f}x',
+                header, speed_rows)
+    header = ['input', 'copy GB/s']
+    for key in ('fwd', 'bwd', 'fwd+bwd'):
+        header += [f'{key} GB/s', 'of copy'] + (['of peak'] if peak else [])
+    print_table('Memory traffic of ours: fwd reads x, writes y; bwd reads x, dy, writes dx'
+                + (f'; peak {peak / 1e9:.0f} GB/s (datasheet)' if peak else ''),
+                header, traffic_rows)
     print_table('Saved for backward by one layer, MiB',
-                ['input', 'input size', 'reference', 'fast', 'fast / input'], memory_rows)
-    print_table('Fast layer bandwidth, GB/s (minimal traffic / time) vs a copy of the input',
-                ['input', 'copy', 'fast fwd', 'of copy', 'fast fwd+bwd', 'of copy'],
-                bandwidth_rows)
+                ['input', 'input size', 'official', 'ours', 'ours / input'], memory_rows)
 
 
-def benchmark_backbones(args: argparse.Namespace, device: torch.device) -> None:
+def benchmark_backbones(args: argparse.Namespace, device: torch.device, timer: Timer) -> None:
     settings = dict(frozen_stages=1, norm_eval=True) if args.norm_eval else {}
     models = {
         'ResNet-50': ResNet(depth=50, **settings),
-        'SA-R50 reference': SAResNet(depth=50, **settings),
-        'SA-R50 fast': SAResNet(depth=50, **settings),
+        'SA-R50 official': SAResNet(depth=50, **settings),
+        'SA-R50 ours': SAResNet(depth=50, **settings),
     }
-    for module in models['SA-R50 reference'].modules():
+    for module in models['SA-R50 official'].modules():
         if isinstance(module, ShuffleAttention):
             module.implementation = 'reference'
     for model in models.values():
         model.to(device)
     x = torch.randn(args.backbone_input, device=device)
+    amp_dtype = torch.float16 if device.type == 'cuda' else torch.bfloat16
 
     def train_step(model):
         model.train()
         model.zero_grad(set_to_none=True)
-        sum(out.sum() for out in model(x)).backward()
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=args.amp):
+            loss = sum(out.float().mean() for out in model(x))
+        loss.backward()
 
     t_train = time_interleaved({name: lambda m=m: train_step(m) for name, m in models.items()},
-                               args, args.backbone_repeats, device)
+                               timer, args.backbone_repeats, args.warmup)
     for model in models.values():
         model.eval()
-    models['SA-R50 fast folded'] = fold_shuffle_attention(models['SA-R50 fast'])
+    models['SA-R50 ours folded'] = fold_shuffle_attention(models['SA-R50 ours'])
 
     def infer(model):
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast(device.type, dtype=amp_dtype, enabled=args.amp):
             model(x)
 
     t_infer = time_interleaved({name: lambda m=m: infer(m) for name, m in models.items()},
-                               args, args.backbone_repeats, device)
+                               timer, args.backbone_repeats, args.warmup)
     base_train, base_infer = t_train['ResNet-50'], t_infer['ResNet-50']
     rows = []
     for name in models:
@@ -209,37 +318,26 @@ def benchmark_backbones(args: argparse.Namespace, device: torch.device) -> None:
             f'{t_infer[name] * 1e3:.1f}', f'{100 * (t_infer[name] / base_infer - 1):+.1f}%'
         ])
     mode = 'frozen_stages=1, norm_eval=True' if args.norm_eval else 'all layers train'
-    print_table(f"Backbones, input {'x'.join(map(str, args.backbone_input))}, ms (median); "
+    amp = f', AMP ({str(amp_dtype).split(".")[-1]})' if args.amp else ', float32'
+    print_table(f"Backbones, input {'x'.join(map(str, args.backbone_input))}{amp}, ms (median); "
                 f'train step = forward + backward ({mode})',
                 ['backbone', 'train step', 'overhead', 'inference', 'overhead'], rows)
 
 
-def kernel_runs_on(device: torch.device) -> bool:
-    """Whether the fast layer runs the compiled kernel on ``device`` (CPU only)."""
-    return device.type == 'cpu' and sa_backend() == 'cpp'
-
-
-def backend_name(device: torch.device) -> str:
-    """Which code the fast layer runs on ``device``."""
-    if kernel_runs_on(device):
-        return 'compiled CPU kernel (sa_mmdet._ext)'
-    if device.type == 'cpu':
-        return 'pure PyTorch (sa_mmdet._ext not built or disabled)'
-    return 'pure PyTorch'
-
-
-def main() -> None:
-    args = parse_args()
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    print(f'torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, '
-          f'repeats {args.repeats} (backbone {args.backbone_repeats}), warmup {args.warmup}, '
-          f'{args.clock} clock')
-    print(f'fast Shuffle Attention backend: {backend_name(device)}')
-    benchmark_layers(args, device)
+    print(f'torch {torch.__version__}, device {device}: {describe_device(device)}')
+    print(f'threads {torch.get_num_threads()}, repeats {args.repeats} (backbone '
+          f'{args.backbone_repeats}), warmup {args.warmup}, '
+          f"{'CUDA events' if device.type == 'cuda' else args.clock + ' clock'}; "
+          f'ours = {ours_name(device)}')
+    timer = Timer(device, args.clock)
+    benchmark_layers(args, device, timer)
     if not args.skip_backbone:
-        benchmark_backbones(args, device)
+        benchmark_backbones(args, device, timer)
 
 
 if __name__ == '__main__':

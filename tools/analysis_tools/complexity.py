@@ -15,9 +15,9 @@ Example:
 import argparse
 from typing import List, Optional, Sequence
 
-from sa_mmdet.analysis.paper_comparison import (DEFAULT_CONFIG_DIR, DETECTOR_PAIRS,
-                                                ComplexityRow, classifier_rows,
+from sa_mmdet.analysis.paper_comparison import (DETECTOR_PAIRS, ComplexityRow, classifier_rows,
                                                 config_rows, detector_rows)
+from sa_mmdet.analysis.table import FORMATS, format_table
 
 HEADER = ('model', 'input', 'params (M)', 'paper params (M)', 'Δ params (M)',
           'GFLOPs (mmengine)', 'GFLOPs (paper-style)', 'paper GFLOPs',
@@ -86,28 +86,6 @@ def row_cells(row: ComplexityRow) -> List[str]:
     ]
 
 
-def format_table(rows: Sequence[ComplexityRow], fmt: str = 'text') -> str:
-    """Render rows as a markdown (``md``) or space-aligned (``text``) table.
-
-    Args:
-        rows (Sequence[ComplexityRow]): Rows to show.
-        fmt (str): ``'md'`` or ``'text'``. Defaults to ``'text'``.
-
-    Returns:
-        str: The table, one line per row after the header.
-    """
-    cells = [list(HEADER)] + [row_cells(row) for row in rows]
-    if fmt == 'md':
-        lines = ['| ' + ' | '.join(line) + ' |' for line in cells]
-        lines.insert(1, '|' + ' --- |' * len(HEADER))
-        return '\n'.join(lines)
-    if fmt != 'text':
-        raise ValueError(f"fmt must be 'text' or 'md', got {fmt!r}")
-    widths = [max(len(line[i]) for line in cells) for i in range(len(HEADER))]
-    return '\n'.join('  '.join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip()
-                     for line in cells)
-
-
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--only', choices=('all', 'classifiers', 'detectors', 'configs'),
@@ -125,9 +103,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='classifier depths (default: 50 101)')
     parser.add_argument('--classifier-size', type=int, default=224,
                         help='classifier input side (default: 224)')
-    parser.add_argument('--config-dir', default=DEFAULT_CONFIG_DIR,
-                        help='folder of the SA detector configs (default: %(default)s)')
-    parser.add_argument('--format', choices=('text', 'md'), default='text')
+    parser.add_argument('--format', choices=FORMATS, default='text')
     return parser.parse_args(argv)
 
 
@@ -137,9 +113,9 @@ def main(argv: Optional[Sequence[str]] = None) -> List[ComplexityRow]:
     if args.only in ('all', 'classifiers'):
         rows += classifier_rows(args.depths, args.classifier_size)
     if args.only in ('all', 'detectors'):
-        rows += detector_rows(args.detectors, args.detector_size, args.config_dir)
+        rows += detector_rows(args.detectors, args.detector_size)
     rows += config_rows(args.configs, args.detector_size)
-    print(format_table(rows, args.format))
+    print(format_table(HEADER, [row_cells(row) for row in rows], args.format))
     print()
     print(NOTES)
     return rows

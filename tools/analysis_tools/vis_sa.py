@@ -24,34 +24,15 @@ from matplotlib.ticker import MaxNLocator
 import mmcv
 import numpy as np
 from mmengine.logging import print_log
+from mmengine.runner import find_latest_checkpoint
 from PIL import Image
 
 from sa_mmdet.analysis import build_model_from_config, load_config
 from sa_mmdet.analysis.sa_maps import SALayerMaps, sa_gate_maps
-from sa_mmdet.models.layers.sa_gates import find_sa_layers
+from sa_mmdet.analysis.sa_gates import find_sa_layers
 
-DEFAULT_CONFIG = 'configs/toy/faster-rcnn_sa-r50_fpn_toy.py'
+DEFAULT_CONFIG = 'configs/toy/faster-rcnn_sa-r50_fpn_8e_toy-shapes.py'
 GROUPS_SHOWN = 3
-
-
-def latest_checkpoint(config: str, work_dir: Optional[str] = None) -> Optional[str]:
-    """The checkpoint mmengine last saved for a config (its ``last_checkpoint`` file).
-
-    Args:
-        config (str): Config path; its work dir defaults to
-            ``work_dirs/<config name>`` as mmdet's ``tools/train.py`` sets it.
-        work_dir (str, optional): The training work dir. Defaults to None.
-
-    Returns:
-        str | None: The checkpoint path, or None if there is none.
-    """
-    work_dir = work_dir or osp.join('work_dirs', osp.splitext(osp.basename(config))[0])
-    pointer = osp.join(work_dir, 'last_checkpoint')
-    if not osp.isfile(pointer):
-        return None
-    with open(pointer) as f:
-        path = f.read().strip()
-    return path if osp.isfile(path) else None
 
 
 def demo_image(size: int = 192) -> np.ndarray:
@@ -160,9 +141,10 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     plt.switch_backend('Agg')
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'config {args.config} not found: pass --config, e.g. '
-                                'configs/toy/faster-rcnn_sa-r50_fpn_toy.py')
+                                f'{DEFAULT_CONFIG}')
     if args.checkpoint == 'latest':
-        checkpoint = latest_checkpoint(args.config)
+        work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
+        checkpoint = find_latest_checkpoint(work_dir) if osp.isdir(work_dir) else None
         if checkpoint is None:
             print_log(f'no checkpoint of {args.config} in work_dirs: drawing the '
                       'initialised model', level=30)

@@ -5,7 +5,7 @@ Example:
 """
 import argparse
 
-from sa_mmdet.datasets import generate_toy_coco
+from sa_mmdet.datasets.toy_coco import generate_toy_coco
 
 
 def main() -> None:

@@ -1,16 +1,18 @@
 """Re-save an mmengine checkpoint so that weights-only ``torch.load`` accepts it.
 
-Checkpoints written by an mmengine run that did not import ``sa_mmdet`` pickle
-``HistoryBuffer`` statistics through ``builtins.getattr``, which torch >= 2.6
-refuses. This tool reads such a file with weights-only loading still on
-(``getattr`` answered by a stub that executes nothing) and writes a clean copy.
+Checkpoints written by an mmengine run without ``WeightsOnlyCheckpointHook``
+hold ``HistoryBuffer`` objects, numpy arrays and ``builtins.getattr`` calls,
+which torch >= 2.6 refuses. This tool reads such a file with weights-only
+loading still on (stand-ins for those names during this one load, ``getattr``
+answered by a stub that executes nothing, numeric numpy arrays only) and writes
+a copy of plain data (:mod:`sa_mmdet.engine.legacy_checkpoint`).
 
 Example:
     python tools/misc/resave_checkpoint.py work_dirs/old/epoch_12.pth epoch_12_safe.pth
 """
 import argparse
 
-from sa_mmdet.utils import resave_checkpoint
+from sa_mmdet.engine import resave_checkpoint
 
 
 def main() -> None:

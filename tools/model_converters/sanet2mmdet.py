@@ -6,8 +6,8 @@ Reads the official ``sa_resnet50.pth.tar`` / ``sa_resnet101.pth.tar``
 code in the file runs), strips ``module.`` / ``backbone.``, drops ``fc`` /
 ``head``, checks every SAResNet key and shape for the detected depth and
 writes ``{'state_dict': ..., 'meta': ...}`` for
-``init_cfg=dict(type='Pretrained', checkpoint=DST)``. Exits with status 1 and
-says what is wrong for anything that is not an SA-ResNet checkpoint.
+``init_cfg=dict(type='SANetPretrained', checkpoint=DST)``. Exits with status 1
+and says what is wrong for anything that is not an SA-ResNet checkpoint.
 
 Example:
     python tools/model_converters/sanet2mmdet.py sa_resnet50.pth.tar checkpoints/sa_resnet50.pth
@@ -21,9 +21,9 @@ from typing import List, Optional
 
 import torch
 
-import sa_mmdet  # noqa: F401  (allowlists mmengine checkpoint globals)
-from sa_mmdet.utils import (SANetCheckpointError, checkpoint_state_dict,
-                            convert_sanet_state_dict)
+from sa_mmdet.models.weight_init import (SANetCheckpointError, checkpoint_state_dict,
+                                         convert_sanet_state_dict, sa_resnet_layout,
+                                         sanet_checkpoint_arch)
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -35,8 +35,11 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parser.parse_args(argv)
 
     try:
-        checkpoint = torch.load(args.src, map_location='cpu', weights_only=True)
-        conversion = convert_sanet_state_dict(checkpoint_state_dict(checkpoint), args.depth)
+        state_dict = checkpoint_state_dict(
+            torch.load(args.src, map_location='cpu', weights_only=True))
+        depth, sa_groups = sanet_checkpoint_arch(state_dict)
+        conversion = convert_sanet_state_dict(
+            state_dict, sa_resnet_layout(args.depth or depth, sa_groups))
     except FileNotFoundError:
         sys.exit(f'error: {args.src} does not exist.')
     except pickle.UnpicklingError as error:

@@ -32,7 +32,15 @@ default_hooks = dict(
 log_processor = dict(type='LogProcessor', window_size=10, by_epoch=True)
 randomness = dict(seed=0, deterministic=False)
 
+# The SA models, the checked COCO dataset, and the engine helpers below.
+custom_imports = dict(
+    imports=['sa_mmdet', 'sa_mmdet.datasets', 'sa_mmdet.engine'],
+    allow_failed_imports=False)
 # Distributed training also on CPU-only machines (gloo); mmengine's Runner on GPUs.
 runner_type = 'CPUAwareRunner'
-# Checkpoint the random generators, so that --resume continues bit-exactly.
-custom_hooks = [dict(type='RandomStateHook')]
+custom_hooks = [
+    # checkpoints that torch's weights-only loading reads (mim test, --resume)
+    dict(type='WeightsOnlyCheckpointHook'),
+    # checkpoint the random generators, so that --resume continues bit-exactly
+    dict(type='RandomStateHook'),
+]

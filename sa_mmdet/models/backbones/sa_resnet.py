@@ -6,9 +6,7 @@ Paper: `SA-Net: Shuffle Attention for Deep Convolutional Neural Networks`
 from typing import List, Optional, Sequence
 
 from mmdet.models.backbones import ResNet
-from mmdet.models.backbones.resnet import Bottleneck
 from mmdet.registry import MODELS
-from mmengine.model.weight_init import PretrainedInit
 
 from ..layers import ShuffleAttention
 
@@ -35,9 +33,10 @@ class SAResNet(ResNet):
         **kwargs: Every other argument of :class:`mmdet.models.ResNet`
             (``out_indices``, ``frozen_stages``, ``norm_eval``, ``with_cp``,
             ``dcn``, ``stage_with_dcn``, ``style``, ``init_cfg``, ...).
-            A ``dict(type='Pretrained', checkpoint=..., prefix=None)`` in
-            ``init_cfg`` loads official SA-Net ``.pth.tar`` files directly,
-            with every key and shape checked (see :meth:`init_weights`).
+            ``init_cfg=dict(type='SANetPretrained', checkpoint=...)`` loads
+            official SA-Net ``.pth.tar`` files with every key and shape
+            checked (:class:`~sa_mmdet.models.weight_init.SANetPretrainedInit`);
+            ``type='Pretrained'`` is mmengine's lenient loading.
 
     Example:
         >>> import torch
@@ -52,11 +51,8 @@ class SAResNet(ResNet):
         (1, 2048, 2, 2)
     """
 
-    arch_settings = {
-        50: (Bottleneck, (3, 4, 6, 3)),
-        101: (Bottleneck, (3, 4, 23, 3)),
-        152: (Bottleneck, (3, 8, 36, 3)),
-    }
+    # the bottleneck depths of mmdet's ResNet (SA needs the plugin positions)
+    arch_settings = {depth: ResNet.arch_settings[depth] for depth in (50, 101, 152)}
 
     def __init__(self,
                  depth: int,
@@ -97,38 +93,3 @@ class SAResNet(ResNet):
         """
         super().train(mode)
         return self
-
-    def init_weights(self) -> None:
-        """Initialise weights; ``Pretrained`` checkpoints load with checks.
-
-        mmengine's ``Pretrained`` init only warns about missing or mismatched
-        keys. Here every ``Pretrained`` entry of ``init_cfg`` (keys
-        ``checkpoint``, optional ``prefix`` and ``map_location``) goes to
-        :func:`sa_mmdet.utils.load_sanet_pretrained` instead, after the other
-        entries ran: it reads official SA-Net ``.pth.tar`` files, converted
-        files and mmengine checkpoints (weights-only), checks every key and
-        shape against this model and logs the leftovers (``fc.*``).
-
-        Raises:
-            FileNotFoundError: If the checkpoint file does not exist; the
-                message says where to get or how to make SA-Net weights.
-            SANetCheckpointError: (a ``ValueError``) If the checkpoint is not
-                an SA-ResNet that fits this model.
-        """
-        cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [self.init_cfg]
-        pretrained = [cfg for cfg in cfgs if cfg and cfg['type'] in ('Pretrained', PretrainedInit)]
-        if not pretrained or self.is_init:
-            super().init_weights()
-            return
-        # Imported here: the converter builds SAResNets to know their layout.
-        from ...utils.sanet_converter import load_sanet_pretrained
-
-        init_cfg = self.init_cfg
-        self.init_cfg = [cfg for cfg in cfgs if cfg and cfg not in pretrained] or None
-        try:
-            super().init_weights()
-        finally:
-            self.init_cfg = init_cfg
-        for cfg in pretrained:
-            load_sanet_pretrained(self, cfg['checkpoint'], prefix=cfg.get('prefix'),
-                                  map_location=cfg.get('map_location', 'cpu'))

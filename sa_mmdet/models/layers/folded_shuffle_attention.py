@@ -8,8 +8,8 @@ import torch.nn as nn
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from .shuffle_attention import ShuffleAttention
-from .shuffle_attention_function import sa_gate_params, shuffle_attention
+from ...ops import check_sa_groups, check_sa_input, shuffle_attention
+from .shuffle_attention import ShuffleAttention, sa_gate_params
 
 
 @MODELS.register_module()
@@ -48,10 +48,7 @@ class FoldedShuffleAttention(nn.Module):
                  eps: float = 1e-5,
                  inplace: bool = False) -> None:
         super().__init__()
-        if groups < 2 or groups % 2 or in_channels % (2 * groups):
-            raise ValueError(
-                f'FoldedShuffleAttention needs an even groups with in_channels divisible by '
-                f'2 * groups, but got in_channels={in_channels}, groups={groups}.')
+        check_sa_groups(in_channels, groups, even=True, name='FoldedShuffleAttention')
         self.in_channels = in_channels
         self.groups = groups
         self.eps = eps
@@ -91,9 +88,7 @@ class FoldedShuffleAttention(nn.Module):
         Returns:
             Tensor: Output of shape (N, C, H, W), in the same channel order.
         """
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f'FoldedShuffleAttention({self.in_channels}) expects an input of '
-                             f'shape (N, {self.in_channels}, H, W), but got {tuple(x.shape)}.')
+        check_sa_input(x, self.in_channels, 'FoldedShuffleAttention')
         return shuffle_attention(x, self.weight, self.bias, self.groups, self.eps, shuffle=False,
                                  inplace=self.inplace)
 

@@ -3,28 +3,16 @@
 Paper: `SA-Net: Shuffle Attention for Deep Convolutional Neural Networks`,
 Qing-Long Zhang and Yu-Bin Yang, ICASSP 2021 (https://arxiv.org/abs/2102.00240).
 """
-from typing import List
+from typing import Tuple
 
 import torch
 import torch.nn as nn
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from .shuffle_attention_function import sa_gate_params, shuffle_attention
+from ...ops import check_sa_groups, check_sa_input, shuffle_attention
 
 SA_IMPLEMENTATIONS = ('fast', 'reference')
-
-
-def valid_sa_groups(in_channels: int) -> List[int]:
-    """Group counts ``G`` for which ``in_channels`` splits into 2 * G halves.
-
-    Args:
-        in_channels (int): Number of input channels ``C``.
-
-    Returns:
-        list[int]: Every ``G`` with ``C % (2 * G) == 0``, ascending.
-    """
-    return [g for g in range(1, in_channels // 2 + 1) if in_channels % (2 * g) == 0]
 
 
 def channel_shuffle(x: Tensor, groups: int) -> Tensor:
@@ -40,6 +28,33 @@ def channel_shuffle(x: Tensor, groups: int) -> Tensor:
     n, c, h, w = x.shape
     x = x.reshape(n, groups, c // groups, h, w).transpose(1, 2)
     return x.reshape(n, c, h, w)
+
+
+def sa_gate_params(cweight: Tensor, cbias: Tensor, sweight: Tensor, sbias: Tensor,
+                   gn_weight: Tensor, gn_bias: Tensor) -> Tuple[Tensor, Tensor]:
+    """Fold the six SA parameters into a gate weight and bias per branch.
+
+    The channel gate is ``sigmoid(cweight * mean + cbias)``; the spatial gate
+    ``sigmoid(sweight * (gn_weight * xhat + gn_bias) + sbias)`` equals
+    ``sigmoid(W * xhat + B)`` with ``W = sweight * gn_weight`` and
+    ``B = sweight * gn_bias + sbias``.
+
+    Args:
+        cweight (Tensor): Channel-attention weight, ``k`` elements.
+        cbias (Tensor): Channel-attention bias, ``k`` elements.
+        sweight (Tensor): Spatial-attention weight, ``k`` elements.
+        sbias (Tensor): Spatial-attention bias, ``k`` elements.
+        gn_weight (Tensor): GroupNorm weight, ``k`` elements.
+        gn_bias (Tensor): GroupNorm bias, ``k`` elements.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``W`` and ``B`` of shape (2, k), indexed
+        ``[branch, j]``; differentiable with respect to the inputs.
+    """
+    cweight, cbias, sweight, sbias = (p.reshape(-1) for p in (cweight, cbias, sweight, sbias))
+    weight = torch.stack([cweight, sweight * gn_weight])
+    bias = torch.stack([cbias, torch.addcmul(sbias, sweight, gn_bias)])
+    return weight, bias
 
 
 def _check_implementation(implementation: str) -> None:
@@ -65,11 +80,12 @@ class ShuffleAttention(nn.Module):
     used as an mmdet ResNet plugin the layer is called ``sa``.
 
     Two implementations compute the same function. ``'fast'`` (default) is
-    :func:`~.shuffle_attention_function.shuffle_attention`: the input read
-    from memory once, the shuffle written through a strided view, an analytic
-    backward that saves only the input and per-channel statistics; it needs an
-    even ``groups`` and falls back to the reference otherwise. ``'reference'`` is the straightforward form of
-    the official code (:meth:`forward_reference`). Switch with the
+    the operator :func:`sa_mmdet.ops.shuffle_attention` (a compiled CPU
+    kernel, Triton on CUDA): the input read from memory once, the shuffle
+    written as part of the output, an analytic backward that saves only the
+    input and per-channel statistics; it needs an even ``groups`` and falls
+    back to the reference otherwise. ``'reference'`` is the straightforward
+    form of the official code (:meth:`forward_reference`). Switch with the
     ``implementation`` argument or attribute.
 
     Args:
@@ -96,11 +112,7 @@ class ShuffleAttention(nn.Module):
                  implementation: str = 'fast') -> None:
         super().__init__()
         _check_implementation(implementation)
-        if groups < 1 or in_channels % (2 * groups) != 0:
-            raise ValueError(
-                f'ShuffleAttention needs in_channels divisible by 2 * groups, but got '
-                f'in_channels={in_channels}, groups={groups}. Valid groups for '
-                f'in_channels={in_channels}: {valid_sa_groups(in_channels)}.')
+        check_sa_groups(in_channels, groups, even=False, name='ShuffleAttention')
         self.in_channels = in_channels
         self.groups = groups
         self.implementation = implementation
@@ -120,9 +132,7 @@ class ShuffleAttention(nn.Module):
         Returns:
             Tensor: Output of shape (N, C, H, W).
         """
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f'ShuffleAttention({self.in_channels}) expects an input of shape '
-                             f'(N, {self.in_channels}, H, W), but got {tuple(x.shape)}.')
+        check_sa_input(x, self.in_channels, 'ShuffleAttention')
         if self.implementation == 'fast' and self.groups % 2 == 0:
             weight, bias = sa_gate_params(self.cweight, self.cbias, self.sweight, self.sbias,
                                           self.gn.weight, self.gn.bias)

@@ -1,0 +1,25 @@
+// Shuffle Attention kernels of the sa_mmdet operator (sa_mmdet/ops/shuffle_attention.py);
+// the CPU ones are in cpu/shuffle_attention_cpu.cpp.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <tuple>
+
+namespace sa_mmdet {
+
+// Writes SA of the contiguous (N, C, H, W) tensor x into out (which may be
+// x itself when shuffle is false); returns the per-(n, c) mean and inverse
+// std, each (N, C), in the dtype of weight.
+std::tuple<at::Tensor, at::Tensor> shuffle_attention_forward(
+    const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+    double eps, bool shuffle, at::Tensor& out);
+
+// Writes the input gradient into grad_x; returns the per-(n, c) partial
+// gradients of weight and bias, each (N, C), to be summed by the caller.
+std::tuple<at::Tensor, at::Tensor> shuffle_attention_backward(
+    const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& weight,
+    const at::Tensor& bias, const at::Tensor& mean, const at::Tensor& rstd,
+    bool shuffle, at::Tensor& grad_x);
+
+}  // namespace sa_mmdet

@@ -1,0 +1,365 @@
+"""Shuffle Attention as a PyTorch operator (namespace ``sa_mmdet``).
+
+Paper: `SA-Net: Shuffle Attention for Deep Convolutional Neural Networks`
+(https://arxiv.org/abs/2102.00240).
+
+Shuffle Attention is a per-channel gate followed by a channel shuffle with two
+groups (see :mod:`.shuffle_attention_torch` for the math). Three custom ops,
+registered with :mod:`torch.library` so that ``torch.compile``,
+``torch.export`` and :func:`torch.library.opcheck` see through them:
+
+- ``sa_mmdet::shuffle_attention_forward(x, weight, bias, eps, shuffle)``
+  returns the output and each plane's mean and inverse std; differentiable
+  in ``x``, ``weight`` and ``bias`` through
+- ``sa_mmdet::shuffle_attention_backward(grad_out, x, weight, bias, mean,
+  rstd, shuffle)``, which returns the three gradients;
+- ``sa_mmdet::shuffle_attention_forward_(x, weight, bias, eps)`` writes the
+  unshuffled output into ``x`` (inference of the folded deploy form).
+
+While a model is exported (ONNX, ``torch.export``), :func:`shuffle_attention`
+takes the same function in standard tensor ops instead
+(:mod:`.shuffle_attention_export`), which the exporters translate.
+
+Each op dispatches by device: the compiled CPU kernel ``sa_mmdet._ext``
+(``csrc/``) for contiguous CPU tensors, the Triton kernels of
+:mod:`.shuffle_attention_triton` for contiguous CUDA tensors when Triton is
+installed, and the pure-PyTorch form of :mod:`.shuffle_attention_torch`
+otherwise. All of them compute statistics in float32 (float64 for float64
+inputs) and return the input's dtype; parameter gradients are reduced in a
+fixed order, so runs are bit-identical.
+"""
+import contextlib
+import functools
+from types import ModuleType
+from typing import Iterator, List, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from .shuffle_attention_export import is_exporting, shuffle_attention_export
+from .shuffle_attention_torch import backward_torch, forward_torch
+
+try:
+    from sa_mmdet import _ext
+except ImportError:  # not built: SA_MMDET_WITH_OPS=0, or installed without torch
+    _ext = None
+
+#: Set to False (or use :func:`sa_kernel_enabled`) to run the pure-PyTorch
+#: form even where a compiled or Triton kernel applies.
+KERNELS_ENABLED = True
+
+#: Dtypes the kernels take, with the dtype of their statistics and parameters.
+_OPMATH_DTYPES = {
+    torch.float32: torch.float32,
+    torch.float64: torch.float64,
+    torch.bfloat16: torch.float32,
+    torch.float16: torch.float32,
+}
+#: Input dtypes the Triton kernels take.
+_TRITON_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def valid_sa_groups(in_channels: int) -> List[int]:
+    """Group counts ``G`` for which ``in_channels`` splits into 2 * G halves.
+
+    Args:
+        in_channels (int): Number of input channels ``C``.
+
+    Returns:
+        list[int]: Every ``G`` with ``C % (2 * G) == 0``, ascending.
+    """
+    return [g for g in range(1, in_channels // 2 + 1) if in_channels % (2 * g) == 0]
+
+
+def check_sa_groups(in_channels: int, groups: int, even: bool, name: str) -> None:
+    """Raise unless ``in_channels`` splits into ``2 * groups`` halves.
+
+    Args:
+        in_channels (int): Number of input channels ``C``.
+        groups (int): Number of SA groups ``G``.
+        even (bool): Whether ``G`` must also be even (the operator pairs the
+            groups; only the reference form of ShuffleAttention takes odd G).
+        name (str): What is checked, for the message.
+
+    Raises:
+        ValueError: Naming the valid group counts.
+    """
+    valid = [g for g in valid_sa_groups(in_channels) if not even or g % 2 == 0]
+    if groups not in valid:
+        hint = ('; odd groups run only in ShuffleAttention(implementation="reference")'
+                if even and groups in valid_sa_groups(in_channels) else '')
+        raise ValueError(
+            f'{name} needs in_channels divisible by 2 * groups{" with an even groups" * even}, '
+            f'but got in_channels={in_channels}, groups={groups}. Valid groups for '
+            f'in_channels={in_channels}: {valid}{hint}.')
+
+
+def check_sa_input(x: Tensor, in_channels: int, name: str) -> None:
+    """Raise unless ``x`` is an (N, ``in_channels``, H, W) tensor.
+
+    Args:
+        x (Tensor): The input.
+        in_channels (int): Expected channels ``C``.
+        name (str): The layer, for the message.
+
+    Raises:
+        ValueError: For any other shape.
+    """
+    if x.dim() != 4 or x.shape[1] != in_channels:
+        raise ValueError(f'{name}({in_channels}) expects an input of shape '
+                         f'(N, {in_channels}, H, W), but got {tuple(x.shape)}.')
+
+
+def opmath_dtype(dtype: torch.dtype) -> torch.dtype:
+    """Dtype of the statistics and gate parameters for inputs of ``dtype``.
+
+    Args:
+        dtype (torch.dtype): Input dtype.
+
+    Returns:
+        torch.dtype: float64 for float64, else float32.
+    """
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+@functools.lru_cache(maxsize=None)
+def _triton_kernels() -> Optional[ModuleType]:
+    """The Triton kernels, or None where Triton is not installed."""
+    try:
+        from . import shuffle_attention_triton
+    except ImportError:
+        return None
+    return shuffle_attention_triton
+
+
+def sa_backend(device: 'torch.device | str' = 'cpu') -> str:
+    """Name of the code the operator runs for contiguous tensors on ``device``.
+
+    Args:
+        device (torch.device | str): A device. Defaults to ``'cpu'``.
+
+    Returns:
+        str: ``'cpp'`` (the compiled CPU kernel), ``'triton'`` or ``'pytorch'``.
+    """
+    device_type = torch.device(device).type
+    if KERNELS_ENABLED and device_type == 'cpu' and _ext is not None:
+        return 'cpp'
+    if KERNELS_ENABLED and device_type == 'cuda' and _triton_kernels() is not None:
+        return 'triton'
+    return 'pytorch'
+
+
+def sa_ext_available() -> bool:
+    """Whether the compiled CPU kernel ``sa_mmdet._ext`` was built and loads."""
+    return _ext is not None
+
+
+@contextlib.contextmanager
+def sa_kernel_enabled(enabled: bool) -> Iterator[None]:
+    """Context manager that enables or disables the compiled and Triton kernels.
+
+    Args:
+        enabled (bool): Whether the operator may use them inside the context
+            (False: always the pure-PyTorch form).
+    """
+    global KERNELS_ENABLED
+    previous, KERNELS_ENABLED = KERNELS_ENABLED, enabled
+    try:
+        yield
+    finally:
+        KERNELS_ENABLED = previous
+
+
+def _kernel_applies(backend: str, x: Tensor, weight: Tensor, *others: Tensor) -> bool:
+    """Whether the ``backend`` kernel takes these operands: non-empty, contiguous
+    and of the dtypes it was written for."""
+    dtypes = _OPMATH_DTYPES if backend == 'cpp' else _TRITON_DTYPES
+    return (sa_backend(x.device) == backend and x.numel() > 0 and x.dtype in dtypes
+            and weight.dtype == _OPMATH_DTYPES[x.dtype]
+            and all(t.is_contiguous() for t in (x, weight, *others)))
+
+
+# forward ---------------------------------------------------------------------------------------
+
+
+@torch.library.custom_op('sa_mmdet::shuffle_attention_forward', mutates_args=())
+def _forward(x: Tensor, weight: Tensor, bias: Tensor, eps: float,
+             shuffle: bool) -> Tuple[Tensor, Tensor, Tensor]:
+    out = torch.empty_like(x)
+    mean, rstd = forward_torch(x, weight, bias, eps, shuffle, out)
+    return out, mean, rstd
+
+
+@_forward.register_kernel('cpu')
+def _forward_cpu(x: Tensor, weight: Tensor, bias: Tensor, eps: float,
+                 shuffle: bool) -> Tuple[Tensor, Tensor, Tensor]:
+    out = torch.empty_like(x)
+    if _kernel_applies('cpp', x, weight, bias):
+        mean, rstd = _ext.shuffle_attention_forward(x, weight, bias, eps, shuffle, out)
+    else:
+        mean, rstd = forward_torch(x, weight, bias, eps, shuffle, out)
+    return out, mean, rstd
+
+
+@_forward.register_kernel('cuda')
+def _forward_cuda(x: Tensor, weight: Tensor, bias: Tensor, eps: float,
+                  shuffle: bool) -> Tuple[Tensor, Tensor, Tensor]:
+    if _kernel_applies('triton', x, weight, bias):
+        return _triton_kernels().sa_forward_triton(x, weight, bias, eps, shuffle)
+    out = torch.empty_like(x)
+    mean, rstd = forward_torch(x, weight, bias, eps, shuffle, out)
+    return out, mean, rstd
+
+
+@_forward.register_fake
+def _forward_fake(x: Tensor, weight: Tensor, bias: Tensor, eps: float,
+                  shuffle: bool) -> Tuple[Tensor, Tensor, Tensor]:
+    stats = x.new_empty(x.shape[:2], dtype=weight.dtype)
+    return torch.empty_like(x), stats, torch.empty_like(stats)
+
+
+# in-place forward (inference of the folded form) -------------------------------------------
+
+
+@torch.library.custom_op('sa_mmdet::shuffle_attention_forward_', mutates_args=('x', ))
+def _forward_inplace(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> None:
+    if _kernel_applies('cpp', x, weight, bias):
+        _ext.shuffle_attention_forward(x, weight, bias, eps, False, x)
+    elif _kernel_applies('triton', x, weight, bias):
+        _triton_kernels().sa_forward_triton(x, weight, bias, eps, False, out=x)
+    else:
+        forward_torch(x, weight, bias, eps, False, x)
+
+
+@_forward_inplace.register_fake
+def _forward_inplace_fake(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> None:
+    return None
+
+
+# backward --------------------------------------------------------------------------------------
+
+
+@torch.library.custom_op('sa_mmdet::shuffle_attention_backward', mutates_args=())
+def _backward(grad_out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor,
+              rstd: Tensor, shuffle: bool) -> Tuple[Tensor, Tensor, Tensor]:
+    grad_x = torch.empty_like(x)
+    grad_weight, grad_bias = backward_torch(_like(grad_out, x), x, weight, bias, mean, rstd,
+                                            shuffle, grad_x)
+    return grad_x, grad_weight, grad_bias
+
+
+@_backward.register_kernel('cpu')
+def _backward_cpu(grad_out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor,
+                  rstd: Tensor, shuffle: bool) -> Tuple[Tensor, Tensor, Tensor]:
+    grad_out = _like(grad_out, x)
+    grad_x = torch.empty_like(x)
+    if _kernel_applies('cpp', x, weight, bias, grad_out, mean, rstd):
+        grad_weight, grad_bias = _ext.shuffle_attention_backward(grad_out, x, weight, bias, mean,
+                                                                 rstd, shuffle, grad_x)
+        # per-plane partial sums, reduced in a fixed order
+        grad_weight = grad_weight.view(-1, weight.numel()).sum(0)
+        grad_bias = grad_bias.view(-1, bias.numel()).sum(0)
+    else:
+        grad_weight, grad_bias = backward_torch(grad_out, x, weight, bias, mean, rstd, shuffle,
+                                                grad_x)
+    return grad_x, grad_weight, grad_bias
+
+
+@_backward.register_kernel('cuda')
+def _backward_cuda(grad_out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor,
+                   rstd: Tensor, shuffle: bool) -> Tuple[Tensor, Tensor, Tensor]:
+    grad_out = _like(grad_out, x)
+    if _kernel_applies('triton', x, weight, bias, grad_out, mean, rstd):
+        return _triton_kernels().sa_backward_triton(grad_out, x, weight, bias, mean, rstd,
+                                                    shuffle)
+    grad_x = torch.empty_like(x)
+    grad_weight, grad_bias = backward_torch(grad_out, x, weight, bias, mean, rstd, shuffle,
+                                            grad_x)
+    return grad_x, grad_weight, grad_bias
+
+
+@_backward.register_fake
+def _backward_fake(grad_out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor,
+                   rstd: Tensor, shuffle: bool) -> Tuple[Tensor, Tensor, Tensor]:
+    return torch.empty_like(x), torch.empty_like(weight), torch.empty_like(bias)
+
+
+def _like(grad_out: Tensor, x: Tensor) -> Tensor:
+    """``grad_out`` in the dtype and memory format of ``x`` (an expanded or
+    otherwise strided gradient is copied once)."""
+    format = torch.channels_last if _is_channels_last(x) else torch.contiguous_format
+    return grad_out.to(dtype=x.dtype, memory_format=format)
+
+
+def _is_channels_last(x: Tensor) -> bool:
+    return not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+
+
+def _setup_context(ctx, inputs: tuple, output: tuple) -> None:
+    x, weight, bias, _, shuffle = inputs
+    _, mean, rstd = output
+    ctx.mark_non_differentiable(mean, rstd)
+    ctx.save_for_backward(x, weight, bias, mean, rstd)
+    ctx.shuffle = shuffle
+
+
+def _backward_formula(ctx, grad_out: Tensor, grad_mean: Tensor, grad_rstd: Tensor) -> tuple:
+    x, weight, bias, mean, rstd = ctx.saved_tensors
+    grad_x, grad_weight, grad_bias = torch.ops.sa_mmdet.shuffle_attention_backward(
+        grad_out, x, weight, bias, mean, rstd, ctx.shuffle)
+    return grad_x, grad_weight, grad_bias, None, None
+
+
+torch.library.register_autograd('sa_mmdet::shuffle_attention_forward', _backward_formula,
+                                setup_context=_setup_context)
+
+
+# functional ------------------------------------------------------------------------------------
+
+
+def shuffle_attention(x: Tensor,
+                      weight: Tensor,
+                      bias: Tensor,
+                      groups: int,
+                      eps: float = 1e-5,
+                      shuffle: bool = True,
+                      inplace: bool = False) -> Tensor:
+    """Shuffle Attention on an (N, C, H, W) tensor through the operator.
+
+    Args:
+        x (Tensor): Input of shape (N, C, H, W), C divisible by ``2 * groups``.
+        weight (Tensor): Gate weight of shape (2, k), ``k = C / 2G``, indexed
+            ``[branch, j]`` (branch 0: channel attention, 1: spatial).
+        bias (Tensor): Gate bias of shape (2, k).
+        groups (int): Number of SA groups ``G``; must be even.
+        eps (float): Epsilon of the spatial-attention normalisation.
+            Defaults to 1e-5.
+        shuffle (bool): Whether ``x`` is in pre-shuffle order and the output
+            is to be shuffled (ShuffleAttention); ``False`` when ``x`` is
+            already in shuffled order and the output keeps that order (the
+            folded deploy form). Defaults to True.
+        inplace (bool): Write the output into ``x``. Only taken when
+            ``shuffle`` is False and no gradient is needed. Defaults to False.
+
+    Returns:
+        Tensor: Output of the shape and dtype of ``x``.
+    """
+    channels = x.shape[1]
+    check_sa_groups(channels, groups, even=True, name='the Shuffle Attention operator')
+    k = channels // (2 * groups)
+    if weight.shape != (2, k) or bias.shape != (2, k):
+        raise ValueError(f'weight and bias must have shape (2, {k}) for C={channels}, '
+                         f'groups={groups}, but got {tuple(weight.shape)}, {tuple(bias.shape)}.')
+    dtype = opmath_dtype(x.dtype)
+    weight, bias = weight.reshape(-1).to(dtype), bias.reshape(-1).to(dtype)
+    if not shuffle:  # shuffled order: channel c uses the parameters of pre-shuffle channel
+        weight, bias = weight.repeat_interleave(2), bias.repeat_interleave(2)
+    if is_exporting():  # standard ops, which the exporters translate
+        return shuffle_attention_export(x, weight, bias, eps, shuffle)
+    if not (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)):
+        x = x.contiguous()
+    if inplace and not shuffle and not (torch.is_grad_enabled() and (
+            x.requires_grad or weight.requires_grad or bias.requires_grad)):
+        torch.ops.sa_mmdet.shuffle_attention_forward_(x, weight, bias, eps)
+        return x
+    return torch.ops.sa_mmdet.shuffle_attention_forward(x, weight, bias, eps, shuffle)[0]

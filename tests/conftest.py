@@ -1,0 +1,142 @@
+"""Shared helpers of the tests, as fixtures.
+
+- ``run_python`` / ``run_converter`` / ``import_tool``: run this checkout's
+  command-line tools with the test's Python and this checkout's sa_mmdet;
+- ``sa_reference``: an independent, plainly written Shuffle Attention (the
+  paper's equations channel by channel, no reshapes, so it shares no code path
+  with the package), and ``randomize_sa`` to give SA parameters random values;
+- ``official_sa_resnet``: an independent torchvision-layout SA-ResNet, as the
+  official SA-Net code builds it (``tests/data/official_sa_resnet.py``).
+
+Files under ``tests/data/`` are loaded by path or run as scripts, never
+imported as top-level modules.
+"""
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Callable, Optional
+
+import pytest
+import torch
+from torch import Tensor
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / 'tests' / 'data'
+
+
+def _run_python(*args, timeout: int = 600,
+                env: Optional[dict] = None) -> subprocess.CompletedProcess:
+    """``python ARGS`` from the repository root, importing this checkout's sa_mmdet.
+
+    The command runs in a session of its own, so a test may kill its process
+    group. A ``PYTHONPATH`` entry of ``env`` goes before the repository.
+    """
+    extra = {k: str(v) for k, v in (env or {}).items()}
+    path = [extra.pop('PYTHONPATH', ''), str(REPO), os.environ.get('PYTHONPATH', '')]
+    full_env = dict(os.environ, **extra, PYTHONPATH=os.pathsep.join(filter(None, path)))
+    return subprocess.run([sys.executable, *map(str, args)], cwd=REPO, env=full_env,
+                          capture_output=True, text=True, timeout=timeout,
+                          start_new_session=True)
+
+
+def _import_file(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _import_tool(path: str) -> ModuleType:
+    """Import a tool script, e.g. ``'tools/analysis_tools/complexity.py'``, to call in-process."""
+    return _import_file(REPO / path, Path(path).stem + '_tool')
+
+
+def _shuffle_attention_reference(x: Tensor, cweight: Tensor, cbias: Tensor, sweight: Tensor,
+                                 sbias: Tensor, gn_weight: Tensor, gn_bias: Tensor, groups: int,
+                                 eps: float = 1e-5) -> Tensor:
+    """SA-Net's Shuffle Attention for an (N, C, H, W) input, channel by channel.
+
+    Group ``g`` owns channels ``[2 * g * k, 2 * (g + 1) * k)`` with ``k = C / 2G``;
+    its first ``k`` channels take channel attention, the last ``k`` spatial
+    attention. Output channel ``i`` is pre-shuffle channel
+    ``(i % 2) * C / 2 + i // 2`` (channel shuffle with 2 groups).
+    """
+    n, c, h, w = x.shape
+    k = c // (2 * groups)
+    cweight, cbias, sweight, sbias = (p.flatten() for p in (cweight, cbias, sweight, sbias))
+    attended = []
+    for g in range(groups):
+        for j in range(k):
+            xc = x[:, 2 * g * k + j]
+            gap = xc.mean(dim=(1, 2), keepdim=True)
+            attended.append(xc * torch.sigmoid(cweight[j] * gap + cbias[j]))
+        for j in range(k):
+            xs = x[:, 2 * g * k + k + j]
+            mean = xs.mean(dim=(1, 2), keepdim=True)
+            var = ((xs - mean)**2).mean(dim=(1, 2), keepdim=True)
+            normed = (xs - mean) / torch.sqrt(var + eps) * gn_weight[j] + gn_bias[j]
+            attended.append(xs * torch.sigmoid(sweight[j] * normed + sbias[j]))
+    return torch.stack([attended[(i % 2) * (c // 2) + i // 2] for i in range(c)], dim=1)
+
+
+def _sa_reference(sa: torch.nn.Module, x: Tensor) -> Tensor:
+    """:func:`_shuffle_attention_reference` with the parameters of an SA layer."""
+    return _shuffle_attention_reference(x, sa.cweight, sa.cbias, sa.sweight, sa.sbias,
+                                        sa.gn.weight, sa.gn.bias, sa.groups, sa.gn.eps)
+
+
+def _randomize_sa(module: torch.nn.Module, generator: torch.Generator) -> None:
+    """Give every parameter of ``module`` a random value (the init makes SA's gates trivial)."""
+    with torch.no_grad():
+        for param in module.parameters():
+            param.copy_(torch.randn(param.shape, generator=generator, dtype=param.dtype))
+
+
+@pytest.fixture(scope='session')
+def repo() -> Path:
+    """The repository root."""
+    return REPO
+
+
+@pytest.fixture(scope='session')
+def run_python() -> Callable[..., subprocess.CompletedProcess]:
+    return _run_python
+
+
+@pytest.fixture(scope='session')
+def run_converter() -> Callable[..., subprocess.CompletedProcess]:
+    """``tools/model_converters/sanet2mmdet.py ARGS``."""
+    return lambda *args: _run_python(REPO / 'tools/model_converters/sanet2mmdet.py', *args,
+                                      timeout=300)
+
+
+@pytest.fixture(scope='session')
+def import_tool() -> Callable[[str], ModuleType]:
+    return _import_tool
+
+
+@pytest.fixture(scope='session')
+def sa_reference() -> Callable[[torch.nn.Module, Tensor], Tensor]:
+    """``sa_reference(sa_layer, x)``: the paper's equations with the layer's parameters."""
+    return _sa_reference
+
+
+@pytest.fixture(scope='session')
+def shuffle_attention_reference() -> Callable[..., Tensor]:
+    """``shuffle_attention_reference(x, cweight, cbias, sweight, sbias, gn_weight, gn_bias,
+    groups, eps)``: the paper's equations."""
+    return _shuffle_attention_reference
+
+
+@pytest.fixture(scope='session')
+def randomize_sa() -> Callable[[torch.nn.Module, torch.Generator], None]:
+    return _randomize_sa
+
+
+@pytest.fixture(scope='session')
+def official_sa_resnet() -> ModuleType:
+    """The independent torchvision-layout SA-ResNet of ``tests/data/official_sa_resnet.py``."""
+    return _import_file(DATA / 'official_sa_resnet.py', 'official_sa_resnet')

@@ -1,0 +1,113 @@
+import glob
+import os.path as osp
+
+import pytest
+from mmdet.registry import MODELS
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
+
+from sa_mmdet.datasets.toy_coco import CLASSES as TOY_CLASSES
+from sa_mmdet.datasets.toy_coco import generate_toy_coco
+from sa_mmdet.models import SAResNet
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOY_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'toy', '*.py')))
+SEGM = {'mask-rcnn_sa-r50_fpn_8e_toy-shapes.py'}
+
+
+def test_there_is_a_toy_config_per_detector():
+    assert [osp.basename(c) for c in TOY_CONFIGS] == [
+        'faster-rcnn_sa-r50_fpn_8e_toy-shapes.py', 'mask-rcnn_sa-r50_fpn_8e_toy-shapes.py',
+        'retinanet_sa-r50_fpn_8e_toy-shapes.py'
+    ]
+
+
+@pytest.mark.parametrize('config', TOY_CONFIGS, ids=osp.basename)
+def test_toy_config_loads_and_builds_sa_r50_from_scratch(config):
+    cfg = Config.fromfile(config)
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        assert tuple(cfg[loader].dataset.metainfo.classes) == TOY_CLASSES
+    metrics = cfg.val_evaluator.metric
+    expected = ['bbox', 'segm'] if osp.basename(config) in SEGM else 'bbox'
+    assert metrics == expected
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model = MODELS.build(cfg.model)
+    assert isinstance(model.backbone, SAResNet)
+    # From scratch: mmdet's ResNet falls back to Kaiming/constant init.
+    assert cfg.model.backbone.init_cfg is None
+    assert model.backbone.depth == 50
+    assert 'Pretrained' not in str(model.backbone.init_cfg)
+    heads = [getattr(model, name, None) for name in ('bbox_head', 'roi_head')]
+    head = next(h for h in heads if h is not None)
+    bbox_head = getattr(head, 'bbox_head', head)
+    assert bbox_head.num_classes == len(TOY_CLASSES)
+    if osp.basename(config) in SEGM:
+        assert head.mask_head.num_classes == len(TOY_CLASSES)
+
+
+@pytest.fixture(scope='module')
+def toy_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('toy_coco')
+    generate_toy_coco(str(root), num_train=2, num_val=2, image_size=176)
+    return str(root)
+
+
+def tiny_run_cfg(config: str, data_root: str, work_dir: str) -> Config:
+    """The toy config on 2+2 images at 96 px, one epoch of 2 iterations."""
+    cfg = Config.fromfile(config)
+    cfg.work_dir = work_dir
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].batch_size = 1
+        cfg[loader].num_workers = 0
+        dataset = cfg[loader].dataset
+        dataset.data_root = data_root
+        for transform in dataset.pipeline:
+            if transform.type == 'Resize':
+                transform.scale = (96, 96)
+    for evaluator in ('val_evaluator', 'test_evaluator'):
+        cfg[evaluator].ann_file = osp.join(data_root, 'annotations',
+                                           'instances_val.json')
+    cfg.train_cfg.max_epochs = 1
+    cfg.train_cfg.val_begin = 2  # evaluated by runner.test() instead
+    cfg.default_hooks.checkpoint.update(interval=1, save_optimizer=False)
+    cfg.default_hooks.logger.interval = 1
+    # Keep the top boxes of an untrained model, so that COCOeval has results.
+    test_cfg = cfg.model.test_cfg
+    (test_cfg.rcnn if 'rcnn' in test_cfg else test_cfg).update(
+        score_thr=0.0, max_per_img=20)
+    return cfg
+
+
+# Faster R-CNN takes this path through tools/run_toy.sh (tests/test_tools/test_run_toy.py).
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    'config', [c for c in TOY_CONFIGS if 'faster-rcnn' not in c],
+    ids=osp.basename)
+def test_toy_detector_trains_saves_and_tests_with_cocoeval(
+        config, toy_root, tmp_path):
+    cfg = tiny_run_cfg(config, toy_root, str(tmp_path))
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    checkpoint = tmp_path / 'epoch_1.pth'
+    assert checkpoint.is_file() and runner.iter == 2
+    assert (tmp_path / 'last_checkpoint').read_text() == str(checkpoint)
+    del runner
+
+    # As `mim test ... --checkpoint epoch_1.pth --show-dir show`: a fresh
+    # runner loads the checkpoint (weights-only), evaluates with pycocotools
+    # and paints every test image.
+    cfg = tiny_run_cfg(config, toy_root, str(tmp_path))
+    cfg.load_from = str(checkpoint)
+    cfg.default_hooks.visualization.update(draw=True, test_out_dir='show')
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+    iou_types = ['bbox', 'segm'] if osp.basename(config) in SEGM else ['bbox']
+    for iou_type in iou_types:
+        for key in ('mAP', 'mAP_50', 'mAP_s', 'mAP_m', 'mAP_l'):
+            value = metrics[f'coco/{iou_type}_{key}']
+            assert value == -1 or 0 <= value <= 1
+    painted = glob.glob(str(tmp_path / '*' / 'show' / '*.jpg'))
+    assert sorted(osp.basename(p) for p in painted) == [
+        '000001.jpg', '000002.jpg'
+    ]

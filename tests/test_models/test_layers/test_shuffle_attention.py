@@ -1,0 +1,155 @@
+"""ShuffleAttention: the paper's layer, its parameters, both implementations and its errors."""
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmengine.registry import DefaultScope
+
+from sa_mmdet.analysis.saved_tensors import saved_tensor_bytes
+from sa_mmdet.models import SAResNet, ShuffleAttention
+from sa_mmdet.models.layers import channel_shuffle, sa_gate_params
+from sa_mmdet.ops import shuffle_attention, valid_sa_groups
+
+
+def test_registered_in_mmdet_models():
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        sa = MODELS.build(dict(type='ShuffleAttention', in_channels=256))
+    assert isinstance(sa, ShuffleAttention)
+    assert sa.groups == 64
+
+
+@pytest.mark.parametrize('channels,groups', [(256, 64), (128, 64), (64, 8), (24, 3)])
+def test_parameter_names_shapes_and_init(channels, groups):
+    sa = ShuffleAttention(channels, groups=groups)
+    k = channels // (2 * groups)
+    shapes = {name: tuple(p.shape) for name, p in sa.named_parameters()}
+    assert shapes == {
+        'cweight': (1, k, 1, 1), 'cbias': (1, k, 1, 1),
+        'sweight': (1, k, 1, 1), 'sbias': (1, k, 1, 1),
+        'gn.weight': (k, ), 'gn.bias': (k, ),
+    }
+    # 3C/G parameters per module, as in the paper.
+    assert sum(p.numel() for p in sa.parameters()) == 3 * channels // groups
+    assert sa.gn.num_groups == k and sa.gn.eps == 1e-5
+    assert torch.all(sa.cweight == 0) and torch.all(sa.sweight == 0)
+    assert torch.all(sa.cbias == 1) and torch.all(sa.sbias == 1)
+
+
+@pytest.mark.parametrize('shape,groups', [((2, 256, 7, 9), 64), ((3, 64, 5, 4), 8),
+                                          ((1, 24, 6, 6), 3), ((2, 32, 1, 1), 16)])
+@pytest.mark.parametrize('implementation', ['fast', 'reference'])
+def test_equals_reference_forward_and_gradients(shape, groups, implementation, randomize_sa,
+                                                sa_reference):
+    gen = torch.Generator().manual_seed(0)
+    sa = ShuffleAttention(shape[1], groups=groups, implementation=implementation).double()
+    randomize_sa(sa, gen)
+    x = torch.randn(shape, generator=gen, dtype=torch.float64, requires_grad=True)
+    upstream = torch.randn(shape, generator=gen, dtype=torch.float64)
+
+    out = sa(x)
+    params = list(sa.parameters())
+    grads = torch.autograd.grad(out, [x, *params], upstream)
+    expected = sa_reference(sa, x)
+    expected_grads = torch.autograd.grad(expected, [x, *params], upstream)
+
+    assert out.shape == x.shape
+    torch.testing.assert_close(out, expected, rtol=1e-10, atol=1e-12)
+    for grad, expected_grad in zip(grads, expected_grads):
+        torch.testing.assert_close(grad, expected_grad, rtol=1e-9, atol=1e-11)
+
+
+def test_gradcheck(randomize_sa):
+    gen = torch.Generator().manual_seed(1)
+    sa = ShuffleAttention(16, groups=4).double()
+    randomize_sa(sa, gen)
+    x = torch.randn(2, 16, 3, 4, generator=gen, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(sa, (x, ))
+
+
+def test_init_is_identity_scaled_by_sigmoid_one():
+    # With cw = sw = 0 and cb = sb = 1 every gate is sigmoid(1): out = shuffle(x) * sigmoid(1).
+    x = torch.randn(2, 128, 4, 4)
+    out = ShuffleAttention(128)(x)
+    torch.testing.assert_close(out, channel_shuffle(x, 2) * torch.sigmoid(torch.tensor(1.)))
+
+
+def test_channel_shuffle_interleaves_halves():
+    x = torch.arange(6.).reshape(1, 6, 1, 1)
+    assert channel_shuffle(x, 2).flatten().tolist() == [0., 3., 1., 4., 2., 5.]
+
+
+@pytest.mark.parametrize('channels,groups', [(96, 64), (256, 3), (64, 0), (7, 1)])
+def test_bad_channels_for_groups_raise_value_error(channels, groups):
+    # Rule: in_channels must be divisible by 2 * groups.
+    with pytest.raises(ValueError) as info:
+        ShuffleAttention(channels, groups=groups)
+    message = str(info.value)
+    assert f'in_channels={channels}' in message and f'groups={groups}' in message
+    assert str(valid_sa_groups(channels)) in message
+
+
+def test_valid_sa_groups():
+    assert valid_sa_groups(96) == [1, 2, 3, 4, 6, 8, 12, 16, 24, 48]
+    assert valid_sa_groups(7) == []
+
+
+def test_inside_with_cp_bottlenecks(randomize_sa):
+    gen = torch.Generator().manual_seed(3)
+    models = [SAResNet(depth=50, num_stages=2, strides=(1, 2), dilations=(1, 1), out_indices=(0, 1),
+                       with_cp=with_cp).double() for with_cp in (False, True)]
+    for sa in (m for m in models[0].modules() if isinstance(m, ShuffleAttention)):
+        randomize_sa(sa, gen)
+    models[1].load_state_dict(models[0].state_dict())
+    x = torch.randn(2, 3, 32, 32, generator=gen, dtype=torch.float64)
+    grads = []
+    for model in models:
+        model.train()
+        outs = model(x.clone().requires_grad_())
+        sum((o * o).sum() for o in outs).backward()
+        grads.append({n: p.grad for n, p in model.named_parameters()})
+    sa_grads = [grad for name, grad in grads[1].items() if '.sa.' in name]
+    assert len(sa_grads) == 6 * 7 and all(grad is not None for grad in sa_grads)
+    for name, grad in grads[0].items():
+        torch.testing.assert_close(grads[1][name], grad, rtol=1e-9, atol=1e-12)
+
+
+def test_saved_for_backward_is_the_input_plus_plane_statistics():
+    shape = (2, 256, 14, 14)
+    x = torch.randn(shape, requires_grad=True)
+    input_bytes = x.numel() * x.element_size()
+    stats_bytes = 2 * shape[0] * shape[1] * x.element_size()  # 2 statistics per (n, c)
+    _, fast = saved_tensor_bytes(ShuffleAttention(256), x)
+    _, reference = saved_tensor_bytes(ShuffleAttention(256, implementation='reference'), x)
+    # x, the plane statistics and a few parameter-sized tensors (under 100 bytes)
+    assert input_bytes < fast <= input_bytes + stats_bytes + 100
+    # the reference keeps the input, the GroupNorm output and the gates: 2.5x
+    assert reference > 2 * input_bytes
+
+
+@pytest.mark.parametrize('groups', [3, 1])
+def test_odd_groups_use_the_reference(groups, randomize_sa, sa_reference):
+    gen = torch.Generator().manual_seed(0)
+    sa = ShuffleAttention(24, groups=groups).double()
+    randomize_sa(sa, gen)
+    x = torch.randn(2, 24, 4, 4, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(sa(x), sa_reference(sa, x), rtol=1e-10, atol=1e-12)
+    weight, bias = sa_gate_params(sa.cweight, sa.cbias, sa.sweight, sa.sbias, sa.gn.weight,
+                                  sa.gn.bias)
+    # Rule: the operator needs an even number of groups.
+    with pytest.raises(ValueError, match=f'groups={groups}'):
+        shuffle_attention(x, weight, bias, groups)
+
+
+def test_bad_arguments_raise_value_error():
+    # Rule: implementation is 'fast' or 'reference'.
+    with pytest.raises(ValueError, match="'slow'"):
+        ShuffleAttention(64, groups=8, implementation='slow')
+    sa = ShuffleAttention(64, groups=8)
+    sa.implementation = 'slow'
+    with pytest.raises(ValueError, match="'slow'"):
+        sa(torch.randn(1, 64, 2, 2))
+    # Rule: the input must have in_channels channels.
+    with pytest.raises(ValueError, match=r'\(N, 64, H, W\)'):
+        ShuffleAttention(64, groups=8)(torch.randn(1, 32, 2, 2))
+    # Rule: gate weight and bias are (2, C / 2G).
+    with pytest.raises(ValueError, match=r'\(2, 4\)'):
+        shuffle_attention(torch.randn(1, 64, 2, 2), torch.zeros(4), torch.zeros(4), 8)

@@ -1,0 +1,200 @@
+"""The compiled CPU kernel (sa_mmdet._ext) against the PyTorch form and the paper's equations."""
+import os
+
+import pytest
+import torch
+
+import importlib
+
+sa_op = importlib.import_module("sa_mmdet.ops.shuffle_attention")  # the module, not the function
+from sa_mmdet.deploy import fold_shuffle_attention
+from sa_mmdet.models import FoldedShuffleAttention, SAResNet, ShuffleAttention
+from sa_mmdet.models.layers import sa_gate_params
+from sa_mmdet.ops import sa_ext_available, sa_kernel_enabled, shuffle_attention
+
+needs_kernel = pytest.mark.skipif(
+    not sa_ext_available(), reason='sa_mmdet._ext is not built (SA_MMDET_WITH_OPS=0, or '
+    'installed without --no-build-isolation); build it with python setup.py build_ext --inplace')
+
+# N = 1, odd H * W, G = 2 and G = 64
+CASES = [((2, 256, 7, 9), 64), ((1, 64, 7, 5), 8), ((3, 16, 5, 4), 2), ((2, 48, 1, 1), 4)]
+NAMES = ['output', 'x', 'cweight', 'cbias', 'sweight', 'sbias', 'gn.weight', 'gn.bias']
+
+
+def test_extension_is_built_unless_disabled():
+    # Rule: CI builds the kernel; only SA_MMDET_WITH_OPS=0 may leave it out.
+    if os.environ.get('SA_MMDET_WITH_OPS') == '0':
+        pytest.skip('SA_MMDET_WITH_OPS=0: the kernel is not built on purpose')
+    assert sa_ext_available(), ('sa_mmdet._ext failed to build or to import; set '
+                                'SA_MMDET_WITH_OPS=0 to run without it')
+
+
+@pytest.fixture
+def make_case(randomize_sa):
+
+    def make(shape, groups, dtype, seed=0):
+        gen = torch.Generator().manual_seed(seed)
+        sa = ShuffleAttention(shape[1], groups=groups).to(dtype)
+        randomize_sa(sa, gen)
+        x = torch.randn(shape, generator=gen, dtype=dtype)
+        upstream = torch.randn(shape, generator=gen, dtype=dtype)
+        return sa, x, upstream
+
+    return make
+
+
+def outputs_and_grads(fn, x, params, upstream):
+    x = x.detach().clone().requires_grad_()
+    out = fn(x)
+    return [out, *torch.autograd.grad(out, [x, *params], upstream)]
+
+
+def run(sa, x, upstream, kernel):
+    with sa_kernel_enabled(kernel):
+        return outputs_and_grads(sa, x, list(sa.parameters()), upstream)
+
+
+@pytest.fixture
+def reference(sa_reference):
+    return lambda sa, x, upstream: outputs_and_grads(lambda t: sa_reference(sa, t), x,
+                                                     list(sa.parameters()), upstream)
+
+
+def assert_all_close(got, expected, tol):
+    for name, a, b in zip(NAMES, got, expected, strict=True):
+        # tolerance relative to each tensor's scale: parameter gradients sum over N * H * W * G
+        scale = max(1.0, b.abs().max().item())
+        torch.testing.assert_close(a, b, rtol=tol, atol=tol * scale,
+                                   msg=lambda m, name=name: f'{name}: {m}')
+
+
+@pytest.fixture
+def backends(monkeypatch) -> list:
+    """Record, for every forward of the operator, whether it ran the compiled kernel."""
+    taken = []
+    applies = sa_op._kernel_applies
+
+    def spy(backend, *tensors):
+        result = applies(backend, *tensors)
+        if backend == 'cpp' and tensors[0].dim() == 4 and len(tensors) == 3:  # forward only
+            taken.append(result)
+        return result
+
+    monkeypatch.setattr(sa_op, '_kernel_applies', spy)
+    return taken
+
+
+@needs_kernel
+@pytest.mark.parametrize('shape,groups', CASES)
+def test_float32_kernel_equals_pytorch_form_and_reference(backends, make_case, reference, shape,
+                                                          groups):
+    sa, x, upstream = make_case(shape, groups, torch.float32)
+    got = run(sa, x, upstream, kernel=True)
+    assert backends == [True] and got[0].shape == x.shape
+    assert_all_close(got, run(sa, x, upstream, kernel=False), 1e-5)
+    assert_all_close(got, reference(sa, x, upstream), 1e-5)
+    assert backends == [True, False]
+
+
+@needs_kernel
+@pytest.mark.parametrize('shape,groups', CASES)
+def test_float64_kernel_equals_reference(make_case, reference, shape, groups):
+    sa, x, upstream = make_case(shape, groups, torch.float64)
+    assert_all_close(run(sa, x, upstream, kernel=True), reference(sa, x, upstream), 1e-10)
+
+
+@needs_kernel
+def test_float32_statistics_of_an_offset_input(make_case, reference):
+    # mean 100 x std: a naive one-pass sum of squares in float32 loses the variance
+    sa, x, upstream = make_case((2, 32, 40, 50), 4, torch.float32)
+    x = x * 0.5 + 50.0
+    got = run(sa, x, upstream, kernel=True)
+    expected = reference(sa.double(), x.double(), upstream.double())
+    assert_all_close([t.double() for t in got], expected, 1e-4)
+
+
+@needs_kernel
+def test_gradcheck_through_the_kernel(backends, make_case):
+    sa, x, _ = make_case((2, 16, 3, 5), 4, torch.float64)
+    weight, bias = (p.detach().requires_grad_() for p in sa_gate_params(
+        sa.cweight, sa.cbias, sa.sweight, sa.sbias, sa.gn.weight, sa.gn.bias))
+    for shuffle in (True, False):
+        assert torch.autograd.gradcheck(
+            lambda x, w, b, shuffle=shuffle: shuffle_attention(x, w, b, 4, shuffle=shuffle),
+            (x.requires_grad_(), weight, bias))
+    assert backends and all(backends)
+
+
+@needs_kernel
+def test_autocast_bfloat16_kernel_is_close_to_float32(backends, make_case, reference):
+    sa, x, upstream = make_case((2, 256, 7, 9), 64, torch.float32)
+    expected = reference(sa, x, upstream)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        got = run(sa, x.bfloat16(), upstream.bfloat16(), kernel=True)
+    assert backends == [True]
+    assert got[0].dtype == got[1].dtype == torch.bfloat16
+    assert all(grad.dtype == torch.float32 for grad in got[2:])
+    assert_all_close([t.float() for t in got], expected, 2e-2)
+
+
+@needs_kernel
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+def test_half_precision_inputs_match_the_pytorch_form(make_case, dtype):
+    sa, x, upstream = make_case((2, 64, 6, 5), 8, torch.float32)
+    got = run(sa, x.to(dtype), upstream.to(dtype), kernel=True)
+    expected = run(sa, x.to(dtype), upstream.to(dtype), kernel=False)
+    assert got[0].dtype == dtype
+    assert_all_close([t.float() for t in got], [t.float() for t in expected], 2e-2)
+
+
+@needs_kernel
+def test_folded_inplace_path_through_the_kernel(backends, randomize_sa):
+    model = SAResNet(depth=50, num_stages=2, strides=(1, 2), dilations=(1, 1),
+                     out_indices=(0, 1)).eval()
+    gen = torch.Generator().manual_seed(2)
+    for sa in (m for m in model.modules() if isinstance(m, ShuffleAttention)):
+        randomize_sa(sa, gen)
+    folded = fold_shuffle_attention(model)
+    x = torch.randn(2, 3, 32, 40, generator=gen)
+    with torch.no_grad():
+        got = folded(x)
+        with sa_kernel_enabled(False):
+            expected = model(x)
+    assert backends[:7] == [True] * 7  # the 7 folded layers took the kernel
+    for out, want in zip(got, expected, strict=True):
+        torch.testing.assert_close(out, want, rtol=1e-5, atol=1e-5)
+
+
+@needs_kernel
+def test_folded_layer_writes_in_place_and_trains(backends, make_case, reference):
+    sa, x, upstream = make_case((2, 64, 5, 7), 8, torch.float64)
+    perm = torch.arange(64).view(2, 32).t().reshape(-1)
+    expected = reference(sa, x, upstream)
+    folded = FoldedShuffleAttention.from_shuffle_attention(sa, inplace=True)
+    with torch.no_grad():
+        buffer = x[:, perm].contiguous()
+        out = folded(buffer)
+    assert backends == [True] and out.data_ptr() == buffer.data_ptr()
+    torch.testing.assert_close(out, expected[0], rtol=1e-10, atol=1e-12)
+    # with autograd: not in place, and the input gradient is the shuffled one
+    got = outputs_and_grads(folded, x[:, perm], [], upstream)
+    torch.testing.assert_close(got[0], expected[0], rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(got[1], expected[1][:, perm], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize('kernel', [True, False])
+def test_channels_last_takes_the_pytorch_form(backends, make_case, reference, kernel):
+    sa, x, upstream = make_case((2, 128, 6, 7), 16, torch.float64)
+    with sa_kernel_enabled(kernel):
+        got = outputs_and_grads(sa, x.to(memory_format=torch.channels_last),
+                                list(sa.parameters()), upstream)
+    assert backends == [False]
+    assert got[0].is_contiguous(memory_format=torch.channels_last)
+    assert_all_close(got, reference(sa, x, upstream), 1e-10)
+
+
+def test_missing_extension_falls_back_silently(monkeypatch, make_case, reference):
+    monkeypatch.setattr(sa_op, '_ext', None)
+    assert not sa_ext_available()
+    sa, x, upstream = make_case((1, 32, 4, 3), 2, torch.float64)
+    assert_all_close(run(sa, x, upstream, kernel=True), reference(sa, x, upstream), 1e-10)
