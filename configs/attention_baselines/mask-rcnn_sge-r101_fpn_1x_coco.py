@@ -1,0 +1,9 @@
+_base_ = 'mmdet::mask_rcnn/mask-rcnn_r101_fpn_1x_coco.py'
+custom_imports = dict(imports=['sa_mmdet'], allow_failed_imports=False)
+
+# ImageNet weights not shipped; the official sge_resnet101 (implus/PytorchInsight) has these keys.
+model = dict(
+    backbone=dict(
+        type='AttentionResNet',
+        attention=dict(type='SpatialGroupEnhance', groups=64),
+        init_cfg=None))

@@ -1,0 +1,124 @@
+"""ResNet with a chosen attention layer in every bottleneck.
+
+Builds the SA-Net paper's baselines (arXiv 2102.00240, Tables 1, 3 and 4):
+SE-, ECA-, SGE- and CBAM-ResNets, with the attention where SA sits.
+"""
+from collections.abc import Mapping
+from typing import List, Optional, Sequence, Tuple, Union
+
+from mmdet.models.backbones import ResNet
+from mmdet.models.backbones.resnet import Bottleneck
+from mmdet.registry import MODELS
+
+AttentionCfg = Union[dict, Sequence[Optional[dict]]]
+
+
+@MODELS.register_module()
+class AttentionResNet(ResNet):
+    """ResNet whose bottlenecks apply an attention layer after conv3/bn3.
+
+    The attention sits between the last BatchNorm of every bottleneck and the
+    residual add (mmdet's plugin position ``after_conv3``, added as the first
+    plugin there), where :class:`SAResNet` puts Shuffle Attention and where
+    SENet, ECA-Net, SGE-Net and CBAM put theirs. Any layer registered in
+    mmdet's ``MODELS`` that takes ``in_channels`` first and keeps the shape
+    works: ``SqueezeExcitation``, ``EfficientChannelAttention``,
+    ``SpatialGroupEnhance``, ``CBAM``, ``ShuffleAttention``, mmcv's
+    ``ContextBlock``. Every option of :class:`mmdet.models.ResNet` is kept;
+    user ``plugins`` are added after the attention.
+
+    Args:
+        depth (int): Depth of the network, one of {50, 101, 152}.
+        attention (dict | Sequence[dict | None]): The attention layer's
+            config, e.g. ``dict(type='SqueezeExcitation', ratio=16)``, for
+            every stage; or one config (or None for none) per stage, e.g.
+            ``[dict(type='EfficientChannelAttention', kernel_size=k) for k in
+            (3, 5, 5, 7)]``. ``in_channels`` is filled in per stage.
+        plugins (list[dict], optional): Extra mmdet ResNet plugins, placed
+            after the attention. Defaults to None.
+        **kwargs: Every other argument of :class:`mmdet.models.ResNet`
+            (``out_indices``, ``frozen_stages``, ``norm_eval``, ``with_cp``,
+            ``dcn``, ``stage_with_dcn``, ``style``, ``init_cfg``, ...).
+
+    Example:
+        >>> import torch
+        >>> from sa_mmdet.models.backbones.attention_resnet import AttentionResNet
+        >>> from sa_mmdet.models.layers.se_layer import SqueezeExcitation  # registers it
+        >>> model = AttentionResNet(50, attention=dict(type='SqueezeExcitation')).eval()
+        >>> outs = model(torch.rand(1, 3, 64, 64))
+        >>> for out in outs:
+        ...     print(tuple(out.shape))
+        (1, 256, 16, 16)
+        (1, 512, 8, 8)
+        (1, 1024, 4, 4)
+        (1, 2048, 2, 2)
+    """
+
+    arch_settings = {
+        50: (Bottleneck, (3, 4, 6, 3)),
+        101: (Bottleneck, (3, 4, 23, 3)),
+        152: (Bottleneck, (3, 8, 36, 3)),
+    }
+
+    def __init__(self,
+                 depth: int,
+                 attention: AttentionCfg,
+                 plugins: Optional[List[dict]] = None,
+                 **kwargs) -> None:
+        if depth not in self.arch_settings:
+            raise KeyError(
+                f'invalid depth {depth} for AttentionResNet: use one of '
+                f'{sorted(self.arch_settings)}. Depth 18/34 are built from BasicBlocks, '
+                f'which take no plugins.')
+        num_stages = kwargs.get('num_stages', 4)
+        self.attention_cfgs = _per_stage_cfgs(attention, num_stages)
+        attention_plugins = [
+            dict(cfg=_resolve_type(cfg), position='after_conv3',
+                 stages=tuple(other == stage for other in range(num_stages)))
+            for stage, cfg in enumerate(self.attention_cfgs) if cfg is not None
+        ]
+        super().__init__(depth, plugins=[*attention_plugins, *(plugins or [])], **kwargs)
+
+    def train(self, mode: bool = True) -> 'AttentionResNet':
+        """Set train/eval mode, keeping frozen stages and ``norm_eval``.
+
+        mmdet's ``ResNet.train`` returns None; this returns ``self`` as
+        :meth:`torch.nn.Module.train` promises, so ``model.eval()`` chains.
+        """
+        super().train(mode)
+        return self
+
+
+def _per_stage_cfgs(attention: AttentionCfg, num_stages: int) -> Tuple[Optional[dict], ...]:
+    """One attention config (or None) per stage, checked."""
+
+    def is_cfg(cfg) -> bool:
+        return isinstance(cfg, Mapping) and 'type' in cfg
+
+    if is_cfg(attention):
+        return (dict(attention), ) * num_stages
+    if (isinstance(attention, Sequence) and not isinstance(attention, (str, bytes))
+            and len(attention) == num_stages
+            and all(cfg is None or is_cfg(cfg) for cfg in attention)):
+        return tuple(None if cfg is None else dict(cfg) for cfg in attention)
+    raise ValueError(
+        f'attention must be a config dict with a "type", e.g. '
+        f'dict(type="SqueezeExcitation"), or {num_stages} such dicts (or None), one per stage '
+        f'(num_stages={num_stages}), but got {attention!r}.')
+
+
+def _resolve_type(cfg: dict) -> dict:
+    """Replace a registry name by its class, so no default scope is needed.
+
+    mmcv's ``build_plugin_layer`` looks names up in the default scope's
+    registry (mmcv's own without one); the class works in every scope.
+    """
+    if not isinstance(cfg['type'], str):
+        return cfg
+    layer_type = MODELS.get(cfg['type'])
+    if layer_type is None:
+        raise KeyError(f'attention type {cfg["type"]!r} is not registered in mmdet\'s MODELS; '
+                       f'import the package that defines it (custom_imports), e.g. '
+                       f'SqueezeExcitation, EfficientChannelAttention, SpatialGroupEnhance, '
+                       f'CBAM or ShuffleAttention from sa_mmdet.')
+    return dict(cfg, type=layer_type)
