@@ -21,8 +21,8 @@ a kernel either holds the plane in registers or reads it twice, the second time 
   loads with ``evict_last``; pass 2 walks the plane backwards (latest-read blocks first) with
   ``evict_first``. Both loops are software-pipelined ``STAGES`` deep (``tl.range(num_stages=)``,
   asynchronous copies to shared memory), keeping 48-128 KB per SM in flight (Little's law:
-  4.3 TB/s x 1-2 us / 132 SMs = 32-64 KB). Channel planes have their own loops: one scalar gate
-  (no ``exp`` per element), and their backward pass 2 reads only ``dy``.
+  4.3 TB/s x 1-2 us / 132 SMs = 32-64 KB). The backward's pass 2 reads ``x`` of spatial planes
+  only.
 - Offsets and masks use ``L`` as ``(L // L_DIV) * L_DIV`` with ``L_DIV`` the power-of-two factor
   of ``L`` (at most 16), so loads are 16-byte vectors for ``L = 4200 = 8 * 525`` too, not only
   for ``L % 16 == 0`` (Triton's own specialization); scalar loads had cost 50 x 84 planes about
@@ -39,11 +39,10 @@ a kernel either holds the plane in registers or reads it twice, the second time 
 - Under ``TRITON_INTERPRET=1`` (set before Triton is imported; CPU tensors) one fixed small config
   is used instead of autotuning, with a low tile/loop threshold so that tests reach both kernels.
 
-Measured on an H200 (Triton 3.6, torch 2.11, ``do_bench`` with L2 flush) with the previous
-revision of the loop kernels (one gate formula for both kinds; this one's separate channel loops
-are not measured yet): (2, 256, 200, 336) fp32 forward 105 us = 2.62 TB/s (61 % of 4.3 TB/s),
-backward 158 us (61 %); bf16 52 % / 43 %; (2, 1024, 50, 84) fp32 58 % / 56 % (CUDA-graph replay).
-These times match a second pass that mostly misses L2.
+Measured on an H200 (Triton 3.6, torch 2.11, ``do_bench`` with L2 flush): (2, 256, 200, 336) fp32
+forward 105 us = 2.62 TB/s (61 % of 4.3 TB/s), backward 158 us (61 %); bf16 52 % / 43 %;
+(2, 1024, 50, 84) fp32 58 % / 56 % (CUDA-graph replay). These times match a second pass that
+mostly misses L2.
 
 Only ``tl`` features of Triton 3.0-3.6 are used; no CUDA C, no inline PTX.
 """
@@ -155,29 +154,17 @@ def _fwd_loop_kernel(x_ptr, out_ptr, w_ptr, b_ptr, mean_ptr, rstd_ptr, NC, C, P,
         tl.store(mean_ptr + p, mean)
         tl.store(rstd_ptr + p, rstd)
         j = (p % C) % P
-        w = tl.load(w_ptr + j)
-        b = tl.load(b_ptr + j)
+        a, b0 = _gate_coefs(tl.load(w_ptr + j), tl.load(b_ptr + j), mean, rstd, j >= P // 2)
         # pass 2, last block first: the most recently read blocks are the likeliest in L2
         y_base = out_ptr + _out_plane(p, C, SHUFFLE) * stride
-        if j >= P // 2:  # spatial attention: a gate per element
-            a = w * rstd
-            for i in tl.range(0, n_blocks, num_stages=STAGES):
-                start = (n_blocks - 1 - i) * BLOCK
-                m = start + offs < stride
-                x = tl.load(x_base + start + offs, mask=m, other=0.0,
-                            eviction_policy='evict_first').to(tl.float32)
-                y = x / (1.0 + tl.exp(-(a * (x - mean) + b)))
-                tl.store(y_base + start + offs, y.to(out_ptr.dtype.element_ty), mask=m,
-                         eviction_policy='evict_first')
-        else:  # channel attention: one gate per plane
-            gate = 1.0 / (1.0 + tl.exp(-(w * mean + b)))
-            for i in tl.range(0, n_blocks, num_stages=STAGES):
-                start = (n_blocks - 1 - i) * BLOCK
-                m = start + offs < stride
-                x = tl.load(x_base + start + offs, mask=m, other=0.0,
-                            eviction_policy='evict_first').to(tl.float32)
-                tl.store(y_base + start + offs, (x * gate).to(out_ptr.dtype.element_ty), mask=m,
-                         eviction_policy='evict_first')
+        for i in tl.range(0, n_blocks, num_stages=STAGES):
+            start = (n_blocks - 1 - i) * BLOCK
+            m = start + offs < stride
+            x = tl.load(x_base + start + offs, mask=m, other=0.0, eviction_policy='evict_first')
+            x = x.to(tl.float32)
+            y = x / (1.0 + tl.exp(-(a * (x - mean) + b0)))
+            tl.store(y_base + start + offs, y.to(out_ptr.dtype.element_ty), mask=m,
+                     eviction_policy='evict_first')
 
 
 @triton.jit
@@ -235,64 +222,44 @@ def _bwd_loop_kernel(g_ptr, x_ptr, dx_ptr, w_ptr, b_ptr, mean_ptr, rstd_ptr, dw_
         rstd = tl.load(rstd_ptr + p)
         j = (p % C) % P
         w = tl.load(w_ptr + j)
-        b = tl.load(b_ptr + j)
+        spatial = j >= P // 2
+        a, b0 = _gate_coefs(w, tl.load(b_ptr + j), mean, rstd, spatial)
+        # pass 1: S1 = sum(u), t = sum(u * (x - mean))
+        acc_u = tl.zeros([BLOCK], dtype=tl.float32)
+        acc_ud = tl.zeros([BLOCK], dtype=tl.float32)
+        for start in tl.range(0, L, BLOCK, num_stages=STAGES):
+            m = start + offs < stride
+            x = tl.load(x_base + start + offs, mask=m, other=0.0, eviction_policy='evict_last')
+            g = tl.load(g_base + start + offs, mask=m, other=0.0, eviction_policy='evict_last')
+            x = x.to(tl.float32)
+            d = tl.where(m, x - mean, 0.0)
+            s = 1.0 / (1.0 + tl.exp(-(a * d + b0)))
+            u = g.to(tl.float32) * x * s * (1.0 - s)
+            acc_u += u
+            acc_ud += u * d
+        sum_u = tl.sum(acc_u, axis=0)
+        sum_ud = tl.sum(acc_ud, axis=0)
+        tl.store(dw_ptr + p, tl.where(spatial, rstd * sum_ud, mean * sum_u))
+        tl.store(db_ptr + p, sum_u)
+        c_d = tl.where(spatial, -a * rstd * rstd * sum_ud / L, 0.0)
+        c_0 = tl.where(spatial, -a, w) * sum_u / L
+        # pass 2, last block first; a channel plane's dx = g * s + c_0 needs no x
         dx_base = dx_ptr + p * stride
-        if j >= P // 2:  # spatial attention
-            a = w * rstd
-            # pass 1: S1 = sum(u), t = sum(u * (x - mean))
-            acc_u = tl.zeros([BLOCK], dtype=tl.float32)
-            acc_ud = tl.zeros([BLOCK], dtype=tl.float32)
-            for start in tl.range(0, L, BLOCK, num_stages=STAGES):
-                m = start + offs < stride
-                x = tl.load(x_base + start + offs, mask=m, other=0.0,
-                            eviction_policy='evict_last').to(tl.float32)
-                g = tl.load(g_base + start + offs, mask=m, other=0.0,
-                            eviction_policy='evict_last').to(tl.float32)
-                d = tl.where(m, x - mean, 0.0)
-                s = 1.0 / (1.0 + tl.exp(-(a * d + b)))
-                u = g * x * s * (1.0 - s)
-                acc_u += u
-                acc_ud += u * d
-            sum_u = tl.sum(acc_u, axis=0)
-            sum_ud = tl.sum(acc_ud, axis=0)
-            tl.store(dw_ptr + p, rstd * sum_ud)
-            tl.store(db_ptr + p, sum_u)
-            # pass 2, last block first: dx = g s + a u - a rstd^2 t (x - mean) / L - a S1 / L
-            c_d = -a * rstd * rstd * sum_ud / L
-            c_0 = -a * sum_u / L
-            for i in tl.range(0, n_blocks, num_stages=STAGES):
-                start = (n_blocks - 1 - i) * BLOCK
-                m = start + offs < stride
-                x = tl.load(x_base + start + offs, mask=m, other=0.0,
-                            eviction_policy='evict_first').to(tl.float32)
-                g = tl.load(g_base + start + offs, mask=m, other=0.0,
-                            eviction_policy='evict_first').to(tl.float32)
-                d = x - mean
-                s = 1.0 / (1.0 + tl.exp(-(a * d + b)))
-                dx = g * s + a * (g * x * s * (1.0 - s)) + c_d * d + c_0
-                tl.store(dx_base + start + offs, dx.to(dx_ptr.dtype.element_ty), mask=m,
-                         eviction_policy='evict_first')
-        else:  # channel attention: one gate s per plane
-            s = 1.0 / (1.0 + tl.exp(-(w * mean + b)))
-            # pass 1: dlogit = s (1 - s) sum(g x)
-            acc = tl.zeros([BLOCK], dtype=tl.float32)
-            for start in tl.range(0, L, BLOCK, num_stages=STAGES):
-                m = start + offs < stride
-                x = tl.load(x_base + start + offs, mask=m, other=0.0, eviction_policy='evict_first')
-                g = tl.load(g_base + start + offs, mask=m, other=0.0, eviction_policy='evict_last')
-                acc += g.to(tl.float32) * x.to(tl.float32)
-            dlogit = s * (1.0 - s) * tl.sum(acc, axis=0)
-            tl.store(dw_ptr + p, dlogit * mean)
-            tl.store(db_ptr + p, dlogit)
-            # pass 2, last block first: dx = g s + w dlogit / L needs no x
-            c_0 = w * dlogit / L
-            for i in tl.range(0, n_blocks, num_stages=STAGES):
-                start = (n_blocks - 1 - i) * BLOCK
-                m = start + offs < stride
-                g = tl.load(g_base + start + offs, mask=m, other=0.0,
-                            eviction_policy='evict_first').to(tl.float32)
-                tl.store(dx_base + start + offs, (g * s + c_0).to(dx_ptr.dtype.element_ty),
-                         mask=m, eviction_policy='evict_first')
+        x_len = tl.where(spatial, stride, 0)
+        for i in tl.range(0, n_blocks, num_stages=STAGES):
+            start = (n_blocks - 1 - i) * BLOCK
+            m = start + offs < stride
+            x = tl.load(x_base + start + offs, mask=start + offs < x_len, other=0.0,
+                        eviction_policy='evict_first')
+            g = tl.load(g_base + start + offs, mask=m, other=0.0, eviction_policy='evict_first')
+            x = x.to(tl.float32)
+            g = g.to(tl.float32)
+            d = x - mean
+            s = 1.0 / (1.0 + tl.exp(-(a * d + b0)))
+            u = g * x * s * (1.0 - s)
+            dx = g * s + a * u + c_d * d + c_0
+            tl.store(dx_base + start + offs, dx.to(dx_ptr.dtype.element_ty), mask=m,
+                     eviction_policy='evict_first')
 
 
 @triton.jit
@@ -344,8 +311,8 @@ _TILE_CONFIGS = [
     for rows in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) for warps in (4, 8, 16)
 ]
 # (BLOCK, num_warps, PROGS, STAGES): PROGS programs per SM must be resident at once, as the sm_90
-# registers per thread (Triton 3.9's ptxas, fp32, forward / backward: 62 / 72 for (1024, 4) and
-# (2048, 8) at 3 stages, 53 / 86 for (4096, 16), 53 / 60 for (8192, 32), 39 / 40 unpipelined)
+# registers per thread (Triton 3.9's ptxas, fp32, forward / backward: 62 / 117 for (1024, 4) and
+# (2048, 8) at 3 stages, 53 / 107 for (4096, 16), 53 / 64 for (8192, 32), 39 / 48 unpipelined)
 # and the shared memory of the pipelined loops ((STAGES - 1) * BLOCK elements per loaded tensor
 # and loop) allow. Each config keeps 48-128 KB per SM in flight; they differ in the planes
 # between a plane's two reads (PROGS * 132) and in the per-block overhead.
