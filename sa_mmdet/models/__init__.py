@@ -1,5 +1,10 @@
-from .backbones import SAResNet
-from .layers import FoldedShuffleAttention, ShuffleAttention
+from .backbones import AttentionResNet, SAResNet
+from .layers import (CBAM, EfficientChannelAttention, FoldedShuffleAttention, ShuffleAttention,
+                     SpatialGroupEnhance, SqueezeExcitation)
 from .weight_init import SANetPretrainedInit
 
-__all__ = ['FoldedShuffleAttention', 'SANetPretrainedInit', 'SAResNet', 'ShuffleAttention']
+__all__ = [
+    'AttentionResNet', 'CBAM', 'EfficientChannelAttention', 'FoldedShuffleAttention',
+    'SANetPretrainedInit', 'SAResNet', 'ShuffleAttention', 'SpatialGroupEnhance',
+    'SqueezeExcitation'
+]

@@ -1,6 +1,6 @@
 """Triton kernels of Shuffle Attention (SA-Net, arXiv:2102.00240) for CUDA tensors.
 
-The contract is that of the C++ CPU kernel (``sa_mmdet/csrc/shuffle_attention_cpu.cpp``). A plane
+The contract is that of the C++ CPU kernel (``sa_mmdet/ops/csrc/cpu/shuffle_attention_cpu.cpp``). A plane
 is one (n, c) slice of ``L = H * W`` elements of a contiguous (N, C, H, W) input; plane (n, c)
 uses gate parameter ``j = c % P``: channel attention ``y = x * sigmoid(w_j * mean + b_j)`` for
 ``j < P / 2``, else spatial attention ``y = x * sigmoid(w_j * rstd * (x - mean) + b_j)``. With the

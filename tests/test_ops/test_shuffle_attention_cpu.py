@@ -1,16 +1,16 @@
 """The compiled CPU kernel (sa_mmdet._ext) against the PyTorch form and the paper's equations."""
+import importlib
 import os
 
 import pytest
 import torch
 
-import importlib
-
-sa_op = importlib.import_module("sa_mmdet.ops.shuffle_attention")  # the module, not the function
 from sa_mmdet.deploy import fold_shuffle_attention
 from sa_mmdet.models import FoldedShuffleAttention, SAResNet, ShuffleAttention
 from sa_mmdet.models.layers import sa_gate_params
 from sa_mmdet.ops import sa_ext_available, sa_kernel_enabled, shuffle_attention
+
+sa_op = importlib.import_module('sa_mmdet.ops.shuffle_attention')  # the module, not the function
 
 needs_kernel = pytest.mark.skipif(
     not sa_ext_available(), reason='sa_mmdet._ext is not built (SA_MMDET_WITH_OPS=0, or '

@@ -60,7 +60,9 @@ def test_import_registers_the_models_and_patches_nothing(states):
     mmdet, package = states['mmdet'], states['package']
     for key in PATCHABLE:
         assert package[key] == mmdet[key], key
-    assert package['models'] == ['FoldedShuffleAttention', 'SAResNet', 'ShuffleAttention']
+    assert package['models'] == [
+        'AttentionResNet', 'CBAM', 'EfficientChannelAttention', 'FoldedShuffleAttention',
+        'SAResNet', 'ShuffleAttention', 'SpatialGroupEnhance', 'SqueezeExcitation']
     assert package['initializers'] == ['SANetPretrained']
     for key in ('datasets', 'hooks', 'runners', 'wrappers'):
         assert package[key] == [], key

@@ -1,3 +1,4 @@
+from .attention_resnet import AttentionResNet
 from .sa_resnet import SAResNet
 
-__all__ = ['SAResNet']
+__all__ = ['AttentionResNet', 'SAResNet']

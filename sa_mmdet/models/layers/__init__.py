@@ -1,4 +1,12 @@
+from .cbam import CBAM
+from .eca_layer import EfficientChannelAttention, eca_kernel_size
 from .folded_shuffle_attention import FoldedShuffleAttention
+from .se_layer import SqueezeExcitation
+from .sge_layer import SpatialGroupEnhance
 from .shuffle_attention import ShuffleAttention, channel_shuffle, sa_gate_params
 
-__all__ = ['FoldedShuffleAttention', 'ShuffleAttention', 'channel_shuffle', 'sa_gate_params']
+__all__ = [
+    'CBAM', 'EfficientChannelAttention', 'FoldedShuffleAttention', 'ShuffleAttention',
+    'SpatialGroupEnhance', 'SqueezeExcitation', 'channel_shuffle', 'eca_kernel_size',
+    'sa_gate_params'
+]

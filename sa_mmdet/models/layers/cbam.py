@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule
 from mmdet.registry import MODELS
-from mmdet.utils import ConfigType, OptMultiConfig
+from mmdet.utils import OptConfigType, OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor
 
@@ -43,8 +43,8 @@ class CBAM(BaseModule):
             has ``in_channels // ratio`` units. Defaults to 16.
         kernel_size (int): Odd kernel size of the spatial convolution.
             Defaults to 7.
-        norm_cfg (dict): Config of the spatial norm layer.
-            Defaults to ``dict(type='BN', momentum=0.01)``.
+        norm_cfg (dict, optional): Config of the spatial norm layer; None means
+            ``dict(type='BN', momentum=0.01)`` (the official one). Defaults to None.
         init_cfg (dict or list[dict], optional): Initialization config.
             Defaults to None.
 
@@ -61,7 +61,7 @@ class CBAM(BaseModule):
                  in_channels: int,
                  ratio: int = 16,
                  kernel_size: int = 7,
-                 norm_cfg: ConfigType = dict(type='BN', momentum=0.01),
+                 norm_cfg: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if in_channels < 1 or ratio < 1 or in_channels // ratio < 1:
@@ -80,7 +80,8 @@ class CBAM(BaseModule):
         self.channel_mlp = nn.Sequential(
             nn.Linear(in_channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, in_channels))
         self.spatial_conv = ConvModule(
-            2, 1, kernel_size, padding=kernel_size // 2, bias=False, norm_cfg=norm_cfg,
+            2, 1, kernel_size, padding=kernel_size // 2, bias=False,
+            norm_cfg=norm_cfg or dict(type='BN', momentum=0.01),
             act_cfg=None)
 
     def init_weights(self) -> None:
