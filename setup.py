@@ -14,6 +14,7 @@ The configs, tools and model index are shipped inside the package under
 lists the models and a config can inherit ``sa_mmdet::sa_resnet/...``:
 symlinks for an editable install, copies for a wheel or an sdist.
 """
+
 import os
 import os.path as osp
 import shutil
@@ -41,23 +42,31 @@ def read_requirements(name: str) -> list:
 def ext_modules_and_cmdclass() -> tuple:
     """The ``sa_mmdet._ext`` CppExtension and its build command, or nothing."""
     if os.getenv('SA_MMDET_WITH_OPS', '1') == '0':
-        print('sa_mmdet: SA_MMDET_WITH_OPS=0, not building the CPU kernel sa_mmdet._ext',
-              file=sys.stderr)
+        print(
+            'sa_mmdet: SA_MMDET_WITH_OPS=0, not building the CPU kernel sa_mmdet._ext',
+            file=sys.stderr,
+        )
         return [], {}
     try:
         from torch.utils.cpp_extension import BuildExtension, CppExtension
     except ImportError:
-        print('sa_mmdet: torch is not importable at build time, not building the CPU kernel '
-              'sa_mmdet._ext (install with pip install --no-build-isolation to build it)',
-              file=sys.stderr)
+        print(
+            'sa_mmdet: torch is not importable at build time, not building the CPU kernel '
+            'sa_mmdet._ext (install with pip install --no-build-isolation to build it)',
+            file=sys.stderr,
+        )
         return [], {}
     csrc = osp.join('sa_mmdet', 'ops', 'csrc')
     sources = [osp.join(csrc, 'pybind.cpp'), osp.join(csrc, 'cpu', 'shuffle_attention_cpu.cpp')]
     # -fopenmp, -fno-math-errno, -fno-trapping-math as in torch's own build (torch's
     # at::parallel_for runs on its OpenMP pool; the math flags let the loops vectorise)
-    ext = CppExtension('sa_mmdet._ext', sources, include_dirs=[osp.abspath(csrc)],
-                       extra_compile_args={'cxx': ['-O3', '-fopenmp', '-fno-math-errno', '-fno-trapping-math']},
-                       extra_link_args=['-fopenmp'])
+    ext = CppExtension(
+        'sa_mmdet._ext',
+        sources,
+        include_dirs=[osp.abspath(csrc)],
+        extra_compile_args={'cxx': ['-O3', '-fopenmp', '-fno-math-errno', '-fno-trapping-math']},
+        extra_link_args=['-fopenmp'],
+    )
     return [ext], {'build_ext': BuildExtension}
 
 

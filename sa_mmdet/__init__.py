@@ -10,13 +10,29 @@ the layers run on. Engine helpers
 support (:mod:`sa_mmdet.pretrain`), deployment (:mod:`sa_mmdet.deploy`) and
 analysis (:mod:`sa_mmdet.analysis`) are imported only when asked for.
 """
-from .models import (CBAM, AttentionResNet, EfficientChannelAttention, FoldedShuffleAttention,
-                     SANetPretrainedInit, SAResNet, ShuffleAttention, SpatialGroupEnhance,
-                     SqueezeExcitation)
+
+from .models import (
+    CBAM,
+    AttentionResNet,
+    EfficientChannelAttention,
+    FoldedShuffleAttention,
+    SANetPretrainedInit,
+    SAResNet,
+    ShuffleAttention,
+    SpatialGroupEnhance,
+    SqueezeExcitation,
+)
 from .version import __version__
 
 __all__ = [
-    'AttentionResNet', 'CBAM', 'EfficientChannelAttention', 'FoldedShuffleAttention',
-    'SANetPretrainedInit', 'SAResNet', 'ShuffleAttention', 'SpatialGroupEnhance',
-    'SqueezeExcitation', '__version__'
+    'AttentionResNet',
+    'CBAM',
+    'EfficientChannelAttention',
+    'FoldedShuffleAttention',
+    'SANetPretrainedInit',
+    'SAResNet',
+    'ShuffleAttention',
+    'SpatialGroupEnhance',
+    'SqueezeExcitation',
+    '__version__',
 ]

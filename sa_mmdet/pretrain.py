@@ -8,6 +8,7 @@ exactly the detector backbone's (see ``configs/imagenet/``). Where torchvision
 is not installed, a stand-in lets mmpretrain import (see
 :mod:`sa_mmdet.utils.torchvision_stub`).
 """
+
 from .utils import install_torchvision_stub
 
 install_torchvision_stub()

@@ -11,6 +11,7 @@
 Files under ``tests/data/`` are loaded by path or run as scripts, never
 imported as top-level modules.
 """
+
 import importlib.util
 import os
 import subprocess
@@ -27,8 +28,9 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / 'tests' / 'data'
 
 
-def _run_python(*args, timeout: int = 600,
-                env: Optional[dict] = None) -> subprocess.CompletedProcess:
+def _run_python(
+    *args, timeout: int = 600, env: Optional[dict] = None
+) -> subprocess.CompletedProcess:
     """``python ARGS`` from the repository root, importing this checkout's sa_mmdet.
 
     The command runs in a session of its own, so a test may kill its process
@@ -37,9 +39,15 @@ def _run_python(*args, timeout: int = 600,
     extra = {k: str(v) for k, v in (env or {}).items()}
     path = [extra.pop('PYTHONPATH', ''), str(REPO), os.environ.get('PYTHONPATH', '')]
     full_env = dict(os.environ, **extra, PYTHONPATH=os.pathsep.join(filter(None, path)))
-    return subprocess.run([sys.executable, *map(str, args)], cwd=REPO, env=full_env,
-                          capture_output=True, text=True, timeout=timeout,
-                          start_new_session=True)
+    return subprocess.run(
+        [sys.executable, *map(str, args)],
+        cwd=REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        start_new_session=True,
+    )
 
 
 def _import_file(path: Path, name: str) -> ModuleType:
@@ -54,9 +62,17 @@ def _import_tool(path: str) -> ModuleType:
     return _import_file(REPO / path, Path(path).stem + '_tool')
 
 
-def _shuffle_attention_reference(x: Tensor, cweight: Tensor, cbias: Tensor, sweight: Tensor,
-                                 sbias: Tensor, gn_weight: Tensor, gn_bias: Tensor, groups: int,
-                                 eps: float = 1e-5) -> Tensor:
+def _shuffle_attention_reference(
+    x: Tensor,
+    cweight: Tensor,
+    cbias: Tensor,
+    sweight: Tensor,
+    sbias: Tensor,
+    gn_weight: Tensor,
+    gn_bias: Tensor,
+    groups: int,
+    eps: float = 1e-5,
+) -> Tensor:
     """SA-Net's Shuffle Attention for an (N, C, H, W) input, channel by channel.
 
     Group ``g`` owns channels ``[2 * g * k, 2 * (g + 1) * k)`` with ``k = C / 2G``;
@@ -76,7 +92,7 @@ def _shuffle_attention_reference(x: Tensor, cweight: Tensor, cbias: Tensor, swei
         for j in range(k):
             xs = x[:, 2 * g * k + k + j]
             mean = xs.mean(dim=(1, 2), keepdim=True)
-            var = ((xs - mean)**2).mean(dim=(1, 2), keepdim=True)
+            var = ((xs - mean) ** 2).mean(dim=(1, 2), keepdim=True)
             normed = (xs - mean) / torch.sqrt(var + eps) * gn_weight[j] + gn_bias[j]
             attended.append(xs * torch.sigmoid(sweight[j] * normed + sbias[j]))
     return torch.stack([attended[(i % 2) * (c // 2) + i // 2] for i in range(c)], dim=1)
@@ -84,8 +100,17 @@ def _shuffle_attention_reference(x: Tensor, cweight: Tensor, cbias: Tensor, swei
 
 def _sa_reference(sa: torch.nn.Module, x: Tensor) -> Tensor:
     """:func:`_shuffle_attention_reference` with the parameters of an SA layer."""
-    return _shuffle_attention_reference(x, sa.cweight, sa.cbias, sa.sweight, sa.sbias,
-                                        sa.gn.weight, sa.gn.bias, sa.groups, sa.gn.eps)
+    return _shuffle_attention_reference(
+        x,
+        sa.cweight,
+        sa.cbias,
+        sa.sweight,
+        sa.sbias,
+        sa.gn.weight,
+        sa.gn.bias,
+        sa.groups,
+        sa.gn.eps,
+    )
 
 
 def _randomize_sa(module: torch.nn.Module, generator: torch.Generator) -> None:
@@ -109,8 +134,9 @@ def run_python() -> Callable[..., subprocess.CompletedProcess]:
 @pytest.fixture(scope='session')
 def run_converter() -> Callable[..., subprocess.CompletedProcess]:
     """``tools/model_converters/sanet2mmdet.py ARGS``."""
-    return lambda *args: _run_python(REPO / 'tools/model_converters/sanet2mmdet.py', *args,
-                                      timeout=300)
+    return lambda *args: _run_python(
+        REPO / 'tools/model_converters/sanet2mmdet.py', *args, timeout=300
+    )
 
 
 @pytest.fixture(scope='session')

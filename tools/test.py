@@ -6,6 +6,7 @@ of mmdet's (``--work-dir``, ``--show-dir``, ``--cfg-options``, ``--launcher``).
 Example:
     python tools/test.py configs/sa_resnet/faster-rcnn_sa-r50_fpn_1x_coco.py CHECKPOINT
 """
+
 import os.path as osp
 import runpy
 
@@ -15,5 +16,6 @@ from sa_mmdet.utils import register_config_package
 
 if __name__ == '__main__':
     register_config_package()
-    runpy.run_path(osp.join(get_installed_path('mmdet'), '.mim', 'tools', 'test.py'),
-                   run_name='__main__')
+    runpy.run_path(
+        osp.join(get_installed_path('mmdet'), '.mim', 'tools', 'test.py'), run_name='__main__'
+    )

@@ -25,8 +25,7 @@ _base_ = [
     'mmpretrain::_base_/schedules/imagenet_bs256.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
-custom_imports = dict(
-    imports=['sa_mmdet.pretrain', 'sa_mmdet.engine'], allow_failed_imports=False)
+custom_imports = dict(imports=['sa_mmdet.pretrain', 'sa_mmdet.engine'], allow_failed_imports=False)
 # checkpoints that torch's weights-only loading reads (the detectors' init_cfg,
 # mim test, --resume)
 custom_hooks = [dict(type='WeightsOnlyCheckpointHook')]
@@ -37,13 +36,15 @@ model = dict(
         type='SAResNet',
         depth=50,
         sa_groups=64,
-        out_indices=(3, ),
+        out_indices=(3,),
         style='pytorch',
         # mmdet's defaults suit fine-tuning a pretrained detector backbone;
         # pretraining updates BatchNorm statistics and, like the official
         # torchvision-based code, does not zero-init the last BN of blocks.
         norm_eval=False,
-        zero_init_residual=False))
+        zero_init_residual=False,
+    )
+)
 
 param_scheduler = [
     dict(
@@ -52,6 +53,7 @@ param_scheduler = [
         by_epoch=True,
         begin=0,
         end=5,
-        convert_to_iter_based=True),
+        convert_to_iter_based=True,
+    ),
     dict(type='MultiStepLR', by_epoch=True, milestones=[30, 60, 90], gamma=0.1),
 ]

@@ -11,18 +11,20 @@ model = dict(
             type='SingleRoIExtractor',
             roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=0),
             out_channels=128,
-            featmap_strides=[4, 8, 16, 32]),
+            featmap_strides=[4, 8, 16, 32],
+        ),
         mask_head=dict(
             type='FCNMaskHead',
             num_convs=2,
             in_channels=128,
             conv_out_channels=128,
             num_classes=4,
-            loss_mask=dict(
-                type='CrossEntropyLoss', use_mask=True, loss_weight=1.0))),
-    train_cfg=dict(
-        rcnn=dict(assigner=dict(match_low_quality=True), mask_size=28)),
-    test_cfg=dict(rcnn=dict(mask_thr_binary=0.5)))
+            loss_mask=dict(type='CrossEntropyLoss', use_mask=True, loss_weight=1.0),
+        ),
+    ),
+    train_cfg=dict(rcnn=dict(assigner=dict(match_low_quality=True), mask_size=28)),
+    test_cfg=dict(rcnn=dict(mask_thr_binary=0.5)),
+)
 
 val_evaluator = dict(metric=['bbox', 'segm'])
 test_evaluator = val_evaluator

@@ -1,9 +1,20 @@
 """Analysis helpers: build models from configs offline, count their complexity."""
+
 from .builder import build_model_from_config, load_config
-from .complexity import (Complexity, ImageNetClassifier, classifier_complexity,
-                         detector_complexity, measure_complexity)
+from .complexity import (
+    Complexity,
+    ImageNetClassifier,
+    classifier_complexity,
+    detector_complexity,
+    measure_complexity,
+)
 
 __all__ = [
-    'Complexity', 'ImageNetClassifier', 'build_model_from_config', 'classifier_complexity',
-    'detector_complexity', 'load_config', 'measure_complexity'
+    'Complexity',
+    'ImageNetClassifier',
+    'build_model_from_config',
+    'classifier_complexity',
+    'detector_complexity',
+    'load_config',
+    'measure_complexity',
 ]

@@ -1,13 +1,14 @@
 """Build an mmdet model from a config file, offline, with optional weights."""
+
 import copy
 from typing import Optional, Union
 
 import torch.nn as nn
+from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.hub import get_config
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
-from mmdet.registry import MODELS
 
 from ..utils import register_config_package
 
@@ -29,8 +30,9 @@ def load_config(config: Union[str, Config]) -> Config:
     return get_config(config) if '::' in config else Config.fromfile(config)
 
 
-def build_model_from_config(config: Union[str, Config],
-                            checkpoint: Optional[str] = None) -> nn.Module:
+def build_model_from_config(
+    config: Union[str, Config], checkpoint: Optional[str] = None
+) -> nn.Module:
     """Build a config's model in eval mode, without pretrained downloads.
 
     The backbone's ``init_cfg`` (an ImageNet checkpoint or a

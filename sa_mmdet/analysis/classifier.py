@@ -1,4 +1,5 @@
 """The ImageNet classifier of the SA-Net paper's Table 1, for counting its complexity."""
+
 import torch.nn as nn
 from torch import Tensor
 
@@ -17,8 +18,9 @@ class ImageNetClassifier(nn.Module):
         num_classes (int): Classes of the fc layer. Defaults to 1000.
     """
 
-    def __init__(self, backbone: nn.Module, in_channels: int = 2048,
-                 num_classes: int = 1000) -> None:
+    def __init__(
+        self, backbone: nn.Module, in_channels: int = 2048, num_classes: int = 1000
+    ) -> None:
         super().__init__()
         self.backbone = backbone
         self.pool = nn.AdaptiveAvgPool2d(1)

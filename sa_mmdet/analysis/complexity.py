@@ -15,6 +15,7 @@ the 16 SA layers). :func:`measure_complexity` reports both: the counter's own
 total, and a paper-style total from the same trace with ReLU and max-pool
 counted and each SA layer counted as ``C/2 * H * W`` instead of its GroupNorm.
 """
+
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
@@ -22,10 +23,10 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-from mmengine.analysis import FlopAnalyzer, parameter_count
-from mmengine.analysis.jit_handles import get_shape
 from mmdet.models.backbones import ResNet
 from mmdet.structures import DetDataSample
+from mmengine.analysis import FlopAnalyzer, parameter_count
+from mmengine.analysis.jit_handles import get_shape
 from torch import Tensor
 
 from ..models import SAResNet
@@ -114,10 +115,12 @@ def measure_complexity(model: nn.Module, inputs: Tuple[Any, ...]) -> Complexity:
 
         return hook
 
-    hooks = [layer.register_forward_hook(record_half_elements(name))
-             for name, layer in sa_layers.items()]
-    implementations = {name: getattr(layer, 'implementation', None)
-                       for name, layer in sa_layers.items()}
+    hooks = [
+        layer.register_forward_hook(record_half_elements(name)) for name, layer in sa_layers.items()
+    ]
+    implementations = {
+        name: getattr(layer, 'implementation', None) for name, layer in sa_layers.items()
+    }
     for name, layer in sa_layers.items():
         if implementations[name] is not None:
             layer.implementation = 'reference'
@@ -150,7 +153,8 @@ def measure_complexity(model: nn.Module, inputs: Tuple[Any, ...]) -> Complexity:
         sa_layers=len(sa_layers),
         sa_flops=sa_flops,
         sa_half_elements=sa_half_elements,
-        sa_uncounted_ops=tuple(sorted(sa_uncounted)))
+        sa_uncounted_ops=tuple(sorted(sa_uncounted)),
+    )
 
 
 def classifier_complexity(depth: int, sa: bool, size: int = 224) -> Complexity:
@@ -165,9 +169,9 @@ def classifier_complexity(depth: int, sa: bool, size: int = 224) -> Complexity:
         Complexity: Counts for one ``size`` x ``size`` image.
     """
     backbone_type = SAResNet if sa else ResNet
-    model = ImageNetClassifier(backbone_type(depth=depth, out_indices=(3, )))
+    model = ImageNetClassifier(backbone_type(depth=depth, out_indices=(3,)))
     model.eval()
-    return measure_complexity(model, (torch.randn(1, 3, size, size), ))
+    return measure_complexity(model, (torch.randn(1, 3, size, size),))
 
 
 def detector_complexity(model: nn.Module, size: Sequence[int] = (1280, 800)) -> Complexity:
@@ -190,21 +194,30 @@ def detector_complexity(model: nn.Module, size: Sequence[int] = (1280, 800)) -> 
     """
     width, height = size
     shape = (height, width)
-    sample = DetDataSample(metainfo=dict(
-        img_shape=shape, ori_shape=shape, pad_shape=shape, batch_input_shape=shape,
-        scale_factor=(1., 1.)))
+    sample = DetDataSample(
+        metainfo=dict(
+            img_shape=shape,
+            ori_shape=shape,
+            pad_shape=shape,
+            batch_input_shape=shape,
+            scale_factor=(1.0, 1.0),
+        )
+    )
     rois: List[int] = []
     hooks = []
     rpn_head = getattr(model, 'rpn_head', None)
     if rpn_head is not None:
         rpn_nms = rpn_head.test_cfg.nms
         iou_threshold, rpn_nms.iou_threshold = rpn_nms.iou_threshold, 1.0
-        hooks.append(model.roi_head.bbox_roi_extractor.register_forward_pre_hook(
-            lambda module, args: rois.append(int(args[1].shape[0]))))
+        hooks.append(
+            model.roi_head.bbox_roi_extractor.register_forward_pre_hook(
+                lambda module, args: rois.append(int(args[1].shape[0]))
+            )
+        )
     forward = model.forward
     model.forward = partial(forward, data_samples=[sample], mode='tensor')
     try:
-        result = measure_complexity(model, (torch.randn(1, 3, height, width), ))
+        result = measure_complexity(model, (torch.randn(1, 3, height, width),))
     finally:
         model.forward = forward
         if rpn_head is not None:

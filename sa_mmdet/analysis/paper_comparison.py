@@ -5,6 +5,7 @@ and the SA detectors' parameter counts of Table 3 (1280x800, trainable
 parameters only) plus its RetinaNet ResNet-101 count. Everything else is None
 ("n/a"), never estimated.
 """
+
 import os.path as osp
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
@@ -41,6 +42,7 @@ PAPER_DETECTOR_PARAMS = {
     'retinanet_sa-r101_fpn_1x_coco': 56.64,
     'retinanet_r101_fpn_1x_coco': 56.74,
 }
+
 
 @dataclass
 class ComplexityRow:
@@ -81,8 +83,9 @@ def classifier_rows(depths: Sequence[int] = (50, 101), size: int = 224) -> List[
         for sa, name in ((False, f'ResNet-{depth}'), (True, f'SA-Net-{depth}')):
             complexity = classifier_complexity(depth, sa=sa, size=size)
             paper = PAPER_CLASSIFIERS.get(name, (None, None)) if size == 224 else (None, None)
-            rows.append(ComplexityRow(name, f'{size}x{size}', complexity.params, *paper,
-                                      complexity))
+            rows.append(
+                ComplexityRow(name, f'{size}x{size}', complexity.params, *paper, complexity)
+            )
     return rows
 
 
@@ -104,8 +107,9 @@ def detector_pairs(names: Optional[Sequence[str]] = None) -> List[Tuple[str, str
     return [(f'sa_mmdet::sa_resnet/{name}.py', DETECTOR_PAIRS[name]) for name in names]
 
 
-def detector_rows(names: Optional[Sequence[str]] = None,
-                  size: Sequence[int] = (1280, 800)) -> List[ComplexityRow]:
+def detector_rows(
+    names: Optional[Sequence[str]] = None, size: Sequence[int] = (1280, 800)
+) -> List[ComplexityRow]:
     """SA detectors next to their plain-ResNet twins, as in the paper's Table 3.
 
     Args:
@@ -141,6 +145,9 @@ def config_rows(configs: Sequence[str], size: Sequence[int] = (1280, 800)) -> Li
         paper_params = PAPER_DETECTOR_PARAMS.get(name) if known else None
         rois = complexity.extra.get('rois')
         input_desc = f'{width}x{height}' + (f', {rois} RoIs' if rois else '')
-        rows.append(ComplexityRow(name, input_desc, complexity.trainable_params, paper_params,
-                                  None, complexity))
+        rows.append(
+            ComplexityRow(
+                name, input_desc, complexity.trainable_params, paper_params, None, complexity
+            )
+        )
     return rows

@@ -3,6 +3,7 @@
 Paper: `SA-Net: Shuffle Attention for Deep Convolutional Neural Networks`
 (https://arxiv.org/abs/2102.00240), Fig. 4/5 look at what these gates select.
 """
+
 from typing import Dict, NamedTuple
 
 import torch
@@ -89,7 +90,8 @@ def sa_gates(module: nn.Module, x: Tensor) -> SAGates:
     if c != 2 * groups * k:
         raise ValueError(
             f'input has {c} channels but the SA layer expects 2 * groups * k = '
-            f'2 * {groups} * {k} = {2 * groups * k}; pass the input of this layer.')
+            f'2 * {groups} * {k} = {2 * groups * k}; pass the input of this layer.'
+        )
     halves = x.reshape(n, groups, 2, k, h, w)
     x_channel, x_spatial = halves[:, :, 0], halves[:, :, 1]
 
@@ -98,5 +100,6 @@ def sa_gates(module: nn.Module, x: Tensor) -> SAGates:
 
     normed = module.gn(x_spatial.reshape(n * groups, k, h, w)).reshape(n, groups, k, h, w)
     spatial = torch.sigmoid(
-        module.sweight.reshape(k, 1, 1) * normed + module.sbias.reshape(k, 1, 1))
+        module.sweight.reshape(k, 1, 1) * normed + module.sbias.reshape(k, 1, 1)
+    )
     return SAGates(channel, spatial)

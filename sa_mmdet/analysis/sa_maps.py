@@ -1,4 +1,5 @@
 """The gates of a detector's Shuffle Attention layers for one image, on the image."""
+
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -58,8 +59,9 @@ def _on_image(maps: Tensor, valid: Tuple[float, float], size: Tuple[int, int]) -
     return F.interpolate(maps, size=size, mode='bilinear', align_corners=False)[0].numpy()
 
 
-def sa_gate_maps(model: nn.Module, image: np.ndarray,
-                 layers: Optional[Sequence[str]] = None) -> List[SALayerMaps]:
+def sa_gate_maps(
+    model: nn.Module, image: np.ndarray, layers: Optional[Sequence[str]] = None
+) -> List[SALayerMaps]:
     """Run a detector on an image and return the gates of chosen SA layers.
 
     The image goes through the config's test pipeline
@@ -79,8 +81,10 @@ def sa_gate_maps(model: nn.Module, image: np.ndarray,
     """
     sa_layers = find_sa_layers(model)
     if not sa_layers:
-        raise ValueError(f'{type(model).__name__} has no Shuffle Attention layers: '
-                         'use a config whose backbone is SAResNet.')
+        raise ValueError(
+            f'{type(model).__name__} has no Shuffle Attention layers: '
+            'use a config whose backbone is SAResNet.'
+        )
     layers = list(layers) if layers else last_sa_layer_per_stage(model)
     unknown = [name for name in layers if name not in sa_layers]
     if unknown:
@@ -108,8 +112,13 @@ def sa_gate_maps(model: nn.Module, image: np.ndarray,
             x = inputs[name][:1]
             gates = sa_gates(sa_layers[name], x)
             spatial = gates.spatial[0].mean(1).float().cpu()  # (G, h, w)
-            results.append(SALayerMaps(
-                name=name, channels=x.shape[1], feature_size=tuple(x.shape[-2:]),
-                spatial=_on_image(spatial, valid, image.shape[:2]),
-                channel=gates.channel[0].float().cpu().numpy()))
+            results.append(
+                SALayerMaps(
+                    name=name,
+                    channels=x.shape[1],
+                    feature_size=tuple(x.shape[-2:]),
+                    spatial=_on_image(spatial, valid, image.shape[:2]),
+                    channel=gates.channel[0].float().cpu().numpy(),
+                )
+            )
     return results

@@ -1,4 +1,5 @@
 """Measure what autograd keeps alive for backward."""
+
 from typing import Any, Callable, Dict, Tuple
 
 import torch

@@ -1,11 +1,16 @@
 """Render tables of figures as aligned text or markdown."""
+
 from typing import Optional, Sequence
 
 FORMATS = ('text', 'md')
 
 
-def format_table(header: Sequence[str], rows: Sequence[Sequence[object]], fmt: str = 'text',
-                 title: Optional[str] = None) -> str:
+def format_table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    fmt: str = 'text',
+    title: Optional[str] = None,
+) -> str:
     """Render a table.
 
     Args:
@@ -26,7 +31,8 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[object]], fmt: s
         lines.insert(1, '|' + ' --- |' * len(header))
     else:
         widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
-        lines = ['  '.join(cell.rjust(w) for cell, w in zip(line, widths)).rstrip()
-                 for line in cells]
+        lines = [
+            '  '.join(cell.rjust(w) for cell, w in zip(line, widths)).rstrip() for line in cells
+        ]
         lines.insert(1, '  '.join('-' * w for w in widths))
     return '\n'.join(([title] if title else []) + lines)

@@ -1,4 +1,5 @@
 """Read the scalars an mmengine run logs (``<run>/vis_data/scalars.json``)."""
+
 import glob
 import json
 import os.path as osp
@@ -39,12 +40,15 @@ def find_scalars(path: str) -> str:
     """
     if osp.isfile(path):
         return path
-    candidates = sorted(glob.glob(osp.join(path, 'vis_data', 'scalars.json'))
-                        or glob.glob(osp.join(path, '*', 'vis_data', 'scalars.json')))
+    candidates = sorted(
+        glob.glob(osp.join(path, 'vis_data', 'scalars.json'))
+        or glob.glob(osp.join(path, '*', 'vis_data', 'scalars.json'))
+    )
     if not candidates:
         raise FileNotFoundError(
             f'no scalars.json under {path}: pass a work dir of an mmengine run, one of its '
-            '<timestamp> dirs, or <timestamp>/vis_data/scalars.json')
+            '<timestamp> dirs, or <timestamp>/vis_data/scalars.json'
+        )
     return candidates[-1]
 
 
@@ -67,8 +71,10 @@ def read_scalars(path: str) -> ScalarLog:
                 continue
             record = json.loads(line)
             if 'step' not in record:
-                raise ValueError(f'{file}, line {number}: no "step" key; is this an '
-                                 'mmengine vis_data/scalars.json?')
+                raise ValueError(
+                    f'{file}, line {number}: no "step" key; is this an '
+                    'mmengine vis_data/scalars.json?'
+                )
             step = record.pop('step')
             if any('/' in key for key in record):
                 for key, value in record.items():

@@ -4,6 +4,7 @@ Registers :class:`CheckedCocoDataset`. The toy data generators
 (:mod:`sa_mmdet.datasets.toy_coco`) are imported only by the tools that write
 the data.
 """
+
 from .checked_coco import CheckedCOCO, CheckedCocoDataset
 from .coco_checks import check_coco_dict, read_coco_json
 

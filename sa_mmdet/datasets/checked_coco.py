@@ -1,4 +1,5 @@
 """``CocoDataset`` that checks its annotation file before training starts."""
+
 from functools import partial
 from typing import List, Optional, Sequence
 
@@ -18,8 +19,9 @@ class CheckedCOCO(COCO):
         img_dir (str, optional): Image folder to check. Defaults to None.
     """
 
-    def __init__(self, annotation_file: str, classes: Sequence[str],
-                 img_dir: Optional[str] = None) -> None:
+    def __init__(
+        self, annotation_file: str, classes: Sequence[str], img_dir: Optional[str] = None
+    ) -> None:
         dataset = read_coco_json(annotation_file)
         check_coco_dict(dataset, annotation_file, classes, img_dir)
         super().__init__()

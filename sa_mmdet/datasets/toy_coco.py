@@ -16,6 +16,7 @@ may occlude up to half of earlier ones. Output depends only on the seed and
 the arguments: each image is drawn from its own generator seeded with
 ``(seed, split, index)``.
 """
+
 import json
 import math
 import os
@@ -79,21 +80,21 @@ def _sample_area(rng: np.random.Generator, image_size: int) -> float:
     """Sample a target object area from COCO's small/medium/large ranges."""
     max_area = 0.5 * image_size**2
     assert max_area > LARGE_AREA * 1.25, 'image_size is checked by the caller'
-    ranges = ((MIN_AREA, SMALL_AREA * 0.8), (SMALL_AREA * 1.25,
-                                             LARGE_AREA * 0.8),
-              (LARGE_AREA * 1.25, max_area))
+    ranges = (
+        (MIN_AREA, SMALL_AREA * 0.8),
+        (SMALL_AREA * 1.25, LARGE_AREA * 0.8),
+        (LARGE_AREA * 1.25, max_area),
+    )
     low, high = ranges[rng.choice(3, p=SIZE_PROBS)]
     return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 
 
-def _shape(rng: np.random.Generator, label: int, area: float,
-           image_size: int) -> Polygon:
+def _shape(rng: np.random.Generator, label: int, area: float, image_size: int) -> Polygon:
     """A randomly posed polygon of class ``label``, fully inside the image."""
     name = CLASSES[label]
     radius = math.sqrt(area / _UNIT_AREAS[name])
     angle = rng.uniform(0, 2 * np.pi) if name != 'circle' else 0.0
-    rot = np.array([[np.cos(angle), -np.sin(angle)],
-                    [np.sin(angle), np.cos(angle)]])
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     # Mild anisotropy makes the shapes less template-like.
     stretch = rng.uniform(0.85, 1.15, size=2) if name != 'circle' else 1.0
     verts = (unit_shape(name) * stretch) @ rot.T * radius
@@ -120,8 +121,9 @@ def _visible(shape: Polygon, above: Sequence[Polygon]) -> List[Polygon]:
     return _parts(shape.difference(unary_union(list(above))))
 
 
-def _place_objects(rng: np.random.Generator, image_size: int,
-                   num_objects: int) -> List[Tuple[int, Polygon]]:
+def _place_objects(
+    rng: np.random.Generator, image_size: int, num_objects: int
+) -> List[Tuple[int, Polygon]]:
     """Sample objects and stack them, largest at the bottom.
 
     Each object gets ``PLACE_TRIES`` random poses; a pose is rejected if it
@@ -136,8 +138,7 @@ def _place_objects(rng: np.random.Generator, image_size: int,
         for _ in range(PLACE_TRIES):
             shape = _shape(rng, int(labels[i]), areas[i], image_size)
             shapes = [s for _, s in objects] + [shape]
-            if all(_acceptable(s, shapes[j + 1:])
-                   for j, s in enumerate(shapes[:-1])):
+            if all(_acceptable(s, shapes[j + 1 :]) for j, s in enumerate(shapes[:-1])):
                 objects.append((int(labels[i]), shape))
                 break
     return objects
@@ -146,12 +147,10 @@ def _place_objects(rng: np.random.Generator, image_size: int,
 def _acceptable(shape: Polygon, above: Sequence[Polygon]) -> bool:
     parts = _visible(shape, above)
     area = sum(p.area for p in parts)
-    return (area >= MIN_VISIBLE * shape.area
-            and all(len(p.interiors) == 0 for p in parts))
+    return area >= MIN_VISIBLE * shape.area and all(len(p.interiors) == 0 for p in parts)
 
 
-def _smooth_noise(rng: np.random.Generator, size: int, cells: int,
-                  channels: int) -> np.ndarray:
+def _smooth_noise(rng: np.random.Generator, size: int, cells: int, channels: int) -> np.ndarray:
     """Low-frequency noise in [-1, 1] of shape ``(size, size, channels)``."""
     coarse = rng.uniform(-1, 1, (cells, cells, channels)).astype(np.float32)
     noise = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC)
@@ -180,14 +179,12 @@ def _coverage(shape: Polygon, size: int) -> np.ndarray:
     big = size * SUPERSAMPLE
     pts = np.asarray(shape.exterior.coords) * SUPERSAMPLE - 0.5
     canvas = np.zeros((big, big), np.uint8)
-    cv2.fillPoly(canvas, [np.round(pts * 16).astype(np.int32)], 255,
-                 cv2.LINE_8, shift=4)
+    cv2.fillPoly(canvas, [np.round(pts * 16).astype(np.int32)], 255, cv2.LINE_8, shift=4)
     small = cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA)
     return small.astype(np.float32)[..., None] / 255
 
 
-def _object_colour(rng: np.random.Generator,
-                   avoid: Sequence[np.ndarray]) -> np.ndarray:
+def _object_colour(rng: np.random.Generator, avoid: Sequence[np.ndarray]) -> np.ndarray:
     """A colour far from every colour in ``avoid`` (best of a few draws)."""
     best, best_dist = None, -1.0
     for _ in range(COLOUR_TRIES):
@@ -206,8 +203,7 @@ def _annotation(parts: Sequence[Polygon], size: int) -> Optional[dict]:
     for part in parts:
         coords = np.asarray(part.exterior.coords)[:-1]
         if len(coords) >= 3 and part.area >= 1:
-            segmentation.append(
-                [round(float(v), 2) for v in coords.reshape(-1)])
+            segmentation.append([round(float(v), 2) for v in coords.reshape(-1)])
     if not segmentation:
         return None
     rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, size, size))
@@ -218,16 +214,12 @@ def _annotation(parts: Sequence[Polygon], size: int) -> Optional[dict]:
     ys = np.concatenate([np.asarray(s[1::2]) for s in segmentation])
     x0, y0 = float(xs.min()), float(ys.min())
     bbox = [x0, y0, float(xs.max()) - x0, float(ys.max()) - y0]
-    return dict(
-        segmentation=segmentation,
-        area=area,
-        bbox=[round(v, 2) for v in bbox],
-        iscrowd=0)
+    return dict(segmentation=segmentation, area=area, bbox=[round(v, 2) for v in bbox], iscrowd=0)
 
 
-def draw_toy_image(rng: np.random.Generator,
-                   image_size: int,
-                   max_objects: int = 6) -> Tuple[np.ndarray, List[dict]]:
+def draw_toy_image(
+    rng: np.random.Generator, image_size: int, max_objects: int = 6
+) -> Tuple[np.ndarray, List[dict]]:
     """Draw one image and its annotations (without ids).
 
     Args:
@@ -241,8 +233,7 @@ def draw_toy_image(rng: np.random.Generator,
         visible object, a dict with ``category_id`` (1-based index into
         :data:`CLASSES`), ``segmentation``, ``area``, ``bbox`` and ``iscrowd``.
     """
-    objects = _place_objects(rng, image_size,
-                             int(rng.integers(1, max_objects + 1)))
+    objects = _place_objects(rng, image_size, int(rng.integers(1, max_objects + 1)))
     image = _background(rng, image_size)
     colours: List[np.ndarray] = []
     for label, shape in objects:
@@ -259,7 +250,7 @@ def draw_toy_image(rng: np.random.Generator,
     annotations = []
     shapes = [shape for _, shape in objects]
     for i, (label, shape) in enumerate(objects):
-        ann = _annotation(_visible(shape, shapes[i + 1:]), image_size)
+        ann = _annotation(_visible(shape, shapes[i + 1 :]), image_size)
         if ann is not None:
             annotations.append(dict(category_id=label + 1, **ann))
     return image, annotations
@@ -270,15 +261,18 @@ def _area_counts(annotations: Sequence[dict]) -> Dict[str, int]:
     return dict(
         small=int((areas < SMALL_AREA).sum()),
         medium=int(((areas >= SMALL_AREA) & (areas <= LARGE_AREA)).sum()),
-        large=int((areas > LARGE_AREA).sum()))
+        large=int((areas > LARGE_AREA).sum()),
+    )
 
 
-def generate_toy_coco(out_dir: str = 'data/toy_coco',
-                      num_train: int = 400,
-                      num_val: int = 100,
-                      image_size: int = 192,
-                      seed: int = 0,
-                      max_objects: int = 6) -> dict:
+def generate_toy_coco(
+    out_dir: str = 'data/toy_coco',
+    num_train: int = 400,
+    num_val: int = 100,
+    image_size: int = 192,
+    seed: int = 0,
+    max_objects: int = 6,
+) -> dict:
     """Write the toy dataset in COCO format under ``out_dir``.
 
     Args:
@@ -304,24 +298,22 @@ def generate_toy_coco(out_dir: str = 'data/toy_coco',
         >>> info['val']['images']
         1
     """
-    counts = dict(num_train=num_train, num_val=num_val,
-                  max_objects=max_objects)
+    counts = dict(num_train=num_train, num_val=num_val, max_objects=max_objects)
     for name, value in counts.items():
         if not isinstance(value, int) or value < 1:
             raise ValueError(f'{name} must be a positive int, got {value!r}')
     if not isinstance(image_size, int) or image_size < 176:
         raise ValueError(
             f'image_size must be an int >= 176 so that large (> 96^2 px) '
-            f'objects fit, got {image_size!r}')
+            f'objects fit, got {image_size!r}'
+        )
     start = time.perf_counter()
     categories = [
-        dict(id=i + 1, name=name, supercategory='shape')
-        for i, name in enumerate(CLASSES)
+        dict(id=i + 1, name=name, supercategory='shape') for i, name in enumerate(CLASSES)
     ]
     info = dict(classes=CLASSES)
     os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
-    for split_id, (split, num_images) in enumerate(
-            zip(SPLITS, (num_train, num_val))):
+    for split_id, (split, num_images) in enumerate(zip(SPLITS, (num_train, num_val))):
         img_dir = osp.join(out_dir, split)
         os.makedirs(img_dir, exist_ok=True)
         images, annotations = [], []
@@ -330,35 +322,30 @@ def generate_toy_coco(out_dir: str = 'data/toy_coco',
             image, anns = draw_toy_image(rng, image_size, max_objects)
             image_id = index + 1
             file_name = f'{image_id:06d}.jpg'
-            cv2.imwrite(
-                osp.join(img_dir, file_name), image,
-                [cv2.IMWRITE_JPEG_QUALITY, 95])
+            cv2.imwrite(osp.join(img_dir, file_name), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
             images.append(
-                dict(
-                    id=image_id,
-                    file_name=file_name,
-                    width=image_size,
-                    height=image_size))
+                dict(id=image_id, file_name=file_name, width=image_size, height=image_size)
+            )
             for ann in anns:
-                annotations.append(
-                    dict(id=len(annotations) + 1, image_id=image_id, **ann))
+                annotations.append(dict(id=len(annotations) + 1, image_id=image_id, **ann))
         ann_file = osp.join(out_dir, 'annotations', f'instances_{split}.json')
         with open(ann_file, 'w') as f:
             json.dump(
                 dict(
-                    info=dict(
-                        description='sa_mmdet toy shapes',
-                        version='1.0',
-                        seed=seed),
+                    info=dict(description='sa_mmdet toy shapes', version='1.0', seed=seed),
                     licenses=[],
                     images=images,
                     annotations=annotations,
-                    categories=categories), f)
+                    categories=categories,
+                ),
+                f,
+            )
         info[split] = dict(
             ann_file=ann_file,
             img_dir=img_dir,
             images=len(images),
             annotations=len(annotations),
-            areas=_area_counts(annotations))
+            areas=_area_counts(annotations),
+        )
     info['seconds'] = time.perf_counter() - start
     return info

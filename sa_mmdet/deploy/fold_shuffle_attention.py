@@ -11,6 +11,7 @@ order ``perm`` makes bn3 emit the pre-shuffle channels already shuffled.
 place: SA's output, and so the residual sum with the untouched identity, is
 exactly the unfolded one.
 """
+
 import copy
 
 import torch
@@ -33,13 +34,21 @@ def _fold_block(block: Bottleneck, name: str) -> None:
     conv, norm = block.conv3, block.norm3
     check_sa_groups(sa.in_channels, sa.groups, even=True, name=f'folding {name}.{sa_name}')
     if not isinstance(norm, _BatchNorm) or not isinstance(conv, nn.Conv2d):
-        raise ValueError(f'cannot fold {name}.{sa_name}: it must follow a plain Conv2d and a '
-                         f'BatchNorm, but follows {type(conv).__name__} and '
-                         f'{type(norm).__name__}.')
+        raise ValueError(
+            f'cannot fold {name}.{sa_name}: it must follow a plain Conv2d and a '
+            f'BatchNorm, but follows {type(conv).__name__} and '
+            f'{type(norm).__name__}.'
+        )
     perm = _shuffle_permutation(sa.in_channels).to(conv.weight.device)
     with torch.no_grad():
-        for tensor in (conv.weight, conv.bias, norm.weight, norm.bias, norm.running_mean,
-                       norm.running_var):
+        for tensor in (
+            conv.weight,
+            conv.bias,
+            norm.weight,
+            norm.bias,
+            norm.running_mean,
+            norm.running_var,
+        ):
             if tensor is not None:
                 tensor.copy_(tensor[perm])
     setattr(block, sa_name, FoldedShuffleAttention.from_shuffle_attention(sa, inplace=True))
@@ -71,14 +80,19 @@ def fold_shuffle_attention(model: nn.Module, inplace: bool = False) -> nn.Module
     """
     if not inplace:
         model = copy.deepcopy(model)
-    blocks = [(name, module) for name, module in model.named_modules()
-              if isinstance(module, Bottleneck) and getattr(module, 'with_plugins', False)
-              and module.after_conv3_plugin_names
-              and isinstance(getattr(module, module.after_conv3_plugin_names[0]),
-                             ShuffleAttention)]
+    blocks = [
+        (name, module)
+        for name, module in model.named_modules()
+        if isinstance(module, Bottleneck)
+        and getattr(module, 'with_plugins', False)
+        and module.after_conv3_plugin_names
+        and isinstance(getattr(module, module.after_conv3_plugin_names[0]), ShuffleAttention)
+    ]
     if not blocks:
-        raise ValueError(f'found no ShuffleAttention right after conv3/bn3 of a ResNet '
-                         f'bottleneck in {type(model).__name__}; nothing to fold.')
+        raise ValueError(
+            f'found no ShuffleAttention right after conv3/bn3 of a ResNet '
+            f'bottleneck in {type(model).__name__}; nothing to fold.'
+        )
     for name, block in blocks:
         _fold_block(block, name)
     return model

@@ -5,13 +5,20 @@ weights-only loading reads), :class:`RandomStateHook` (bit-exact
 ``--resume``) and :class:`CPUAwareRunner` (distributed training without CUDA).
 Importing it patches nothing.
 """
+
 from .hooks import RandomStateHook, WeightsOnlyCheckpointHook
 from .legacy_checkpoint import load_legacy_checkpoint, resave_checkpoint
 from .runner import CPUAwareDistributedDataParallel, CPUAwareRunner, init_cpu_process_group
 from .weights_only import from_weights_only, to_weights_only
 
 __all__ = [
-    'CPUAwareDistributedDataParallel', 'CPUAwareRunner', 'RandomStateHook',
-    'WeightsOnlyCheckpointHook', 'from_weights_only', 'init_cpu_process_group',
-    'load_legacy_checkpoint', 'resave_checkpoint', 'to_weights_only'
+    'CPUAwareDistributedDataParallel',
+    'CPUAwareRunner',
+    'RandomStateHook',
+    'WeightsOnlyCheckpointHook',
+    'from_weights_only',
+    'init_cpu_process_group',
+    'load_legacy_checkpoint',
+    'resave_checkpoint',
+    'to_weights_only',
 ]

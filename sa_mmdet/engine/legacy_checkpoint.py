@@ -9,6 +9,7 @@ scalars are rebuilt by :func:`numpy.frombuffer` from their bytes, for numeric
 dtypes only (an object array would let the file choose raw pointers). The
 result is written as plain data (:func:`~sa_mmdet.engine.weights_only.to_weights_only`).
 """
+
 import collections
 import math
 import pickle
@@ -41,7 +42,8 @@ class _DtypeState:
             raise pickle.UnpicklingError(f'unknown numpy dtype {self.code!r}') from error
         if dtype.kind not in 'biufc':
             raise pickle.UnpicklingError(
-                f'refusing a numpy array or scalar of dtype {dtype}: only numeric dtypes are read')
+                f'refusing a numpy array or scalar of dtype {dtype}: only numeric dtypes are read'
+            )
         return dtype.newbyteorder(self.byteorder) if self.byteorder in '<>' else dtype
 
 
@@ -52,7 +54,7 @@ class _NdarrayType:
 class _ArrayState:
     """Stands for ``numpy...multiarray._reconstruct(ndarray, shape, typecode)``."""
 
-    def __init__(self, cls: Any = None, shape: Any = (0, ), typecode: Any = b'b') -> None:
+    def __init__(self, cls: Any = None, shape: Any = (0,), typecode: Any = b'b') -> None:
         self.array = None
 
     def __setstate__(self, state: Any) -> None:
@@ -65,9 +67,11 @@ class _ArrayState:
         shape = tuple(int(n) for n in shape)
         if len(data) != math.prod(shape) * dtype.itemsize:
             raise pickle.UnpicklingError(
-                f'numpy array of shape {shape} and dtype {dtype} with {len(data)} bytes')
-        self.array = np.frombuffer(data, dtype=dtype).reshape(
-            shape, order='F' if is_fortran else 'C').copy()
+                f'numpy array of shape {shape} and dtype {dtype} with {len(data)} bytes'
+            )
+        self.array = (
+            np.frombuffer(data, dtype=dtype).reshape(shape, order='F' if is_fortran else 'C').copy()
+        )
 
 
 def _scalar(dtype: Any, data: Any) -> np.generic:
@@ -110,8 +114,11 @@ def _resolve(obj: Any) -> Any:
         return obj.array
     if isinstance(obj, _HistoryBufferState):
         state = _resolve(obj.state)
-        return HistoryBuffer(state.get('_log_history', []), state.get('_count_history', []),
-                             state.get('max_length', 1000000))
+        return HistoryBuffer(
+            state.get('_log_history', []),
+            state.get('_count_history', []),
+            state.get('max_length', 1000000),
+        )
     if isinstance(obj, dict):
         return type(obj)((k, _resolve(v)) for k, v in obj.items())
     if isinstance(obj, (list, tuple)):

@@ -14,6 +14,7 @@ lists and Python scalars, and :func:`from_weights_only` turns them back.
 :class:`~sa_mmdet.engine.hooks.WeightsOnlyCheckpointHook` applies them when
 mmengine saves and loads checkpoints.
 """
+
 import collections
 from typing import Any
 
@@ -24,14 +25,29 @@ from mmengine.logging import HistoryBuffer, print_log
 #: Key of the dicts that stand for a non-plain object.
 TAG = '__sa_mmdet_type__'
 #: Types weights-only loading takes as they are.
-_PLAIN = (str, bytes, int, float, bool, complex, type(None), torch.Tensor, torch.dtype,
-          torch.Size, torch.device)
+_PLAIN = (
+    str,
+    bytes,
+    int,
+    float,
+    bool,
+    complex,
+    type(None),
+    torch.Tensor,
+    torch.dtype,
+    torch.Size,
+    torch.device,
+)
 
 
 def _history_buffer_dict(buffer: HistoryBuffer) -> dict:
     log, count = buffer.data
-    return {TAG: 'HistoryBuffer', 'log': log.tolist(), 'count': count.tolist(),
-            'max_length': buffer.max_length}
+    return {
+        TAG: 'HistoryBuffer',
+        'log': log.tolist(),
+        'count': count.tolist(),
+        'max_length': buffer.max_length,
+    }
 
 
 def to_weights_only(obj: Any, path: str = 'checkpoint') -> Any:
@@ -56,20 +72,26 @@ def to_weights_only(obj: Any, path: str = 'checkpoint') -> Any:
     if isinstance(obj, HistoryBuffer):
         return _history_buffer_dict(obj)
     if isinstance(obj, np.ndarray):
-        return {TAG: 'ndarray', 'data': to_weights_only(obj.tolist(), path),
-                'dtype': obj.dtype.str}
+        return {TAG: 'ndarray', 'data': to_weights_only(obj.tolist(), path), 'dtype': obj.dtype.str}
     if isinstance(obj, collections.Counter):
         return {TAG: 'Counter', 'items': to_weights_only(dict(obj), path)}
     if isinstance(obj, dict):
         items = ((k, to_weights_only(v, f'{path}[{k!r}]')) for k, v in obj.items())
-        return collections.OrderedDict(items) if isinstance(obj, collections.OrderedDict) \
+        return (
+            collections.OrderedDict(items)
+            if isinstance(obj, collections.OrderedDict)
             else dict(items)
+        )
     if isinstance(obj, (list, tuple)):
         items = [to_weights_only(v, f'{path}[{i}]') for i, v in enumerate(obj)]
         return items if isinstance(obj, list) else tuple(items)
-    print_log(f'{path} is a {type(obj).__module__}.{type(obj).__qualname__}, which '
-              'weights-only loading refuses; this checkpoint will not load with torch >= 2.6 '
-              'defaults.', logger='current', level=30)
+    print_log(
+        f'{path} is a {type(obj).__module__}.{type(obj).__qualname__}, which '
+        'weights-only loading refuses; this checkpoint will not load with torch >= 2.6 '
+        'defaults.',
+        logger='current',
+        level=30,
+    )
     return obj
 
 
@@ -90,14 +112,19 @@ def from_weights_only(obj: Any) -> Any:
         if kind == 'ndarray':
             dtype = np.dtype(obj['dtype'])
             if dtype.kind not in 'biufc':
-                raise ValueError(f'a checkpoint array of dtype {dtype} is not plain numbers; '
-                                 'only numeric arrays are restored.')
+                raise ValueError(
+                    f'a checkpoint array of dtype {dtype} is not plain numbers; '
+                    'only numeric arrays are restored.'
+                )
             return np.array(obj['data'], dtype=dtype)
         if kind == 'Counter':
             return collections.Counter(from_weights_only(obj['items']))
         items = ((k, from_weights_only(v)) for k, v in obj.items())
-        return collections.OrderedDict(items) if isinstance(obj, collections.OrderedDict) \
+        return (
+            collections.OrderedDict(items)
+            if isinstance(obj, collections.OrderedDict)
             else dict(items)
+        )
     if isinstance(obj, (list, tuple)):
         items = [from_weights_only(v) for v in obj]
         return items if isinstance(obj, list) else tuple(items)

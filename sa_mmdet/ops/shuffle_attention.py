@@ -28,6 +28,7 @@ otherwise. All of them compute statistics in float32 (float64 for float64
 inputs) and return the input's dtype; parameter gradients are reduced in a
 fixed order, so runs are bit-identical.
 """
+
 import contextlib
 import functools
 from types import ModuleType
@@ -86,12 +87,16 @@ def check_sa_groups(in_channels: int, groups: int, even: bool, name: str) -> Non
     """
     valid = [g for g in valid_sa_groups(in_channels) if not even or g % 2 == 0]
     if groups not in valid:
-        hint = ('; odd groups run only in ShuffleAttention(implementation="reference")'
-                if even and groups in valid_sa_groups(in_channels) else '')
+        hint = (
+            '; odd groups run only in ShuffleAttention(implementation="reference")'
+            if even and groups in valid_sa_groups(in_channels)
+            else ''
+        )
         raise ValueError(
             f'{name} needs in_channels divisible by 2 * groups{" with an even groups" * even}, '
             f'but got in_channels={in_channels}, groups={groups}. Valid groups for '
-            f'in_channels={in_channels}: {valid}{hint}.')
+            f'in_channels={in_channels}: {valid}{hint}.'
+        )
 
 
 def check_sa_input(x: Tensor, in_channels: int, name: str) -> None:
@@ -106,8 +111,10 @@ def check_sa_input(x: Tensor, in_channels: int, name: str) -> None:
         ValueError: For any other shape.
     """
     if x.dim() != 4 or x.shape[1] != in_channels:
-        raise ValueError(f'{name}({in_channels}) expects an input of shape '
-                         f'(N, {in_channels}, H, W), but got {tuple(x.shape)}.')
+        raise ValueError(
+            f'{name}({in_channels}) expects an input of shape '
+            f'(N, {in_channels}, H, W), but got {tuple(x.shape)}.'
+        )
 
 
 def opmath_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -174,25 +181,31 @@ def _kernel_applies(backend: str, x: Tensor, weight: Tensor, *others: Tensor) ->
     """Whether the ``backend`` kernel takes these operands: non-empty, contiguous
     and of the dtypes it was written for."""
     dtypes = _OPMATH_DTYPES if backend == 'cpp' else _TRITON_DTYPES
-    return (sa_backend(x.device) == backend and x.numel() > 0 and x.dtype in dtypes
-            and weight.dtype == _OPMATH_DTYPES[x.dtype]
-            and all(t.is_contiguous() for t in (x, weight, *others)))
+    return (
+        sa_backend(x.device) == backend
+        and x.numel() > 0
+        and x.dtype in dtypes
+        and weight.dtype == _OPMATH_DTYPES[x.dtype]
+        and all(t.is_contiguous() for t in (x, weight, *others))
+    )
 
 
 # forward ---------------------------------------------------------------------------------------
 
 
 @torch.library.custom_op('sa_mmdet::shuffle_attention_forward', mutates_args=())
-def _forward(x: Tensor, weight: Tensor, bias: Tensor, eps: float,
-             shuffle: bool) -> Tuple[Tensor, Tensor, Tensor]:
+def _forward(
+    x: Tensor, weight: Tensor, bias: Tensor, eps: float, shuffle: bool
+) -> Tuple[Tensor, Tensor, Tensor]:
     out = torch.empty_like(x)
     mean, rstd = forward_torch(x, weight, bias, eps, shuffle, out)
     return out, mean, rstd
 
 
 @_forward.register_kernel('cpu')
-def _forward_cpu(x: Tensor, weight: Tensor, bias: Tensor, eps: float,
-                 shuffle: bool) -> Tuple[Tensor, Tensor, Tensor]:
+def _forward_cpu(
+    x: Tensor, weight: Tensor, bias: Tensor, eps: float, shuffle: bool
+) -> Tuple[Tensor, Tensor, Tensor]:
     out = torch.empty_like(x)
     if _kernel_applies('cpp', x, weight, bias):
         mean, rstd = _ext.shuffle_attention_forward(x, weight, bias, eps, shuffle, out)
@@ -202,8 +215,9 @@ def _forward_cpu(x: Tensor, weight: Tensor, bias: Tensor, eps: float,
 
 
 @_forward.register_kernel('cuda')
-def _forward_cuda(x: Tensor, weight: Tensor, bias: Tensor, eps: float,
-                  shuffle: bool) -> Tuple[Tensor, Tensor, Tensor]:
+def _forward_cuda(
+    x: Tensor, weight: Tensor, bias: Tensor, eps: float, shuffle: bool
+) -> Tuple[Tensor, Tensor, Tensor]:
     if _kernel_applies('triton', x, weight, bias):
         return _triton_kernels().sa_forward_triton(x, weight, bias, eps, shuffle)
     out = torch.empty_like(x)
@@ -212,8 +226,9 @@ def _forward_cuda(x: Tensor, weight: Tensor, bias: Tensor, eps: float,
 
 
 @_forward.register_fake
-def _forward_fake(x: Tensor, weight: Tensor, bias: Tensor, eps: float,
-                  shuffle: bool) -> Tuple[Tensor, Tensor, Tensor]:
+def _forward_fake(
+    x: Tensor, weight: Tensor, bias: Tensor, eps: float, shuffle: bool
+) -> Tuple[Tensor, Tensor, Tensor]:
     stats = x.new_empty(x.shape[:2], dtype=weight.dtype)
     return torch.empty_like(x), stats, torch.empty_like(stats)
 
@@ -221,7 +236,7 @@ def _forward_fake(x: Tensor, weight: Tensor, bias: Tensor, eps: float,
 # in-place forward (inference of the folded form) -------------------------------------------
 
 
-@torch.library.custom_op('sa_mmdet::shuffle_attention_forward_', mutates_args=('x', ))
+@torch.library.custom_op('sa_mmdet::shuffle_attention_forward_', mutates_args=('x',))
 def _forward_inplace(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> None:
     if _kernel_applies('cpp', x, weight, bias):
         _ext.shuffle_attention_forward(x, weight, bias, eps, False, x)
@@ -240,47 +255,76 @@ def _forward_inplace_fake(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -
 
 
 @torch.library.custom_op('sa_mmdet::shuffle_attention_backward', mutates_args=())
-def _backward(grad_out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor,
-              rstd: Tensor, shuffle: bool) -> Tuple[Tensor, Tensor, Tensor]:
+def _backward(
+    grad_out: Tensor,
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    mean: Tensor,
+    rstd: Tensor,
+    shuffle: bool,
+) -> Tuple[Tensor, Tensor, Tensor]:
     grad_x = torch.empty_like(x)
-    grad_weight, grad_bias = backward_torch(_like(grad_out, x), x, weight, bias, mean, rstd,
-                                            shuffle, grad_x)
+    grad_weight, grad_bias = backward_torch(
+        _like(grad_out, x), x, weight, bias, mean, rstd, shuffle, grad_x
+    )
     return grad_x, grad_weight, grad_bias
 
 
 @_backward.register_kernel('cpu')
-def _backward_cpu(grad_out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor,
-                  rstd: Tensor, shuffle: bool) -> Tuple[Tensor, Tensor, Tensor]:
+def _backward_cpu(
+    grad_out: Tensor,
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    mean: Tensor,
+    rstd: Tensor,
+    shuffle: bool,
+) -> Tuple[Tensor, Tensor, Tensor]:
     grad_out = _like(grad_out, x)
     grad_x = torch.empty_like(x)
     if _kernel_applies('cpp', x, weight, bias, grad_out, mean, rstd):
-        grad_weight, grad_bias = _ext.shuffle_attention_backward(grad_out, x, weight, bias, mean,
-                                                                 rstd, shuffle, grad_x)
+        grad_weight, grad_bias = _ext.shuffle_attention_backward(
+            grad_out, x, weight, bias, mean, rstd, shuffle, grad_x
+        )
         # per-plane partial sums, reduced in a fixed order
         grad_weight = grad_weight.view(-1, weight.numel()).sum(0)
         grad_bias = grad_bias.view(-1, bias.numel()).sum(0)
     else:
-        grad_weight, grad_bias = backward_torch(grad_out, x, weight, bias, mean, rstd, shuffle,
-                                                grad_x)
+        grad_weight, grad_bias = backward_torch(
+            grad_out, x, weight, bias, mean, rstd, shuffle, grad_x
+        )
     return grad_x, grad_weight, grad_bias
 
 
 @_backward.register_kernel('cuda')
-def _backward_cuda(grad_out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor,
-                   rstd: Tensor, shuffle: bool) -> Tuple[Tensor, Tensor, Tensor]:
+def _backward_cuda(
+    grad_out: Tensor,
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    mean: Tensor,
+    rstd: Tensor,
+    shuffle: bool,
+) -> Tuple[Tensor, Tensor, Tensor]:
     grad_out = _like(grad_out, x)
     if _kernel_applies('triton', x, weight, bias, grad_out, mean, rstd):
-        return _triton_kernels().sa_backward_triton(grad_out, x, weight, bias, mean, rstd,
-                                                    shuffle)
+        return _triton_kernels().sa_backward_triton(grad_out, x, weight, bias, mean, rstd, shuffle)
     grad_x = torch.empty_like(x)
-    grad_weight, grad_bias = backward_torch(grad_out, x, weight, bias, mean, rstd, shuffle,
-                                            grad_x)
+    grad_weight, grad_bias = backward_torch(grad_out, x, weight, bias, mean, rstd, shuffle, grad_x)
     return grad_x, grad_weight, grad_bias
 
 
 @_backward.register_fake
-def _backward_fake(grad_out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor,
-                   rstd: Tensor, shuffle: bool) -> Tuple[Tensor, Tensor, Tensor]:
+def _backward_fake(
+    grad_out: Tensor,
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    mean: Tensor,
+    rstd: Tensor,
+    shuffle: bool,
+) -> Tuple[Tensor, Tensor, Tensor]:
     return torch.empty_like(x), torch.empty_like(weight), torch.empty_like(bias)
 
 
@@ -306,24 +350,28 @@ def _setup_context(ctx, inputs: tuple, output: tuple) -> None:
 def _backward_formula(ctx, grad_out: Tensor, grad_mean: Tensor, grad_rstd: Tensor) -> tuple:
     x, weight, bias, mean, rstd = ctx.saved_tensors
     grad_x, grad_weight, grad_bias = torch.ops.sa_mmdet.shuffle_attention_backward(
-        grad_out, x, weight, bias, mean, rstd, ctx.shuffle)
+        grad_out, x, weight, bias, mean, rstd, ctx.shuffle
+    )
     return grad_x, grad_weight, grad_bias, None, None
 
 
-torch.library.register_autograd('sa_mmdet::shuffle_attention_forward', _backward_formula,
-                                setup_context=_setup_context)
+torch.library.register_autograd(
+    'sa_mmdet::shuffle_attention_forward', _backward_formula, setup_context=_setup_context
+)
 
 
 # functional ------------------------------------------------------------------------------------
 
 
-def shuffle_attention(x: Tensor,
-                      weight: Tensor,
-                      bias: Tensor,
-                      groups: int,
-                      eps: float = 1e-5,
-                      shuffle: bool = True,
-                      inplace: bool = False) -> Tensor:
+def shuffle_attention(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    groups: int,
+    eps: float = 1e-5,
+    shuffle: bool = True,
+    inplace: bool = False,
+) -> Tensor:
     """Shuffle Attention on an (N, C, H, W) tensor through the operator.
 
     Args:
@@ -348,8 +396,10 @@ def shuffle_attention(x: Tensor,
     check_sa_groups(channels, groups, even=True, name='the Shuffle Attention operator')
     k = channels // (2 * groups)
     if weight.shape != (2, k) or bias.shape != (2, k):
-        raise ValueError(f'weight and bias must have shape (2, {k}) for C={channels}, '
-                         f'groups={groups}, but got {tuple(weight.shape)}, {tuple(bias.shape)}.')
+        raise ValueError(
+            f'weight and bias must have shape (2, {k}) for C={channels}, '
+            f'groups={groups}, but got {tuple(weight.shape)}, {tuple(bias.shape)}.'
+        )
     dtype = opmath_dtype(x.dtype)
     weight, bias = weight.reshape(-1).to(dtype), bias.reshape(-1).to(dtype)
     if not shuffle:  # shuffled order: channel c uses the parameters of pre-shuffle channel
@@ -358,8 +408,14 @@ def shuffle_attention(x: Tensor,
         return shuffle_attention_export(x, weight, bias, eps, shuffle)
     if not (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)):
         x = x.contiguous()
-    if inplace and not shuffle and not (torch.is_grad_enabled() and (
-            x.requires_grad or weight.requires_grad or bias.requires_grad)):
+    if (
+        inplace
+        and not shuffle
+        and not (
+            torch.is_grad_enabled()
+            and (x.requires_grad or weight.requires_grad or bias.requires_grad)
+        )
+    ):
         torch.ops.sa_mmdet.shuffle_attention_forward_(x, weight, bias, eps)
         return x
     return torch.ops.sa_mmdet.shuffle_attention_forward(x, weight, bias, eps, shuffle)[0]

@@ -8,6 +8,7 @@ channel shuffle is a Reshape/Transpose/Reshape built from the runtime shape,
 so batch and image size stay dynamic. It computes the same function as the
 operator (see :mod:`.shuffle_attention_torch`).
 """
+
 import torch
 from torch import Tensor
 
@@ -17,8 +18,9 @@ def is_exporting() -> bool:
     return torch.onnx.is_in_onnx_export() or torch.compiler.is_exporting()
 
 
-def shuffle_attention_export(x: Tensor, weight: Tensor, bias: Tensor, eps: float,
-                             shuffle: bool) -> Tensor:
+def shuffle_attention_export(
+    x: Tensor, weight: Tensor, bias: Tensor, eps: float, shuffle: bool
+) -> Tensor:
     """Shuffle Attention of the operator's contract in standard tensor ops.
 
     Args:
@@ -35,8 +37,9 @@ def shuffle_attention_export(x: Tensor, weight: Tensor, bias: Tensor, eps: float
     channels, params = x.shape[1], weight.numel()
     spatial = (torch.arange(params, device=x.device) >= params // 2).to(weight.dtype)
     reps = channels // params
-    spatial, weight, bias = (t.repeat(reps).view(1, channels, 1, 1) for t in (spatial,
-                                                                             weight, bias))
+    spatial, weight, bias = (
+        t.repeat(reps).view(1, channels, 1, 1) for t in (spatial, weight, bias)
+    )
     xf = x.to(weight.dtype)
     mean = xf.mean((2, 3), keepdim=True)
     var = (xf - mean).square().mean((2, 3), keepdim=True)

@@ -29,6 +29,7 @@ before the next chunk is read, so the input is read from memory once and the
 later passes hit the cache. Other devices take the whole tensor as one chunk.
 The output is written through a strided view, so the shuffle costs no copy.
 """
+
 from typing import List, Sequence, Tuple
 
 import torch
@@ -103,14 +104,19 @@ def _split(t: Tensor, size: int, dim: int) -> List[Tensor]:
     length = t.shape[dim]
     if size >= length:
         return [t]
-    return t.split_with_sizes([size] * (length // size) + [length % size] * (length % size > 0),
-                              dim)
+    return t.split_with_sizes(
+        [size] * (length // size) + [length % size] * (length % size > 0), dim
+    )
 
 
 def _chunks(t: Tensor, sizes: Tuple[int, int, int]) -> List[Tensor]:
     """Split the first three axes of ``t`` into chunks of the given sizes."""
-    return [c for tn in _split(t, sizes[0], 0) for tr in _split(tn, sizes[1], 1)
-            for c in _split(tr, sizes[2], 2)]
+    return [
+        c
+        for tn in _split(t, sizes[0], 0)
+        for tr in _split(tn, sizes[1], 1)
+        for c in _split(tr, sizes[2], 2)
+    ]
 
 
 def _half(t: Tensor, branch: int) -> Tensor:
@@ -128,11 +134,12 @@ def _scratch(buffers: List[Tensor], like: Tensor) -> List[Tensor]:
     """Scratch buffers cut to the shape of a chunk (the last one may be smaller)."""
     if buffers[0].shape == like.shape:
         return buffers
-    return [b[:like.shape[0], :like.shape[1], :like.shape[2]] for b in buffers]
+    return [b[: like.shape[0], : like.shape[1], : like.shape[2]] for b in buffers]
 
 
-def forward_torch(x: Tensor, weight: Tensor, bias: Tensor, eps: float, shuffle: bool,
-                  out: Tensor) -> Tuple[Tensor, Tensor]:
+def forward_torch(
+    x: Tensor, weight: Tensor, bias: Tensor, eps: float, shuffle: bool, out: Tensor
+) -> Tuple[Tensor, Tensor]:
     """Write Shuffle Attention of ``x`` into ``out``; return the plane statistics.
 
     Args:
@@ -161,8 +168,12 @@ def forward_torch(x: Tensor, weight: Tensor, bias: Tensor, eps: float, shuffle: 
     cweight, sweight = _half(weight, 0), _half(weight, 1)
     cbias, sbias = _half(bias, 0), _half(bias, 1)
     for xk, mk, rk, (oc, os), gc in zip(
-            _chunks(x5, sizes), _chunks(mean, sizes), _chunks(rstd, sizes),
-            zip(*_halves(out5, sizes)), _chunks(gate, sizes)):
+        _chunks(x5, sizes),
+        _chunks(mean, sizes),
+        _chunks(rstd, sizes),
+        zip(*_halves(out5, sizes)),
+        _chunks(gate, sizes),
+    ):
         torch.mean(xk, -1, keepdim=True, dtype=dtype, out=mk)
         d = torch.sub(xk, mk, out=_scratch(scratch, xk)[0])
         torch.linalg.vector_norm(d, dim=-1, keepdim=True, out=rk)
@@ -177,8 +188,16 @@ def forward_torch(x: Tensor, weight: Tensor, bias: Tensor, eps: float, shuffle: 
     return mean.view(x.shape[:2]), rstd.view(x.shape[:2])
 
 
-def backward_torch(grad_out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor,
-                   rstd: Tensor, shuffle: bool, grad_x: Tensor) -> Tuple[Tensor, Tensor]:
+def backward_torch(
+    grad_out: Tensor,
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    mean: Tensor,
+    rstd: Tensor,
+    shuffle: bool,
+    grad_x: Tensor,
+) -> Tuple[Tensor, Tensor]:
     """Write the input gradient of :func:`forward_torch` into ``grad_x``.
 
     Args:
@@ -215,10 +234,32 @@ def backward_torch(grad_out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, me
     grad_logit, sum_u, sum_ud = (torch.empty_like(cmean) for _ in range(3))
     sizes = _chunk_sizes(x5.shape, x.device)
     scratch = [x.new_empty((*sizes, params // 2, hw), dtype=dtype) for _ in range(4)]
-    for (xc, xs, gc, gs, dxc, dxs, sc, slope_c, w_hw_c, dlogit_c, ms, a_s, a_hw_s, ar_s, s1_s,
-         t_s) in zip(*_halves(x5, sizes), *_halves(g5, sizes), *_halves(dx5, sizes),
-                     *(_chunks(t, sizes) for t in (gate, slope, weight_hw, grad_logit, smean, a,
-                                                    a_hw, a_rstd2_hw, sum_u, sum_ud))):
+    for (
+        xc,
+        xs,
+        gc,
+        gs,
+        dxc,
+        dxs,
+        sc,
+        slope_c,
+        w_hw_c,
+        dlogit_c,
+        ms,
+        a_s,
+        a_hw_s,
+        ar_s,
+        s1_s,
+        t_s,
+    ) in zip(
+        *_halves(x5, sizes),
+        *_halves(g5, sizes),
+        *_halves(dx5, sizes),
+        *(
+            _chunks(t, sizes)
+            for t in (gate, slope, weight_hw, grad_logit, smean, a, a_hw, a_rstd2_hw, sum_u, sum_ud)
+        ),
+    ):
         buf = _scratch(scratch, xc)
         # channel attention: dlogit = s (1 - s) sum(g x); dx = g s + W dlogit / HW
         torch.sum(torch.mul(gc, xc, out=buf[0]), -1, keepdim=True, out=dlogit_c)
@@ -236,7 +277,8 @@ def backward_torch(grad_out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, me
         u.sub_(torch.mul(a_hw_s, s1_s))
         torch.addcmul(u, gs, s, out=dxs)
     # parameter gradients, summed over all planes in a fixed order
-    grad_weight = torch.cat([(grad_logit * cmean).sum((0, 1, 2)),
-                             (sum_ud * srstd).sum((0, 1, 2))]).view(-1)
+    grad_weight = torch.cat(
+        [(grad_logit * cmean).sum((0, 1, 2)), (sum_ud * srstd).sum((0, 1, 2))]
+    ).view(-1)
     grad_bias = torch.cat([grad_logit.sum((0, 1, 2)), sum_u.sum((0, 1, 2))]).view(-1)
     return grad_weight, grad_bias

@@ -1,9 +1,9 @@
 """Triton kernels of Shuffle Attention (SA-Net, arXiv:2102.00240) for CUDA tensors.
 
-The contract is that of the C++ CPU kernel (``sa_mmdet/ops/csrc/cpu/shuffle_attention_cpu.cpp``). A plane
-is one (n, c) slice of ``L = H * W`` elements of a contiguous (N, C, H, W) input; plane (n, c)
-uses gate parameter ``j = c % P``: channel attention ``y = x * sigmoid(w_j * mean + b_j)`` for
-``j < P / 2``, else spatial attention ``y = x * sigmoid(w_j * rstd * (x - mean) + b_j)``. With the
+The contract is that of the C++ CPU kernel (``sa_mmdet/ops/csrc/cpu/shuffle_attention_cpu.cpp``). A
+plane is one (n, c) slice of ``L = H * W`` elements of a contiguous (N, C, H, W) input; plane (n, c)
+uses gate parameter ``j = c % P``: channel attention ``y = x * sigmoid(w_j * mean + b_j)`` for ``j <
+P / 2``, else spatial attention ``y = x * sigmoid(w_j * rstd * (x - mean) + b_j)``. With the
 shuffle, input plane (n, c) is stored to output channel ``2 * (c % (C / 2)) + c // (C / 2)``.
 
 Design (H200: 132 SMs, 60 MB L2, about 4.3 TB/s copy). The ideal traffic is a read of ``x`` and a
@@ -46,6 +46,7 @@ mostly misses L2.
 
 Only ``tl`` features of Triton 3.0-3.6 are used; no CUDA C, no inline PTX.
 """
+
 from typing import Dict, List, Optional, Tuple
 
 import torch
@@ -85,9 +86,23 @@ def _out_plane(p, C, SHUFFLE: tl.constexpr):
 
 
 @triton.jit
-def _fwd_tile_kernel(x_ptr, out_ptr, w_ptr, b_ptr, mean_ptr, rstd_ptr, NC, C, P, L, eps,
-                     SHUFFLE: tl.constexpr, L_DIV: tl.constexpr, BLOCK: tl.constexpr,
-                     ROWS: tl.constexpr):
+def _fwd_tile_kernel(
+    x_ptr,
+    out_ptr,
+    w_ptr,
+    b_ptr,
+    mean_ptr,
+    rstd_ptr,
+    NC,
+    C,
+    P,
+    L,
+    eps,
+    SHUFFLE: tl.constexpr,
+    L_DIV: tl.constexpr,
+    BLOCK: tl.constexpr,
+    ROWS: tl.constexpr,
+):
     """Forward of ``ROWS`` whole planes per program, held in registers.
 
     ``L_DIV`` is a power of two dividing ``L`` (at most 16): offsets and masks use ``L`` in a
@@ -120,9 +135,26 @@ def _fwd_tile_kernel(x_ptr, out_ptr, w_ptr, b_ptr, mean_ptr, rstd_ptr, NC, C, P,
 
 
 @triton.jit
-def _fwd_loop_kernel(x_ptr, out_ptr, w_ptr, b_ptr, mean_ptr, rstd_ptr, NC, C, P, L, eps,
-                     L_KEY, NC_KEY, SHUFFLE: tl.constexpr, L_DIV: tl.constexpr,
-                     BLOCK: tl.constexpr, STAGES: tl.constexpr, PROGS: tl.constexpr):
+def _fwd_loop_kernel(
+    x_ptr,
+    out_ptr,
+    w_ptr,
+    b_ptr,
+    mean_ptr,
+    rstd_ptr,
+    NC,
+    C,
+    P,
+    L,
+    eps,
+    L_KEY,
+    NC_KEY,
+    SHUFFLE: tl.constexpr,
+    L_DIV: tl.constexpr,
+    BLOCK: tl.constexpr,
+    STAGES: tl.constexpr,
+    PROGS: tl.constexpr,
+):
     """Forward of one plane at a time per program, in two passes (persistent grid).
 
     The block loops are software-pipelined ``STAGES`` deep (asynchronous copies keep that many
@@ -163,14 +195,34 @@ def _fwd_loop_kernel(x_ptr, out_ptr, w_ptr, b_ptr, mean_ptr, rstd_ptr, NC, C, P,
             x = tl.load(x_base + start + offs, mask=m, other=0.0, eviction_policy='evict_first')
             x = x.to(tl.float32)
             y = x / (1.0 + tl.exp(-(a * (x - mean) + b0)))
-            tl.store(y_base + start + offs, y.to(out_ptr.dtype.element_ty), mask=m,
-                     eviction_policy='evict_first')
+            tl.store(
+                y_base + start + offs,
+                y.to(out_ptr.dtype.element_ty),
+                mask=m,
+                eviction_policy='evict_first',
+            )
 
 
 @triton.jit
-def _bwd_tile_kernel(g_ptr, x_ptr, dx_ptr, w_ptr, b_ptr, mean_ptr, rstd_ptr, dw_ptr, db_ptr,
-                     NC, C, P, L, SHUFFLE: tl.constexpr, L_DIV: tl.constexpr,
-                     BLOCK: tl.constexpr, ROWS: tl.constexpr):
+def _bwd_tile_kernel(
+    g_ptr,
+    x_ptr,
+    dx_ptr,
+    w_ptr,
+    b_ptr,
+    mean_ptr,
+    rstd_ptr,
+    dw_ptr,
+    db_ptr,
+    NC,
+    C,
+    P,
+    L,
+    SHUFFLE: tl.constexpr,
+    L_DIV: tl.constexpr,
+    BLOCK: tl.constexpr,
+    ROWS: tl.constexpr,
+):
     """Backward of ``ROWS`` whole planes per program; partial parameter gradients per plane.
 
     With ``u = g x s (1 - s)``, ``S1 = sum(u)``, ``t = sum(u (x - mean))``, both kinds are
@@ -208,9 +260,28 @@ def _bwd_tile_kernel(g_ptr, x_ptr, dx_ptr, w_ptr, b_ptr, mean_ptr, rstd_ptr, dw_
 
 
 @triton.jit
-def _bwd_loop_kernel(g_ptr, x_ptr, dx_ptr, w_ptr, b_ptr, mean_ptr, rstd_ptr, dw_ptr, db_ptr,
-                     NC, C, P, L, L_KEY, NC_KEY, SHUFFLE: tl.constexpr, L_DIV: tl.constexpr,
-                     BLOCK: tl.constexpr, STAGES: tl.constexpr, PROGS: tl.constexpr):
+def _bwd_loop_kernel(
+    g_ptr,
+    x_ptr,
+    dx_ptr,
+    w_ptr,
+    b_ptr,
+    mean_ptr,
+    rstd_ptr,
+    dw_ptr,
+    db_ptr,
+    NC,
+    C,
+    P,
+    L,
+    L_KEY,
+    NC_KEY,
+    SHUFFLE: tl.constexpr,
+    L_DIV: tl.constexpr,
+    BLOCK: tl.constexpr,
+    STAGES: tl.constexpr,
+    PROGS: tl.constexpr,
+):
     """Backward of one plane at a time per program, in two passes (persistent grid)."""
     stride = (L // L_DIV) * L_DIV
     offs = tl.arange(0, BLOCK)
@@ -249,8 +320,12 @@ def _bwd_loop_kernel(g_ptr, x_ptr, dx_ptr, w_ptr, b_ptr, mean_ptr, rstd_ptr, dw_
         for i in tl.range(0, n_blocks, num_stages=STAGES):
             start = (n_blocks - 1 - i) * BLOCK
             m = start + offs < stride
-            x = tl.load(x_base + start + offs, mask=start + offs < x_len, other=0.0,
-                        eviction_policy='evict_first')
+            x = tl.load(
+                x_base + start + offs,
+                mask=start + offs < x_len,
+                other=0.0,
+                eviction_policy='evict_first',
+            )
             g = tl.load(g_base + start + offs, mask=m, other=0.0, eviction_policy='evict_first')
             x = x.to(tl.float32)
             g = g.to(tl.float32)
@@ -258,8 +333,12 @@ def _bwd_loop_kernel(g_ptr, x_ptr, dx_ptr, w_ptr, b_ptr, mean_ptr, rstd_ptr, dw_
             s = 1.0 / (1.0 + tl.exp(-(a * d + b0)))
             u = g * x * s * (1.0 - s)
             dx = g * s + a * u + c_d * d + c_0
-            tl.store(dx_base + start + offs, dx.to(dx_ptr.dtype.element_ty), mask=m,
-                     eviction_policy='evict_first')
+            tl.store(
+                dx_base + start + offs,
+                dx.to(dx_ptr.dtype.element_ty),
+                mask=m,
+                eviction_policy='evict_first',
+            )
 
 
 @triton.jit
@@ -289,8 +368,12 @@ _INTERPRET_CONFIG = dict(tile_max=64, rows=4, block=64, progs=3)
 def _prune_tile(configs: List[triton.Config], named_args: dict, **kwargs) -> List[triton.Config]:
     """Tile configs with 2-4 K elements per program and 4-16 elements per thread."""
     block = kwargs['BLOCK']
-    kept = [c for c in configs if 2048 <= c.kwargs['ROWS'] * block <= 4096
-            and 4 <= c.kwargs['ROWS'] * block // (32 * c.num_warps) <= 16]
+    kept = [
+        c
+        for c in configs
+        if 2048 <= c.kwargs['ROWS'] * block <= 4096
+        and 4 <= c.kwargs['ROWS'] * block // (32 * c.num_warps) <= 16
+    ]
     return kept or [min(configs, key=lambda c: c.kwargs['ROWS'] * c.num_warps)]
 
 
@@ -302,13 +385,16 @@ def _prune_loop(configs: List[triton.Config], named_args: dict, **kwargs) -> Lis
 
 
 def _loop_configs(settings: Tuple[Tuple[int, int, int, int], ...]) -> List[triton.Config]:
-    return [triton.Config({'BLOCK': block, 'PROGS': progs, 'STAGES': stages}, num_warps=warps)
-            for block, warps, progs, stages in settings]
+    return [
+        triton.Config({'BLOCK': block, 'PROGS': progs, 'STAGES': stages}, num_warps=warps)
+        for block, warps, progs, stages in settings
+    ]
 
 
 _TILE_CONFIGS = [
     triton.Config({'ROWS': rows}, num_warps=warps)
-    for rows in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) for warps in (4, 8, 16)
+    for rows in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+    for warps in (4, 8, 16)
 ]
 # (BLOCK, num_warps, PROGS, STAGES): PROGS programs per SM must be resident at once, as the sm_90
 # registers per thread (Triton 3.9's ptxas, fp32, forward / backward: 62 / 117 for (1024, 4) and
@@ -316,23 +402,39 @@ _TILE_CONFIGS = [
 # and the shared memory of the pipelined loops ((STAGES - 1) * BLOCK elements per loaded tensor
 # and loop) allow. Each config keeps 48-128 KB per SM in flight; they differ in the planes
 # between a plane's two reads (PROGS * 132) and in the per-block overhead.
-_FWD_LOOP_CONFIGS = _loop_configs(((1024, 4, 8, 3), (2048, 8, 4, 3), (4096, 16, 2, 4),
-                                   (4096, 16, 1, 4), (8192, 32, 1, 3), (1024, 4, 8, 1)))
-_BWD_LOOP_CONFIGS = _loop_configs(((1024, 4, 4, 3), (2048, 8, 2, 3), (4096, 16, 1, 3),
-                                   (4096, 32, 1, 4), (8192, 32, 1, 3), (1024, 4, 8, 1)))
+_FWD_LOOP_CONFIGS = _loop_configs(
+    (
+        (1024, 4, 8, 3),
+        (2048, 8, 4, 3),
+        (4096, 16, 2, 4),
+        (4096, 16, 1, 4),
+        (8192, 32, 1, 3),
+        (1024, 4, 8, 1),
+    )
+)
+_BWD_LOOP_CONFIGS = _loop_configs(
+    (
+        (1024, 4, 4, 3),
+        (2048, 8, 2, 3),
+        (4096, 16, 1, 3),
+        (4096, 32, 1, 4),
+        (8192, 32, 1, 3),
+        (1024, 4, 8, 1),
+    )
+)
 
-_fwd_tile_tuned = triton.autotune(_TILE_CONFIGS, key=['BLOCK', 'NC'],
-                                  prune_configs_by={'early_config_prune': _prune_tile})(
-                                      _fwd_tile_kernel)
-_fwd_loop_tuned = triton.autotune(_FWD_LOOP_CONFIGS, key=['L_KEY', 'NC_KEY'],
-                                  prune_configs_by={'early_config_prune': _prune_loop})(
-                                      _fwd_loop_kernel)
-_bwd_tile_tuned = triton.autotune(_TILE_CONFIGS, key=['BLOCK', 'NC'],
-                                  prune_configs_by={'early_config_prune': _prune_tile})(
-                                      _bwd_tile_kernel)
-_bwd_loop_tuned = triton.autotune(_BWD_LOOP_CONFIGS, key=['L_KEY', 'NC_KEY'],
-                                  prune_configs_by={'early_config_prune': _prune_loop})(
-                                      _bwd_loop_kernel)
+_fwd_tile_tuned = triton.autotune(
+    _TILE_CONFIGS, key=['BLOCK', 'NC'], prune_configs_by={'early_config_prune': _prune_tile}
+)(_fwd_tile_kernel)
+_fwd_loop_tuned = triton.autotune(
+    _FWD_LOOP_CONFIGS, key=['L_KEY', 'NC_KEY'], prune_configs_by={'early_config_prune': _prune_loop}
+)(_fwd_loop_kernel)
+_bwd_tile_tuned = triton.autotune(
+    _TILE_CONFIGS, key=['BLOCK', 'NC'], prune_configs_by={'early_config_prune': _prune_tile}
+)(_bwd_tile_kernel)
+_bwd_loop_tuned = triton.autotune(
+    _BWD_LOOP_CONFIGS, key=['L_KEY', 'NC_KEY'], prune_configs_by={'early_config_prune': _prune_loop}
+)(_bwd_loop_kernel)
 
 #: Best config per (kernel, shape bucket, dtype, device) once tuned: later calls launch the plain
 #: kernel with it, skipping the autotuner's per-call overhead.
@@ -364,11 +466,14 @@ def _check_inputs(x: Tensor, weight: Tensor, bias: Tensor) -> Tuple[int, int, in
     if x.dtype not in DTYPES:
         raise TypeError(f'x must be float32, float16 or bfloat16, but got {x.dtype}')
     if x.dim() != 4 or x.numel() == 0:
-        raise ValueError(f'x must be a non-empty (N, C, H, W) tensor, but got shape '
-                         f'{tuple(x.shape)}')
+        raise ValueError(
+            f'x must be a non-empty (N, C, H, W) tensor, but got shape {tuple(x.shape)}'
+        )
     if not x.is_cuda and not INTERPRETED:
-        raise ValueError(f'x must be a CUDA tensor, but is on {x.device}; the Triton kernels run '
-                         'on CPU tensors only with TRITON_INTERPRET=1 set before importing them')
+        raise ValueError(
+            f'x must be a CUDA tensor, but is on {x.device}; the Triton kernels run '
+            'on CPU tensors only with TRITON_INTERPRET=1 set before importing them'
+        )
     _check_tensor('x', x, x.device)
     for name, t in (('weight', weight), ('bias', bias)):
         _check_tensor(name, t, x.device)
@@ -378,8 +483,10 @@ def _check_inputs(x: Tensor, weight: Tensor, bias: Tensor) -> Tuple[int, int, in
             raise ValueError(f'{name} must be 1-D, but got shape {tuple(t.shape)}')
     channels, params = x.shape[1], weight.numel()
     if bias.numel() != params or params == 0 or params % 2 or channels % params:
-        raise ValueError(f'weight and bias must have the same even number P of elements with '
-                         f'C % P == 0, but got P={params}, bias {bias.numel()}, C={channels}')
+        raise ValueError(
+            f'weight and bias must have the same even number P of elements with '
+            f'C % P == 0, but got P={params}, bias {bias.numel()}, C={channels}'
+        )
     return x.shape[0] * channels, channels, params
 
 
@@ -387,8 +494,10 @@ def _check_like(name: str, t: Tensor, x: Tensor) -> None:
     """``t`` must be a contiguous tensor of the shape, dtype and device of ``x``."""
     _check_tensor(name, t, x.device)
     if t.shape != x.shape or t.dtype != x.dtype:
-        raise ValueError(f'{name} must have the shape and dtype of x {tuple(x.shape)}, {x.dtype}, '
-                         f'but got {tuple(t.shape)}, {t.dtype}')
+        raise ValueError(
+            f'{name} must have the shape and dtype of x {tuple(x.shape)}, {x.dtype}, '
+            f'but got {tuple(t.shape)}, {t.dtype}'
+        )
 
 
 def _overlaps(a: Tensor, b: Tensor) -> bool:
@@ -421,8 +530,9 @@ def _launch(kernel, tuned, key: tuple, grid, args: tuple, in_place: bool = False
     kernel[grid](*args, **meta, **config.all_kwargs())
 
 
-def sa_forward_triton(x: Tensor, weight: Tensor, bias: Tensor, eps: float, shuffle: bool,
-                      out: Optional[Tensor] = None) -> Tuple[Tensor, Tensor, Tensor]:
+def sa_forward_triton(
+    x: Tensor, weight: Tensor, bias: Tensor, eps: float, shuffle: bool, out: Optional[Tensor] = None
+) -> Tuple[Tensor, Tensor, Tensor]:
     """Shuffle Attention forward with the Triton kernels.
 
     Args:
@@ -449,8 +559,10 @@ def sa_forward_triton(x: Tensor, weight: Tensor, bias: Tensor, eps: float, shuff
     else:
         _check_like('out', out, x)
         if shuffle and _overlaps(out, x):
-            raise ValueError('out must not overlap x when shuffle=True (the shuffle moves planes '
-                             'across each other); pass out=None or use shuffle=False')
+            raise ValueError(
+                'out must not overlap x when shuffle=True (the shuffle moves planes '
+                'across each other); pass out=None or use shuffle=False'
+            )
     mean = torch.empty(x.shape[:2], dtype=torch.float32, device=x.device)
     rstd = torch.empty_like(mean)
     length = x.shape[2] * x.shape[3]
@@ -459,29 +571,53 @@ def sa_forward_triton(x: Tensor, weight: Tensor, bias: Tensor, eps: float, shuff
     if INTERPRETED:
         cfg = _INTERPRET_CONFIG
         if length <= cfg['tile_max']:
-            _fwd_tile_kernel[(triton.cdiv(planes, cfg['rows']), )](
-                *args, **meta, BLOCK=_tile_block(length), ROWS=cfg['rows'])
+            _fwd_tile_kernel[(triton.cdiv(planes, cfg['rows']),)](
+                *args, **meta, BLOCK=_tile_block(length), ROWS=cfg['rows']
+            )
         else:
-            _fwd_loop_kernel[(min(planes, cfg['progs']), )](
-                *args, 0, 0, **meta, BLOCK=cfg['block'], STAGES=1, PROGS=1)
+            _fwd_loop_kernel[(min(planes, cfg['progs']),)](
+                *args, 0, 0, **meta, BLOCK=cfg['block'], STAGES=1, PROGS=1
+            )
         return out, mean, rstd
     in_place = _overlaps(out, x)
     if length <= TILE_MAX:
         block = _tile_block(length)
         key = ('fwd_tile', block, planes, x.dtype, x.device)
-        _launch(_fwd_tile_kernel, _fwd_tile_tuned, key,
-                lambda m: (triton.cdiv(planes, m['ROWS']), ), args, in_place, **meta, BLOCK=block)
+        _launch(
+            _fwd_tile_kernel,
+            _fwd_tile_tuned,
+            key,
+            lambda m: (triton.cdiv(planes, m['ROWS']),),
+            args,
+            in_place,
+            **meta,
+            BLOCK=block,
+        )
     else:
         sms = _sm_count(x.device)
         buckets = (triton.next_power_of_2(length), triton.next_power_of_2(planes))
         key = ('fwd_loop', *buckets, x.dtype, x.device)
-        _launch(_fwd_loop_kernel, _fwd_loop_tuned, key, lambda m: (min(planes, m['PROGS'] * sms), ),
-                args + buckets, in_place, **meta)
+        _launch(
+            _fwd_loop_kernel,
+            _fwd_loop_tuned,
+            key,
+            lambda m: (min(planes, m['PROGS'] * sms),),
+            args + buckets,
+            in_place,
+            **meta,
+        )
     return out, mean, rstd
 
 
-def sa_backward_triton(grad_out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor,
-                       rstd: Tensor, shuffle: bool) -> Tuple[Tensor, Tensor, Tensor]:
+def sa_backward_triton(
+    grad_out: Tensor,
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    mean: Tensor,
+    rstd: Tensor,
+    shuffle: bool,
+) -> Tuple[Tensor, Tensor, Tensor]:
     """Shuffle Attention backward with the Triton kernels, deterministic (no atomics).
 
     With ``g`` a plane of ``grad_out``, ``s`` the gate, ``u = g x s (1 - s)``, ``S1 = sum(u)``,
@@ -509,38 +645,76 @@ def sa_backward_triton(grad_out: Tensor, x: Tensor, weight: Tensor, bias: Tensor
     for name, t in (('mean', mean), ('rstd', rstd)):
         _check_tensor(name, t, x.device)
         if t.dtype != torch.float32 or t.shape != x.shape[:2]:
-            raise ValueError(f'{name} must be the float32 (N, C) = {tuple(x.shape[:2])} tensor '
-                             f'returned by sa_forward_triton, but got {tuple(t.shape)}, {t.dtype}')
+            raise ValueError(
+                f'{name} must be the float32 (N, C) = {tuple(x.shape[:2])} tensor '
+                f'returned by sa_forward_triton, but got {tuple(t.shape)}, {t.dtype}'
+            )
     grad_x = torch.empty_like(x)
     dw_part = torch.empty(planes, dtype=torch.float32, device=x.device)
     db_part = torch.empty_like(dw_part)
     length = x.shape[2] * x.shape[3]
-    args = (grad_out, x, grad_x, weight, bias, mean, rstd, dw_part, db_part, planes, channels,
-            params, length)
+    args = (
+        grad_out,
+        x,
+        grad_x,
+        weight,
+        bias,
+        mean,
+        rstd,
+        dw_part,
+        db_part,
+        planes,
+        channels,
+        params,
+        length,
+    )
     meta = dict(SHUFFLE=bool(shuffle), L_DIV=_divisor(length))
     if INTERPRETED:
         cfg = _INTERPRET_CONFIG
         if length <= cfg['tile_max']:
-            _bwd_tile_kernel[(triton.cdiv(planes, cfg['rows']), )](
-                *args, **meta, BLOCK=_tile_block(length), ROWS=cfg['rows'])
+            _bwd_tile_kernel[(triton.cdiv(planes, cfg['rows']),)](
+                *args, **meta, BLOCK=_tile_block(length), ROWS=cfg['rows']
+            )
         else:
-            _bwd_loop_kernel[(min(planes, cfg['progs']), )](
-                *args, 0, 0, **meta, BLOCK=cfg['block'], STAGES=1, PROGS=1)
+            _bwd_loop_kernel[(min(planes, cfg['progs']),)](
+                *args, 0, 0, **meta, BLOCK=cfg['block'], STAGES=1, PROGS=1
+            )
     elif length <= TILE_MAX:
         block = _tile_block(length)
         key = ('bwd_tile', block, planes, x.dtype, x.device)
-        _launch(_bwd_tile_kernel, _bwd_tile_tuned, key,
-                lambda m: (triton.cdiv(planes, m['ROWS']), ), args, **meta, BLOCK=block)
+        _launch(
+            _bwd_tile_kernel,
+            _bwd_tile_tuned,
+            key,
+            lambda m: (triton.cdiv(planes, m['ROWS']),),
+            args,
+            **meta,
+            BLOCK=block,
+        )
     else:
         sms = _sm_count(x.device)
         buckets = (triton.next_power_of_2(length), triton.next_power_of_2(planes))
         key = ('bwd_loop', *buckets, x.dtype, x.device)
-        _launch(_bwd_loop_kernel, _bwd_loop_tuned, key, lambda m: (min(planes, m['PROGS'] * sms), ),
-                args + buckets, **meta)
+        _launch(
+            _bwd_loop_kernel,
+            _bwd_loop_tuned,
+            key,
+            lambda m: (min(planes, m['PROGS'] * sms),),
+            args + buckets,
+            **meta,
+        )
     grad_weight = torch.empty(params, dtype=torch.float32, device=x.device)
     grad_bias = torch.empty_like(grad_weight)
     rows = planes // params
     block = 64 if INTERPRETED else min(1024, max(32, triton.next_power_of_2(rows)))
-    _param_grad_kernel[(params, )](dw_part, db_part, grad_weight, grad_bias, rows, params,
-                                   BLOCK=block, num_warps=1 if block <= 128 else 4)
+    _param_grad_kernel[(params,)](
+        dw_part,
+        db_part,
+        grad_weight,
+        grad_bias,
+        rows,
+        params,
+        BLOCK=block,
+        num_warps=1 if block <= 128 else 4,
+    )
     return grad_x, grad_weight, grad_bias

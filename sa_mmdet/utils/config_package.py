@@ -1,4 +1,5 @@
 """Let mmengine read ``sa_mmdet::`` config names, as it reads ``mmdet::`` ones."""
+
 from mmengine.config.utils import MODULE2PACKAGE
 
 

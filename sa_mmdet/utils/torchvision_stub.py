@@ -11,6 +11,7 @@ torchvision (its only wheel there breaks mmengine's runner), so
 name it hands out is a class that raises ``ModuleNotFoundError`` when called
 or used. Nothing is installed when a real torchvision is importable.
 """
+
 import importlib.machinery
 import importlib.util
 import sys
@@ -18,8 +19,14 @@ import types
 from typing import Any, NoReturn
 
 STUB_VERSION = '0.0.0+sa_mmdet.stub'
-_MODULES = ('torchvision', 'torchvision.transforms', 'torchvision.transforms.functional',
-            'torchvision.transforms.transforms', 'torchvision.ops', 'torchvision.ops.boxes')
+_MODULES = (
+    'torchvision',
+    'torchvision.transforms',
+    'torchvision.transforms.functional',
+    'torchvision.transforms.transforms',
+    'torchvision.ops',
+    'torchvision.ops.boxes',
+)
 
 
 def _fail(name: str) -> NoReturn:
@@ -28,11 +35,12 @@ def _fail(name: str) -> NoReturn:
         'sa_mmdet.pretrain only stands in for the names mmpretrain imports. '
         'Use mmpretrain transforms (not "torchvision/..." ones) and '
         'classification metrics, or install the torchvision build matching '
-        'your torch.', name='torchvision')
+        'your torch.',
+        name='torchvision',
+    )
 
 
 class _UnavailableMeta(type):
-
     def __getattr__(cls, attr: str) -> Any:
         if attr.startswith('__'):
             raise AttributeError(attr)
@@ -40,14 +48,19 @@ class _UnavailableMeta(type):
 
 
 class _StubModule(types.ModuleType):
-
     def __getattr__(self, attr: str) -> Any:
         if attr.startswith('__'):
             raise AttributeError(attr)
         qualname = f'{self.__name__}.{attr}'
         unavailable = _UnavailableMeta(
-            attr, (), dict(__qualname__=qualname, __module__=self.__name__,
-                           __init__=lambda *args, **kwargs: _fail(qualname)))
+            attr,
+            (),
+            dict(
+                __qualname__=qualname,
+                __module__=self.__name__,
+                __init__=lambda *args, **kwargs: _fail(qualname),
+            ),
+        )
         setattr(self, attr, unavailable)
         return unavailable
 

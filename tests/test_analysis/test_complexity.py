@@ -1,4 +1,5 @@
 """Complexity counts of SA classifiers/detectors and the comparison table tool."""
+
 import pytest
 import torch
 from mmdet.models.backbones import ResNet
@@ -14,16 +15,20 @@ from sa_mmdet.models import SAResNet, ShuffleAttention
 
 def sa_half_elements(height: int, width: int, blocks=(3, 4, 6, 3)) -> int:
     """sum(C/2 * H * W) over SA layers; stage s has C = 256 * 2^s at stride 4 * 2^s."""
-    return sum(n * (128 << s) * (height // (4 << s)) * (width // (4 << s))
-               for s, n in enumerate(blocks))
+    return sum(
+        n * (128 << s) * (height // (4 << s)) * (width // (4 << s)) for s, n in enumerate(blocks)
+    )
 
 
-@pytest.mark.parametrize('depth,resnet,sa_resnet', [(50, 25_557_032, 25_557_740),
-                                                    (101, 44_549_160, 44_550_684)])
+@pytest.mark.parametrize(
+    'depth,resnet,sa_resnet', [(50, 25_557_032, 25_557_740), (101, 44_549_160, 44_550_684)]
+)
 def test_classifier_parameter_counts(depth, resnet, sa_resnet):
     # Torchvision's ResNet-50 has 25,557,032 parameters; SA adds 3C/G per bottleneck.
-    models = [ImageNetClassifier(backbone(depth=depth, out_indices=(3, )))
-              for backbone in (ResNet, SAResNet)]
+    models = [
+        ImageNetClassifier(backbone(depth=depth, out_indices=(3,)))
+        for backbone in (ResNet, SAResNet)
+    ]
     counts = [sum(p.numel() for p in model.parameters()) for model in models]
     assert counts == [resnet, sa_resnet]
     per_stage = (12, 24, 48, 96)  # 3 * C / 64 for C = 256 ... 2048
@@ -32,7 +37,7 @@ def test_classifier_parameter_counts(depth, resnet, sa_resnet):
 
 
 def test_classifier_rows_reproduce_paper_table1_for_resnet50():
-    resnet, sa_net = classifier_rows(depths=(50, ))
+    resnet, sa_net = classifier_rows(depths=(50,))
     assert (resnet.model, sa_net.model) == ('ResNet-50', 'SA-Net-50')
     assert (resnet.params, sa_net.params) == (25_557_032, 25_557_740)
     assert (resnet.paper_params, resnet.paper_gflops) == (25.557, 4.122)
@@ -49,12 +54,12 @@ def test_classifier_rows_reproduce_paper_table1_for_resnet50():
 
 
 def test_mmengine_total_is_unchanged_by_the_paper_style_handles():
-    model = ImageNetClassifier(SAResNet(depth=50, out_indices=(3, )))
+    model = ImageNetClassifier(SAResNet(depth=50, out_indices=(3,)))
     model.eval()
     for layer in model.modules():
         if isinstance(layer, ShuffleAttention):
             layer.implementation = 'reference'  # as measure_complexity traces SA
-    inputs = (torch.randn(1, 3, 64, 64), )
+    inputs = (torch.randn(1, 3, 64, 64),)
     plain = FlopAnalyzer(model, inputs)
     plain.unsupported_ops_warnings(False)
     complexity = measure_complexity(model, inputs)
@@ -65,8 +70,10 @@ def test_mmengine_total_is_unchanged_by_the_paper_style_handles():
 
 def test_detector_rows_compare_faster_rcnn_with_its_twin():
     twin, sa = detector_rows(['faster-rcnn_sa-r50_fpn_1x_coco.py'], size=(256, 192))
-    assert (twin.model, sa.model) == ('faster-rcnn_r50_fpn_1x_coco',
-                                      'faster-rcnn_sa-r50_fpn_1x_coco')
+    assert (twin.model, sa.model) == (
+        'faster-rcnn_r50_fpn_1x_coco',
+        'faster-rcnn_sa-r50_fpn_1x_coco',
+    )
     assert twin.input == sa.input == '256x192, 1000 RoIs'
     # Trainable parameters: layer1 (and its 3 SA layers of 12) is frozen.
     assert sa.params - twin.params == 708 - 36
@@ -79,8 +86,11 @@ def test_detector_rows_compare_faster_rcnn_with_its_twin():
 
 def test_detector_pairs_are_the_installed_configs_and_their_twins():
     assert detector_pairs(['retinanet_sa-r50_fpn_1x_coco.py']) == [
-        ('sa_mmdet::sa_resnet/retinanet_sa-r50_fpn_1x_coco.py',
-         'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py')]
+        (
+            'sa_mmdet::sa_resnet/retinanet_sa-r50_fpn_1x_coco.py',
+            'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
+        )
+    ]
     # Rule: names must be one of the six SA configs.
     with pytest.raises(KeyError, match='faster-rcnn_r50_fpn_1x_coco'):
         detector_pairs(['faster-rcnn_r50_fpn_1x_coco'])
@@ -88,8 +98,9 @@ def test_detector_pairs_are_the_installed_configs_and_their_twins():
 
 def test_tool_prints_a_markdown_table_with_paper_figures(capsys, import_tool):
     tool = import_tool('tools/analysis_tools/complexity.py')
-    rows = tool.main(['--only', 'classifiers', '--depths', '50', '--classifier-size', '64',
-                      '--format', 'md'])
+    rows = tool.main(
+        ['--only', 'classifiers', '--depths', '50', '--classifier-size', '64', '--format', 'md']
+    )
     lines = capsys.readouterr().out.splitlines()
     assert [row.model for row in rows] == ['ResNet-50', 'SA-Net-50']
     assert lines[0].startswith('| model | input | params (M) | paper params (M) |')
@@ -106,7 +117,8 @@ def test_tool_counts_any_detector_config_such_as_the_toy_ones(capsys, import_too
     config = str(repo / 'configs/toy/retinanet_sa-r50_fpn_8e_toy-shapes.py')
     rows = tool.main(['--only', 'configs', '--configs', config, '--detector-size', '96', '64'])
     assert [(row.model, row.input) for row in rows] == [
-        ('retinanet_sa-r50_fpn_8e_toy-shapes', '96x64')]
+        ('retinanet_sa-r50_fpn_8e_toy-shapes', '96x64')
+    ]
     # From scratch, nothing frozen: every parameter trains.
     model = build_model_from_config(config)
     assert rows[0].params == sum(p.numel() for p in model.parameters())

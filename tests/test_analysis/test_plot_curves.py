@@ -1,4 +1,5 @@
 """Reading mmengine's scalars.json and plotting training curves."""
+
 import json
 
 import mmcv
@@ -16,8 +17,6 @@ LINES = [
 ]
 
 
-
-
 def write_run(work_dir, timestamp, lines=LINES):
     vis_data = work_dir / timestamp / 'vis_data'
     vis_data.mkdir(parents=True)
@@ -32,8 +31,10 @@ def test_read_scalars_splits_training_and_validation(tmp_path):
     assert log.train['lr'] == [(4, 4e-4), (8, 1e-3), (12, 1e-3)]
     assert 'epoch' not in log.train and 'iter' not in log.train
     # Validation lines are keyed by epoch; their timing keys are not training scalars.
-    assert log.val == {'coco/bbox_mAP': [(1, 0.004), (2, 0.016)],
-                       'coco/bbox_mAP_50': [(1, 0.019), (2, 0.051)]}
+    assert log.val == {
+        'coco/bbox_mAP': [(1, 0.004), (2, 0.016)],
+        'coco/bbox_mAP_50': [(1, 0.019), (2, 0.051)],
+    }
     assert log.train['time'] == [(4, 18.0), (8, 31.8), (12, 10.5)]
 
 
@@ -64,14 +65,18 @@ def test_tool_plots_runs_side_by_side(tmp_path, import_tool):
     with pytest.raises(KeyError, match='coco/segm_mAP'):
         tool.main([sa, '--metrics', 'coco/segm_mAP', '--out', out])
     # A Mask R-CNN run next to one without masks: segm AP is drawn for the first only.
-    mask_lines = [dict(line, **{'coco/segm_mAP': 0.01}) if 'coco/bbox_mAP' in line else line
-                  for line in LINES]
+    mask_lines = [
+        dict(line, **{'coco/segm_mAP': 0.01}) if 'coco/bbox_mAP' in line else line for line in LINES
+    ]
     mask = read_scalars(write_run(tmp_path / 'mask', '20240101_000000', mask_lines))
     metrics = tool.default_metrics([mask, read_scalars(sa)])
     assert metrics == ['coco/bbox_mAP', 'coco/segm_mAP']
     fig = tool.plot_curves([mask, read_scalars(sa)], ['mask', 'sa'], ['loss'], metrics)
     assert [line.get_label() for line in fig.axes[1].lines] == [
-        'mask coco/bbox_mAP', 'mask coco/segm_mAP', 'sa coco/bbox_mAP']
+        'mask coco/bbox_mAP',
+        'mask coco/segm_mAP',
+        'sa coco/bbox_mAP',
+    ]
     # One label per run.
     with pytest.raises(ValueError, match='one per run'):
         tool.main([sa, plain, '--labels', 'SA-R50', '--out', out])

@@ -20,8 +20,9 @@ def gated_output(x, gates, groups):
     return torch.stack([attended[(i % 2) * (c // 2) + i // 2] for i in range(c)], dim=1)
 
 
-@pytest.mark.parametrize('shape,groups', [((2, 256, 7, 9), 64), ((3, 64, 5, 4), 8),
-                                          ((1, 24, 6, 6), 3)])
+@pytest.mark.parametrize(
+    'shape,groups', [((2, 256, 7, 9), 64), ((3, 64, 5, 4), 8), ((1, 24, 6, 6), 3)]
+)
 def test_gates_reproduce_the_layer_and_the_paper(shape, groups, randomize_sa, sa_reference):
     gen = torch.Generator().manual_seed(0)
     sa = ShuffleAttention(shape[1], groups=groups).double()
@@ -41,20 +42,21 @@ def test_gates_reproduce_the_layer_and_the_paper(shape, groups, randomize_sa, sa
 def test_gates_at_init_are_sigmoid_one():
     # cw = sw = 0 and cb = sb = 1: every gate is sigmoid(1) whatever the input.
     gates = sa_gates(ShuffleAttention(128, groups=16), torch.randn(2, 128, 3, 5))
-    sigmoid_one = torch.sigmoid(torch.tensor(1.)).item()
+    sigmoid_one = torch.sigmoid(torch.tensor(1.0)).item()
     torch.testing.assert_close(gates.channel, torch.full((2, 16, 4), sigmoid_one))
     torch.testing.assert_close(gates.spatial, torch.full((2, 16, 4, 3, 5), sigmoid_one))
 
 
 def test_gates_of_a_backbone_layer_from_a_forward_hook(randomize_sa):
     torch.manual_seed(0)
-    model = SAResNet(depth=50, out_indices=(0, )).eval()
+    model = SAResNet(depth=50, out_indices=(0,)).eval()
     sa = model.layer1[2].sa
     randomize_sa(sa, torch.Generator().manual_seed(1))
     seen = {}
     # Clone: the bottleneck adds the identity to SA's output in place.
     sa.register_forward_hook(
-        lambda module, args, out: seen.update(x=args[0].clone(), out=out.clone()))
+        lambda module, args, out: seen.update(x=args[0].clone(), out=out.clone())
+    )
     with torch.no_grad():
         model(torch.rand(1, 3, 64, 48))
         gates = sa_gates(sa, seen['x'])

@@ -1,4 +1,5 @@
 """SA gate maps of a detector and the vis_sa.py tool, on tiny images."""
+
 from pathlib import Path
 
 import mmcv
@@ -7,25 +8,30 @@ import pytest
 import torch
 
 from sa_mmdet.analysis import build_model_from_config, load_config
-from sa_mmdet.analysis.sa_maps import _on_image, last_sa_layer_per_stage, sa_gate_maps
 from sa_mmdet.analysis.sa_gates import find_sa_layers
+from sa_mmdet.analysis.sa_maps import _on_image, last_sa_layer_per_stage, sa_gate_maps
 
-SA_CONFIG = Path(__file__).resolve().parents[2] / 'configs/sa_resnet/' \
-    'faster-rcnn_sa-r50_fpn_1x_coco.py'
-LAST_OF_STAGES = ['backbone.layer1.2.sa', 'backbone.layer2.3.sa', 'backbone.layer3.5.sa',
-                  'backbone.layer4.2.sa']
-
-
+SA_CONFIG = (
+    Path(__file__).resolve().parents[2] / 'configs/sa_resnet/faster-rcnn_sa-r50_fpn_1x_coco.py'
+)
+LAST_OF_STAGES = [
+    'backbone.layer1.2.sa',
+    'backbone.layer2.3.sa',
+    'backbone.layer3.5.sa',
+    'backbone.layer4.2.sa',
+]
 
 
 def small_config(tmp_path):
     """The SA Faster R-CNN config with a 64-pixel test pipeline, written to a file."""
     path = tmp_path / 'small.py'
-    path.write_text(f"_base_ = '{SA_CONFIG}'\n"
-                    "test_pipeline = [dict(type='LoadImageFromFile'),\n"
-                    "                 dict(type='Resize', scale=(64, 64), keep_ratio=True),\n"
-                    "                 dict(type='PackDetInputs')]\n"
-                    "test_dataloader = dict(dataset=dict(pipeline=test_pipeline))\n")
+    path.write_text(
+        f"_base_ = '{SA_CONFIG}'\n"
+        "test_pipeline = [dict(type='LoadImageFromFile'),\n"
+        "                 dict(type='Resize', scale=(64, 64), keep_ratio=True),\n"
+        "                 dict(type='PackDetInputs')]\n"
+        'test_dataloader = dict(dataset=dict(pipeline=test_pipeline))\n'
+    )
     return str(path)
 
 
@@ -53,7 +59,7 @@ def test_maps_of_the_last_layer_of_each_stage(detector):
         assert m.spatial.shape == (64, 48, 64)
         assert m.channel.shape == (64, m.channels // 128)
     # Layers at their initialisation gate everything by sigmoid(1); the randomised one does not.
-    sigmoid_one = torch.sigmoid(torch.tensor(1.)).item()
+    sigmoid_one = torch.sigmoid(torch.tensor(1.0)).item()
     np.testing.assert_allclose(maps[0].spatial, sigmoid_one, rtol=1e-5)
     np.testing.assert_allclose(maps[0].channel, sigmoid_one, rtol=1e-5)
     assert np.abs(maps[3].spatial - sigmoid_one).max() > 0.01
@@ -107,8 +113,20 @@ def test_tool_writes_a_png_per_image(detector, tmp_path, import_tool):
 
     image = str(tmp_path / 'shapes.jpg')
     mmcv.imwrite(tool.demo_image(64), image)
-    written = tool.main(['--config', config, '--checkpoint', checkpoint, '--img', image,
-                         '--layers', 'backbone.layer4.2.sa', '--out-dir', str(tmp_path / 'out')])
+    written = tool.main(
+        [
+            '--config',
+            config,
+            '--checkpoint',
+            checkpoint,
+            '--img',
+            image,
+            '--layers',
+            'backbone.layer4.2.sa',
+            '--out-dir',
+            str(tmp_path / 'out'),
+        ]
+    )
     assert written == [str(tmp_path / 'out' / 'sa_gates_shapes.png')]
     assert mmcv.imread(written[0]).shape[2] == 3
     # Missing configs are named with the fix.

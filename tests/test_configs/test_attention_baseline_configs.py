@@ -3,6 +3,7 @@
 Counts are trainable parameters, as the paper (and mmcv's counter) gives them: mmdet's 1x
 configs freeze the stem and layer1 (``frozen_stages=1``), attention layers included.
 """
+
 import glob
 import os.path as osp
 from functools import partial
@@ -65,15 +66,25 @@ DELTAS = {'se': se_params, 'eca': eca_params, 'sge': sge_params}
 
 # Issue 13's figures (M) for SENet's form, with FC biases. They were added up from twins
 # rounded to 0.001 M: the exact sums print 44.033 (Faster R50) and 61.488 (RetinaNet R101).
-SE_EXPECTED = {('faster-rcnn', 50): 44.034, ('faster-rcnn', 101): 65.272,
-               ('mask-rcnn', 50): 46.677, ('mask-rcnn', 101): 67.915,
-               ('retinanet', 50): 40.249, ('retinanet', 101): 61.487}
+SE_EXPECTED = {
+    ('faster-rcnn', 50): 44.034,
+    ('faster-rcnn', 101): 65.272,
+    ('mask-rcnn', 50): 46.677,
+    ('mask-rcnn', 101): 67.915,
+    ('retinanet', 50): 40.249,
+    ('retinanet', 101): 61.487,
+}
 
 # The SA-Net paper's Table 3 SE rows (M): its Faster and Mask R-CNN rows fit SE without FC
 # biases, its RetinaNet rows SE with biases (computed when issue 13 was filed).
-PAPER_SE = {('faster-rcnn', 50): (44.02, False), ('faster-rcnn', 101): (65.24, False),
-            ('mask-rcnn', 50): (46.67, False), ('mask-rcnn', 101): (67.89, False),
-            ('retinanet', 50): (40.25, True), ('retinanet', 101): (61.49, True)}
+PAPER_SE = {
+    ('faster-rcnn', 50): (44.02, False),
+    ('faster-rcnn', 101): (65.24, False),
+    ('mask-rcnn', 50): (46.67, False),
+    ('mask-rcnn', 101): (67.89, False),
+    ('retinanet', 50): (40.25, True),
+    ('retinanet', 101): (61.49, True),
+}
 
 
 def parse(name):
@@ -123,8 +134,10 @@ def test_config_builds_with_expected_trainable_params(name):
 @pytest.mark.parametrize('detector,depth', sorted(PAPER_SE))
 def test_paper_table3_se_rows_fit_one_form_each(detector, depth):
     paper, bias = PAPER_SE[detector, depth]
-    counts = {b: TWINS[detector, depth] + attention_delta(partial(se_params, bias=b), depth)
-              for b in (True, False)}
+    counts = {
+        b: TWINS[detector, depth] + attention_delta(partial(se_params, bias=b), depth)
+        for b in (True, False)
+    }
     # The paper's Mask R-CNN counts run ~0.008 M above mmdet's (SA-R50: 44.18 vs 44.172), so
     # the fitting form is within 0.01 M; for Mask R-CNN R50 the other form is as close
     # (46.677 with biases, 46.661 without, paper 46.67) and the row does not discriminate.

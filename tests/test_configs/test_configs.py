@@ -1,4 +1,5 @@
 """Every config loads, imports what it uses and builds; the COCO detectors match the paper."""
+
 import glob
 import os.path as osp
 
@@ -10,15 +11,21 @@ import sa_mmdet.models
 from sa_mmdet.analysis import build_model_from_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
-                 if '_base_' not in osp.relpath(p, ROOT).split(osp.sep))
+CONFIGS = sorted(
+    p
+    for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+    if '_base_' not in osp.relpath(p, ROOT).split(osp.sep)
+)
 
 # Paper Table 3 (trainable parameters, M): SA-R50 / SA-R101. The paper prints 56.64 M for
 # RetinaNet SA-R101, below its own ResNet-101 figure of 56.74 M; 56.74 is what builds.
 PAPER_PARAMS = {
-    'faster-rcnn_sa-r50_fpn_1x_coco.py': 41.53, 'faster-rcnn_sa-r101_fpn_1x_coco.py': 60.53,
-    'mask-rcnn_sa-r50_fpn_1x_coco.py': 44.18, 'mask-rcnn_sa-r101_fpn_1x_coco.py': 63.17,
-    'retinanet_sa-r50_fpn_1x_coco.py': 37.74, 'retinanet_sa-r101_fpn_1x_coco.py': 56.74,
+    'faster-rcnn_sa-r50_fpn_1x_coco.py': 41.53,
+    'faster-rcnn_sa-r101_fpn_1x_coco.py': 60.53,
+    'mask-rcnn_sa-r50_fpn_1x_coco.py': 44.18,
+    'mask-rcnn_sa-r101_fpn_1x_coco.py': 63.17,
+    'retinanet_sa-r50_fpn_1x_coco.py': 37.74,
+    'retinanet_sa-r101_fpn_1x_coco.py': 56.74,
 }
 
 

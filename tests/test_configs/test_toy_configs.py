@@ -18,8 +18,9 @@ SEGM = {'mask-rcnn_sa-r50_fpn_8e_toy-shapes.py'}
 
 def test_there_is_a_toy_config_per_detector():
     assert [osp.basename(c) for c in TOY_CONFIGS] == [
-        'faster-rcnn_sa-r50_fpn_8e_toy-shapes.py', 'mask-rcnn_sa-r50_fpn_8e_toy-shapes.py',
-        'retinanet_sa-r50_fpn_8e_toy-shapes.py'
+        'faster-rcnn_sa-r50_fpn_8e_toy-shapes.py',
+        'mask-rcnn_sa-r50_fpn_8e_toy-shapes.py',
+        'retinanet_sa-r50_fpn_8e_toy-shapes.py',
     ]
 
 
@@ -66,26 +67,23 @@ def tiny_run_cfg(config: str, data_root: str, work_dir: str) -> Config:
             if transform.type == 'Resize':
                 transform.scale = (96, 96)
     for evaluator in ('val_evaluator', 'test_evaluator'):
-        cfg[evaluator].ann_file = osp.join(data_root, 'annotations',
-                                           'instances_val.json')
+        cfg[evaluator].ann_file = osp.join(data_root, 'annotations', 'instances_val.json')
     cfg.train_cfg.max_epochs = 1
     cfg.train_cfg.val_begin = 2  # evaluated by runner.test() instead
     cfg.default_hooks.checkpoint.update(interval=1, save_optimizer=False)
     cfg.default_hooks.logger.interval = 1
     # Keep the top boxes of an untrained model, so that COCOeval has results.
     test_cfg = cfg.model.test_cfg
-    (test_cfg.rcnn if 'rcnn' in test_cfg else test_cfg).update(
-        score_thr=0.0, max_per_img=20)
+    (test_cfg.rcnn if 'rcnn' in test_cfg else test_cfg).update(score_thr=0.0, max_per_img=20)
     return cfg
 
 
 # Faster R-CNN takes this path through tools/run_toy.sh (tests/test_tools/test_run_toy.py).
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    'config', [c for c in TOY_CONFIGS if 'faster-rcnn' not in c],
-    ids=osp.basename)
-def test_toy_detector_trains_saves_and_tests_with_cocoeval(
-        config, toy_root, tmp_path):
+    'config', [c for c in TOY_CONFIGS if 'faster-rcnn' not in c], ids=osp.basename
+)
+def test_toy_detector_trains_saves_and_tests_with_cocoeval(config, toy_root, tmp_path):
     cfg = tiny_run_cfg(config, toy_root, str(tmp_path))
     runner = Runner.from_cfg(cfg)
     runner.train()
@@ -108,6 +106,4 @@ def test_toy_detector_trains_saves_and_tests_with_cocoeval(
             value = metrics[f'coco/{iou_type}_{key}']
             assert value == -1 or 0 <= value <= 1
     painted = glob.glob(str(tmp_path / '*' / 'show' / '*.jpg'))
-    assert sorted(osp.basename(p) for p in painted) == [
-        '000001.jpg', '000002.jpg'
-    ]
+    assert sorted(osp.basename(p) for p in painted) == ['000001.jpg', '000002.jpg']

@@ -19,9 +19,20 @@ def write_coco(root, mutate=None):
         images.append(dict(id=i, file_name=f'{i}.png', width=32, height=32))
     coco = dict(
         images=images,
-        annotations=[dict(id=i, image_id=i, category_id=i, bbox=[4, 4, 10, 12], area=120,
-                          iscrowd=0, segmentation=[[4, 4, 14, 4, 14, 16, 4, 16]]) for i in (1, 2)],
-        categories=[dict(id=1, name='circle'), dict(id=2, name='square')])
+        annotations=[
+            dict(
+                id=i,
+                image_id=i,
+                category_id=i,
+                bbox=[4, 4, 10, 12],
+                area=120,
+                iscrowd=0,
+                segmentation=[[4, 4, 14, 4, 14, 16, 4, 16]],
+            )
+            for i in (1, 2)
+        ],
+        categories=[dict(id=1, name='circle'), dict(id=2, name='square')],
+    )
     if mutate:
         mutate(coco)
     (root / 'ann.json').write_text(json.dumps(coco))
@@ -29,8 +40,14 @@ def write_coco(root, mutate=None):
 
 
 def build(root, dataset_type=CheckedCocoDataset, classes=CLASSES, ann_file='ann.json'):
-    return dataset_type(data_root=str(root), ann_file=ann_file, data_prefix=dict(img='images/'),
-                        metainfo=dict(classes=classes), pipeline=[], test_mode=False)
+    return dataset_type(
+        data_root=str(root),
+        ann_file=ann_file,
+        data_prefix=dict(img='images/'),
+        metainfo=dict(classes=classes),
+        pipeline=[],
+        test_mode=False,
+    )
 
 
 def test_loads_the_same_as_coco_dataset(tmp_path):
@@ -54,14 +71,17 @@ def test_malformed_json(tmp_path):
         build(tmp_path)
 
 
-@pytest.mark.parametrize('mutate,message', [
-    (lambda c: c.pop('categories'), "needs a list under 'categories'"),
-    (lambda c: c['annotations'][0].pop('bbox'), r"annotations\[0\] lacks \['bbox'\]"),
-    (lambda c: c['annotations'][1].update(image_id=7), 'refers to image_id 7'),
-    (lambda c: c['annotations'][1].update(category_id=9), 'refers to category_id 9'),
-    (lambda c: c['annotations'][1].update(id=1), 'annotation id 1 is not unique'),
-    (lambda c: c['annotations'][0].update(bbox=[1, 2, -3, 4]), r'has bbox \[1, 2, -3, 4\]'),
-])
+@pytest.mark.parametrize(
+    'mutate,message',
+    [
+        (lambda c: c.pop('categories'), "needs a list under 'categories'"),
+        (lambda c: c['annotations'][0].pop('bbox'), r"annotations\[0\] lacks \['bbox'\]"),
+        (lambda c: c['annotations'][1].update(image_id=7), 'refers to image_id 7'),
+        (lambda c: c['annotations'][1].update(category_id=9), 'refers to category_id 9'),
+        (lambda c: c['annotations'][1].update(id=1), 'annotation id 1 is not unique'),
+        (lambda c: c['annotations'][0].update(bbox=[1, 2, -3, 4]), r'has bbox \[1, 2, -3, 4\]'),
+    ],
+)
 def test_malformed_annotations(tmp_path, mutate, message):
     write_coco(tmp_path, mutate)
     with pytest.raises(ValueError, match=message):
@@ -71,7 +91,9 @@ def test_malformed_annotations(tmp_path, mutate, message):
 def test_classes_not_in_annotations(tmp_path):
     write_coco(tmp_path)
     # Rule: every configured class must be a category of the file (mmdet drops it silently).
-    with pytest.raises(ValueError, match=r"classes \['triangle'\] of the config are not categories"):
+    with pytest.raises(
+        ValueError, match=r"classes \['triangle'\] of the config are not categories"
+    ):
         build(tmp_path, classes=('circle', 'triangle'))
 
 

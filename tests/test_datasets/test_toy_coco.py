@@ -20,22 +20,18 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 @pytest.fixture(scope='module')
 def toy(tmp_path_factory):
     out_dir = str(tmp_path_factory.mktemp('toy_coco'))
-    return generate_toy_coco(
-        out_dir, num_train=3, num_val=24, image_size=SIZE, seed=1)
+    return generate_toy_coco(out_dir, num_train=3, num_val=24, image_size=SIZE, seed=1)
 
 
 def gt_as_results(coco: COCO, with_masks: bool) -> list:
     results = []
     for ann in coco.loadAnns(coco.getAnnIds()):
         result = dict(
-            image_id=ann['image_id'],
-            category_id=ann['category_id'],
-            bbox=ann['bbox'],
-            score=1.0)
+            image_id=ann['image_id'], category_id=ann['category_id'], bbox=ann['bbox'], score=1.0
+        )
         if with_masks:
             rle = coco.annToRLE(ann)
-            result['segmentation'] = dict(
-                size=rle['size'], counts=rle['counts'].decode())
+            result['segmentation'] = dict(size=rle['size'], counts=rle['counts'].decode())
         results.append(result)
     return results
 
@@ -43,8 +39,7 @@ def gt_as_results(coco: COCO, with_masks: bool) -> list:
 @pytest.mark.parametrize('iou_type', ['bbox', 'segm'])
 def test_cocoeval_scores_ground_truth_as_perfect(toy, iou_type):
     coco = COCO(toy['val']['ann_file'])
-    assert [c['name'] for c in coco.loadCats(coco.getCatIds())] == list(
-        TOY_CLASSES)
+    assert [c['name'] for c in coco.loadCats(coco.getCatIds())] == list(TOY_CLASSES)
     dets = coco.loadRes(gt_as_results(coco, iou_type == 'segm'))
     evaluator = COCOeval(coco, dets, iou_type)
     evaluator.evaluate()
@@ -62,12 +57,10 @@ def test_annotations_are_valid_coco(toy):
         assert len(coco.getAnnIds()) == toy[split]['annotations']
         for img in coco.loadImgs(coco.getImgIds()):
             image = cv2.imread(osp.join(toy[split]['img_dir'], img['file_name']))
-            assert image.shape == (img['height'], img['width'], 3) == (SIZE,
-                                                                       SIZE, 3)
+            assert image.shape == (img['height'], img['width'], 3) == (SIZE, SIZE, 3)
         for ann in coco.loadAnns(coco.getAnnIds()):
             assert ann['iscrowd'] == 0 and 1 <= ann['category_id'] <= 4
-            assert all(len(poly) >= 6 and len(poly) % 2 == 0
-                       for poly in ann['segmentation'])
+            assert all(len(poly) >= 6 and len(poly) % 2 == 0 for poly in ann['segmentation'])
             # area is the area of the polygons' mask.
             assert ann['area'] == mask_utils.area(coco.annToRLE(ann)) > 0
             # bbox is the tight box of the polygons, inside the image.
@@ -76,7 +69,8 @@ def test_annotations_are_valid_coco(toy):
             np.testing.assert_allclose(
                 ann['bbox'],
                 [xs.min(), ys.min(), xs.max() - xs.min(), ys.max() - ys.min()],
-                atol=0.011)
+                atol=0.011,
+            )
             assert xs.min() >= 0 and ys.min() >= 0
             assert xs.max() <= SIZE and ys.max() <= SIZE
 
@@ -92,8 +86,8 @@ def test_objects_occlude_but_visible_masks_do_not_overlap(toy):
             # Each annotation is what is visible of its object: masks only
             # share boundary pixels.
             both = mask_utils.area(
-                mask_utils.merge(
-                    [coco.annToRLE(a), coco.annToRLE(b)], intersect=True))
+                mask_utils.merge([coco.annToRLE(a), coco.annToRLE(b)], intersect=True)
+            )
             assert both <= 0.02 * min(a['area'], b['area']) + 2
     assert overlapping_boxes > 0
 
@@ -104,20 +98,19 @@ def test_size_counts_match_coco_area_ranges(toy):
     assert toy['val']['areas'] == dict(
         small=int((areas < 32**2).sum()),
         medium=int(((areas >= 32**2) & (areas <= 96**2)).sum()),
-        large=int((areas > 96**2).sum()))
+        large=int((areas > 96**2).sum()),
+    )
     assert min(toy['val']['areas'].values()) > 0
 
 
 def test_same_seed_same_bytes_other_seed_differs(tmp_path):
     runs = [
-        generate_toy_coco(
-            str(tmp_path / name), num_train=2, num_val=1, image_size=SIZE,
-            seed=seed) for name, seed in (('a', 7), ('b', 7), ('c', 8))
+        generate_toy_coco(str(tmp_path / name), num_train=2, num_val=1, image_size=SIZE, seed=seed)
+        for name, seed in (('a', 7), ('b', 7), ('c', 8))
     ]
 
     def read(info, split, name=None):
-        path = info[split]['ann_file'] if name is None else osp.join(
-            info[split]['img_dir'], name)
+        path = info[split]['ann_file'] if name is None else osp.join(info[split]['img_dir'], name)
         with open(path, 'rb') as f:
             return f.read()
 
@@ -129,13 +122,16 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path):
             assert read(runs[0], split, name) == read(runs[1], split, name)
 
 
-@pytest.mark.parametrize('kwargs', [
-    dict(image_size=175),
-    dict(image_size=192.0),
-    dict(num_train=0),
-    dict(num_val=-1),
-    dict(max_objects=0),
-])
+@pytest.mark.parametrize(
+    'kwargs',
+    [
+        dict(image_size=175),
+        dict(image_size=192.0),
+        dict(num_train=0),
+        dict(num_val=-1),
+        dict(max_objects=0),
+    ],
+)
 def test_bad_arguments_raise_value_error(tmp_path, kwargs):
     with pytest.raises(ValueError):
         generate_toy_coco(str(tmp_path), **kwargs)
@@ -146,8 +142,7 @@ def test_mmdet_coco_dataset_reads_it_with_toy_config_metainfo(toy):
     from mmengine.registry import init_default_scope
 
     init_default_scope('mmdet')
-    cfg = Config.fromfile(
-        osp.join(REPO, 'configs', 'toy', '_base_', 'toy-coco_instance.py'))
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'toy', '_base_', 'toy-coco_instance.py'))
     dataset_cfg = cfg.train_dataloader.dataset
     assert tuple(dataset_cfg.metainfo['classes']) == TOY_CLASSES
     dataset_cfg.pop('type')

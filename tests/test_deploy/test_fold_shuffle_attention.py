@@ -1,4 +1,5 @@
 """fold_shuffle_attention: same outputs, no shuffle, on SAResNet and on a detector."""
+
 from pathlib import Path
 
 import pytest
@@ -60,8 +61,11 @@ def test_folded_sa_resnet_gives_the_same_outputs(randomize):
 
 
 def test_fold_in_place_and_training_mode_gradients(randomize):
-    model = randomize(SAResNet(depth=50, num_stages=1, strides=(1, ), dilations=(1, ),
-                               out_indices=(0, ), norm_eval=False).double())
+    model = randomize(
+        SAResNet(
+            depth=50, num_stages=1, strides=(1,), dilations=(1,), out_indices=(0,), norm_eval=False
+        ).double()
+    )
     x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     expected = model(x)[0]
     grad = torch.autograd.grad(expected.square().sum(), model.conv1.weight)[0]
@@ -69,8 +73,7 @@ def test_fold_in_place_and_training_mode_gradients(randomize):
     assert folded is model
     got = folded(x)[0]  # train mode: BatchNorm uses batch statistics, per channel as well
     torch.testing.assert_close(got, expected)
-    torch.testing.assert_close(torch.autograd.grad(got.square().sum(), model.conv1.weight)[0],
-                               grad)
+    torch.testing.assert_close(torch.autograd.grad(got.square().sum(), model.conv1.weight)[0], grad)
 
 
 def test_folded_detector_gives_the_same_outputs(randomize):
@@ -80,8 +83,11 @@ def test_folded_detector_gives_the_same_outputs(randomize):
     model = randomize(MODELS.build(cfg.model)).eval()
     folded = fold_shuffle_attention(model)
     inputs = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
-    sample = DetDataSample(metainfo=dict(img_shape=(64, 64), ori_shape=(64, 64),
-                                         pad_shape=(64, 64), scale_factor=(1.0, 1.0)))
+    sample = DetDataSample(
+        metainfo=dict(
+            img_shape=(64, 64), ori_shape=(64, 64), pad_shape=(64, 64), scale_factor=(1.0, 1.0)
+        )
+    )
     with torch.no_grad():
         expected = model(inputs, [sample], mode='tensor')
         got = folded(inputs, [sample], mode='tensor')

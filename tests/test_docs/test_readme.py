@@ -1,4 +1,5 @@
 """Every file, folder and mmdet config the README names exists."""
+
 import re
 from pathlib import Path
 
@@ -24,8 +25,11 @@ def readme_paths() -> list:
 
 def test_readme_names_the_main_files():
     paths = readme_paths()
-    for expected in ('tools/install.sh', 'tools/run_toy.sh',
-                     'configs/toy/faster-rcnn_sa-r50_fpn_toy.py'):
+    for expected in (
+        'tools/install.sh',
+        'tools/run_toy.sh',
+        'configs/toy/faster-rcnn_sa-r50_fpn_toy.py',
+    ):
         assert expected in paths
     assert any(p.startswith('docs/') and p.endswith('.png') for p in paths)
 

@@ -1,4 +1,5 @@
 """Distributed training on CPU with gloo through CPUAwareRunner."""
+
 import importlib.util
 import socket
 from pathlib import Path
@@ -28,9 +29,17 @@ def free_port() -> int:
 
 @pytest.mark.slow
 def test_two_cpu_ranks_finish_with_identical_weights(tmp_path, run_python):
-    result = run_python('-m', 'torch.distributed.run', '--nproc_per_node=2',
-                        f'--master_port={free_port()}', TOY_RUNNER, tmp_path, '--launcher',
-                        'pytorch', env=dict(OMP_NUM_THREADS=1))
+    result = run_python(
+        '-m',
+        'torch.distributed.run',
+        '--nproc_per_node=2',
+        f'--master_port={free_port()}',
+        TOY_RUNNER,
+        tmp_path,
+        '--launcher',
+        'pytorch',
+        env=dict(OMP_NUM_THREADS=1),
+    )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     rank0, rank1 = (torch.load(tmp_path / f'rank{r}.pth') for r in (0, 1))
     for stage in ('initial', 'final'):
@@ -61,6 +70,7 @@ def test_runner_is_plain_runner_when_not_distributed(tmp_path, toy_runner):
 
 def test_unsupported_cpu_launcher_raises_value_error():
     from sa_mmdet.engine import init_cpu_process_group
+
     # Rule: CPU distributed training supports the pytorch and slurm launchers.
     with pytest.raises(ValueError, match="launcher='mpi'"):
         init_cpu_process_group('mpi')

@@ -1,4 +1,5 @@
 """Resume after kill -9 and CPU DDP of the toy Faster R-CNN, through `mim train`."""
+
 from pathlib import Path
 
 import pytest
@@ -52,8 +53,17 @@ def with_hook(config, name, hook: dict):
 def mim_train(run_python):
 
     def train(config, work_dir, *args):
-        return run_python('-m', 'mim', 'train', 'mmdet', config, '--work-dir', work_dir, *args,
-                          env=dict(PYTHONPATH=DATA, OMP_NUM_THREADS='1'))
+        return run_python(
+            '-m',
+            'mim',
+            'train',
+            'mmdet',
+            config,
+            '--work-dir',
+            work_dir,
+            *args,
+            env=dict(PYTHONPATH=DATA, OMP_NUM_THREADS='1'),
+        )
 
     return train
 
@@ -83,8 +93,7 @@ def test_resume_after_kill_equals_uninterrupted_run(tiny_config, tmp_path, mim_t
         torch.testing.assert_close(resumed[key], expected[key], rtol=0, atol=0, msg=key)
 
 
-def test_two_cpu_ranks_train_the_detector_to_identical_weights(tiny_config, tmp_path,
-                                                               mim_train):
+def test_two_cpu_ranks_train_the_detector_to_identical_weights(tiny_config, tmp_path, mim_train):
     config = with_hook(tiny_config, 'ddp', dict(type='SaveRankParamsHook', out_dir=str(tmp_path)))
     result = mim_train(config, tmp_path / 'work_dir', '--launcher', 'pytorch', '--gpus', 2)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
@@ -95,8 +104,14 @@ def test_two_cpu_ranks_train_the_detector_to_identical_weights(tiny_config, tmp_
 
 
 def test_missing_data_fails_before_training(tmp_path, mim_train):
-    result = mim_train(CONFIG, tmp_path, '--gpus', 0, '--cfg-options',
-                       f'train_dataloader.dataset.data_root={tmp_path}/nowhere/')
+    result = mim_train(
+        CONFIG,
+        tmp_path,
+        '--gpus',
+        0,
+        '--cfg-options',
+        f'train_dataloader.dataset.data_root={tmp_path}/nowhere/',
+    )
     assert result.returncode != 0
     assert 'does not exist: check `data_root` and `ann_file`' in result.stderr
     assert 'Epoch(train)' not in result.stdout + result.stderr

@@ -1,4 +1,5 @@
 """Checkpoints that torch's weights-only loading reads: the hook, the re-save tool, bad files."""
+
 import collections
 import importlib.util
 import os
@@ -10,8 +11,12 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer
 
-from sa_mmdet.engine import (from_weights_only, load_legacy_checkpoint, resave_checkpoint,
-                             to_weights_only)
+from sa_mmdet.engine import (
+    from_weights_only,
+    load_legacy_checkpoint,
+    resave_checkpoint,
+    to_weights_only,
+)
 
 TOY_RUNNER = Path(__file__).resolve().parents[1] / 'data' / 'toy_runner.py'
 HOOK = dict(type='WeightsOnlyCheckpointHook')
@@ -50,8 +55,9 @@ def test_hooked_checkpoint_loads_with_torch_defaults(hooked_checkpoint):
 
 
 def test_resume_from_a_hooked_checkpoint(make_runner, hooked_checkpoint, tmp_path):
-    runner = make_runner(tmp_path, max_epochs=2, resume=True, load_from=str(hooked_checkpoint),
-                         custom_hooks=[HOOK])
+    runner = make_runner(
+        tmp_path, max_epochs=2, resume=True, load_from=str(hooked_checkpoint), custom_hooks=[HOOK]
+    )
     runner.train()
     assert runner.epoch == 2 and runner.iter == 8
     # the message hub came back from the checkpoint and went on logging
@@ -69,8 +75,13 @@ def test_checkpoint_without_the_hook_is_refused_then_resaved(plain_checkpoint, t
     assert resave_checkpoint(str(plain_checkpoint), str(dst)) == unsafe
     # the stand-ins were allowed for that one load only
     allowed = [g[0] if isinstance(g, tuple) else g for g in torch.serialization.get_safe_globals()]
-    assert not [g for g in allowed if 'sa_mmdet' in getattr(g, '__module__', '')
-                or 'numpy' in getattr(g, '__module__', '') or g is getattr]
+    assert not [
+        g
+        for g in allowed
+        if 'sa_mmdet' in getattr(g, '__module__', '')
+        or 'numpy' in getattr(g, '__module__', '')
+        or g is getattr
+    ]
     checkpoint = from_weights_only(torch.load(dst))
     loss = checkpoint['message_hub']['log_scalars']['train/loss']
     assert isinstance(loss, HistoryBuffer) and len(loss.data[0]) == 4
@@ -106,13 +117,11 @@ def test_round_trip_of_the_plain_form():
 
 
 class RunsShell:
-
     def __reduce__(self):
-        return (os.system, ('touch pwned_by_checkpoint', ))
+        return (os.system, ('touch pwned_by_checkpoint',))
 
 
 class CallsGetattr:
-
     def __reduce__(self):
         return (getattr, (0, 'real'))
 
@@ -142,7 +151,6 @@ def test_resave_refuses_object_arrays_and_malformed_ones(tmp_path):
     array = np.arange(6, dtype=np.float32)
 
     class Truncated:
-
         def __reduce__(self):
             rebuild, args, state = array.__reduce__()
             state = (*state[:4], state[4][:-4])

@@ -1,4 +1,5 @@
 """The compiled CPU kernel (sa_mmdet._ext) against the PyTorch form and the paper's equations."""
+
 import importlib
 import os
 
@@ -13,8 +14,10 @@ from sa_mmdet.ops import sa_ext_available, sa_kernel_enabled, shuffle_attention
 sa_op = importlib.import_module('sa_mmdet.ops.shuffle_attention')  # the module, not the function
 
 needs_kernel = pytest.mark.skipif(
-    not sa_ext_available(), reason='sa_mmdet._ext is not built (SA_MMDET_WITH_OPS=0, or '
-    'installed without --no-build-isolation); build it with python setup.py build_ext --inplace')
+    not sa_ext_available(),
+    reason='sa_mmdet._ext is not built (SA_MMDET_WITH_OPS=0, or '
+    'installed without --no-build-isolation); build it with python setup.py build_ext --inplace',
+)
 
 # N = 1, odd H * W, G = 2 and G = 64
 CASES = [((2, 256, 7, 9), 64), ((1, 64, 7, 5), 8), ((3, 16, 5, 4), 2), ((2, 48, 1, 1), 4)]
@@ -25,8 +28,9 @@ def test_extension_is_built_unless_disabled():
     # Rule: CI builds the kernel; only SA_MMDET_WITH_OPS=0 may leave it out.
     if os.environ.get('SA_MMDET_WITH_OPS') == '0':
         pytest.skip('SA_MMDET_WITH_OPS=0: the kernel is not built on purpose')
-    assert sa_ext_available(), ('sa_mmdet._ext failed to build or to import; set '
-                                'SA_MMDET_WITH_OPS=0 to run without it')
+    assert sa_ext_available(), (
+        'sa_mmdet._ext failed to build or to import; set SA_MMDET_WITH_OPS=0 to run without it'
+    )
 
 
 @pytest.fixture
@@ -56,16 +60,18 @@ def run(sa, x, upstream, kernel):
 
 @pytest.fixture
 def reference(sa_reference):
-    return lambda sa, x, upstream: outputs_and_grads(lambda t: sa_reference(sa, t), x,
-                                                     list(sa.parameters()), upstream)
+    return lambda sa, x, upstream: outputs_and_grads(
+        lambda t: sa_reference(sa, t), x, list(sa.parameters()), upstream
+    )
 
 
 def assert_all_close(got, expected, tol):
     for name, a, b in zip(NAMES, got, expected, strict=True):
         # tolerance relative to each tensor's scale: parameter gradients sum over N * H * W * G
         scale = max(1.0, b.abs().max().item())
-        torch.testing.assert_close(a, b, rtol=tol, atol=tol * scale,
-                                   msg=lambda m, name=name: f'{name}: {m}')
+        torch.testing.assert_close(
+            a, b, rtol=tol, atol=tol * scale, msg=lambda m, name=name: f'{name}: {m}'
+        )
 
 
 @pytest.fixture
@@ -86,8 +92,9 @@ def backends(monkeypatch) -> list:
 
 @needs_kernel
 @pytest.mark.parametrize('shape,groups', CASES)
-def test_float32_kernel_equals_pytorch_form_and_reference(backends, make_case, reference, shape,
-                                                          groups):
+def test_float32_kernel_equals_pytorch_form_and_reference(
+    backends, make_case, reference, shape, groups
+):
     sa, x, upstream = make_case(shape, groups, torch.float32)
     got = run(sa, x, upstream, kernel=True)
     assert backends == [True] and got[0].shape == x.shape
@@ -116,12 +123,17 @@ def test_float32_statistics_of_an_offset_input(make_case, reference):
 @needs_kernel
 def test_gradcheck_through_the_kernel(backends, make_case):
     sa, x, _ = make_case((2, 16, 3, 5), 4, torch.float64)
-    weight, bias = (p.detach().requires_grad_() for p in sa_gate_params(
-        sa.cweight, sa.cbias, sa.sweight, sa.sbias, sa.gn.weight, sa.gn.bias))
+    weight, bias = (
+        p.detach().requires_grad_()
+        for p in sa_gate_params(
+            sa.cweight, sa.cbias, sa.sweight, sa.sbias, sa.gn.weight, sa.gn.bias
+        )
+    )
     for shuffle in (True, False):
         assert torch.autograd.gradcheck(
             lambda x, w, b, shuffle=shuffle: shuffle_attention(x, w, b, 4, shuffle=shuffle),
-            (x.requires_grad_(), weight, bias))
+            (x.requires_grad_(), weight, bias),
+        )
     assert backends and all(backends)
 
 
@@ -149,8 +161,9 @@ def test_half_precision_inputs_match_the_pytorch_form(make_case, dtype):
 
 @needs_kernel
 def test_folded_inplace_path_through_the_kernel(backends, randomize_sa):
-    model = SAResNet(depth=50, num_stages=2, strides=(1, 2), dilations=(1, 1),
-                     out_indices=(0, 1)).eval()
+    model = SAResNet(
+        depth=50, num_stages=2, strides=(1, 2), dilations=(1, 1), out_indices=(0, 1)
+    ).eval()
     gen = torch.Generator().manual_seed(2)
     for sa in (m for m in model.modules() if isinstance(m, ShuffleAttention)):
         randomize_sa(sa, gen)
@@ -186,8 +199,9 @@ def test_folded_layer_writes_in_place_and_trains(backends, make_case, reference)
 def test_channels_last_takes_the_pytorch_form(backends, make_case, reference, kernel):
     sa, x, upstream = make_case((2, 128, 6, 7), 16, torch.float64)
     with sa_kernel_enabled(kernel):
-        got = outputs_and_grads(sa, x.to(memory_format=torch.channels_last),
-                                list(sa.parameters()), upstream)
+        got = outputs_and_grads(
+            sa, x.to(memory_format=torch.channels_last), list(sa.parameters()), upstream
+        )
     assert backends == [False]
     assert got[0].is_contiguous(memory_format=torch.channels_last)
     assert_all_close(got, reference(sa, x, upstream), 1e-10)

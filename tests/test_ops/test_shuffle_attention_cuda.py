@@ -3,6 +3,7 @@
 Skipped without CUDA; ``tools/gpu_check.sh`` runs it on a GPU. The same kernels
 run on the CPU in Triton's interpreter in ``test_shuffle_attention_triton.py``.
 """
+
 import copy
 
 import pytest
@@ -14,9 +15,16 @@ from sa_mmdet.ops import sa_backend, sa_kernel_enabled
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
 
 # N = 1, H * W = 1, H * W not a multiple of a block, G from 2 to 64, and the benchmark shapes
-CASES = [((2, 256, 7, 9), 64), ((1, 64, 7, 5), 8), ((3, 16, 5, 4), 2), ((2, 48, 1, 1), 4),
-         ((2, 128, 33, 47), 32), ((2, 256, 200, 336), 64), ((2, 1024, 50, 84), 64),
-         ((8, 512, 28, 28), 64)]
+CASES = [
+    ((2, 256, 7, 9), 64),
+    ((1, 64, 7, 5), 8),
+    ((3, 16, 5, 4), 2),
+    ((2, 48, 1, 1), 4),
+    ((2, 128, 33, 47), 32),
+    ((2, 256, 200, 336), 64),
+    ((2, 1024, 50, 84), 64),
+    ((8, 512, 28, 28), 64),
+]
 TOLERANCE = {torch.float32: 1e-5, torch.float16: 2e-2, torch.bfloat16: 5e-2}
 
 
@@ -54,8 +62,12 @@ def test_cuda_runs_the_triton_kernels():
 def test_triton_equals_the_reference(shape, groups, dtype, randomize_sa, sa_reference):
     sa, x, upstream = make_case(shape, groups, randomize_sa)
     reference = copy.deepcopy(sa).double()
-    expected = outputs_and_grads(lambda t: sa_reference(reference, t), x.double(),
-                                 list(reference.parameters()), upstream.double())
+    expected = outputs_and_grads(
+        lambda t: sa_reference(reference, t),
+        x.double(),
+        list(reference.parameters()),
+        upstream.double(),
+    )
     sa = sa.cuda()
     got = outputs_and_grads(sa, x.cuda().to(dtype), list(sa.parameters()), upstream.cuda())
     assert got[0].dtype == got[1].dtype == dtype
@@ -73,11 +85,11 @@ def test_pytorch_form_on_cuda_equals_the_kernels(randomize_sa):
 
 def test_channels_last_is_correct(randomize_sa, sa_reference):
     sa, x, upstream = make_case((2, 128, 6, 7), 16, randomize_sa)
-    expected = outputs_and_grads(lambda t: sa_reference(sa, t), x, list(sa.parameters()),
-                                 upstream)
+    expected = outputs_and_grads(lambda t: sa_reference(sa, t), x, list(sa.parameters()), upstream)
     sa = sa.cuda()
-    got = outputs_and_grads(sa, x.cuda().to(memory_format=torch.channels_last),
-                            list(sa.parameters()), upstream.cuda())
+    got = outputs_and_grads(
+        sa, x.cuda().to(memory_format=torch.channels_last), list(sa.parameters()), upstream.cuda()
+    )
     assert got[0].is_contiguous(memory_format=torch.channels_last)
     assert_close(got, expected, 1e-5)
 
@@ -124,8 +136,12 @@ def test_autocast_float16_keeps_fp32_statistics(randomize_sa, sa_reference):
     sa = sa.cuda()
     with torch.autocast('cuda', dtype=torch.float16):
         out, mean, _ = torch.ops.sa_mmdet.shuffle_attention_forward(
-            x.cuda().half(), torch.randn(4, device='cuda'), torch.randn(4, device='cuda'), 1e-5,
-            True)
+            x.cuda().half(),
+            torch.randn(4, device='cuda'),
+            torch.randn(4, device='cuda'),
+            1e-5,
+            True,
+        )
         got = sa(x.cuda().half())
     assert out.dtype == got.dtype == torch.float16 and mean.dtype == torch.float32
     assert_close([got], [expected], 2e-2)
@@ -134,6 +150,7 @@ def test_autocast_float16_keeps_fp32_statistics(randomize_sa, sa_reference):
 def test_amp_optim_wrapper_trains_an_sa_backbone():
     # mmdet's --amp: AmpOptimWrapper (fp16 autocast and a dynamic loss scale)
     from mmengine.optim import AmpOptimWrapper
+
     model = SAResNet(depth=50).cuda().train()
     wrapper = AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.01))
     x = torch.randn(2, 3, 128, 128, device='cuda')

@@ -1,4 +1,5 @@
 """The Shuffle Attention operator as torch.library sees it: registration, compile, AMP."""
+
 import pytest
 import torch
 
@@ -28,15 +29,19 @@ def test_opcheck_forward_and_backward(kernels, shuffle):
     with sa_kernel_enabled(kernels):
         out, mean, rstd = OPS.shuffle_attention_forward(x, weight, bias, 1e-5, shuffle)
         grad = torch.randn(out.shape, generator=gen)
-        torch.library.opcheck(OPS.shuffle_attention_forward,
-                              (x.requires_grad_(), weight.requires_grad_(),
-                               bias.requires_grad_(), 1e-5, shuffle))
-        torch.library.opcheck(OPS.shuffle_attention_backward,
-                              (grad, x.detach(), weight.detach(), bias.detach(), mean, rstd,
-                               shuffle))
+        torch.library.opcheck(
+            OPS.shuffle_attention_forward,
+            (x.requires_grad_(), weight.requires_grad_(), bias.requires_grad_(), 1e-5, shuffle),
+        )
+        torch.library.opcheck(
+            OPS.shuffle_attention_backward,
+            (grad, x.detach(), weight.detach(), bias.detach(), mean, rstd, shuffle),
+        )
         if not shuffle:
-            torch.library.opcheck(OPS.shuffle_attention_forward_,
-                                  (x.detach().clone(), weight.detach(), bias.detach(), 1e-5))
+            torch.library.opcheck(
+                OPS.shuffle_attention_forward_,
+                (x.detach().clone(), weight.detach(), bias.detach(), 1e-5),
+            )
 
 
 def test_statistics_are_those_of_each_plane():
@@ -113,6 +118,7 @@ def test_gate_params_flow_into_the_operator(sa_reference, randomize_sa):
     sa = ShuffleAttention(32, groups=4).double()
     randomize_sa(sa, torch.Generator().manual_seed(3))
     x = torch.randn(2, 32, 3, 4, dtype=torch.float64)
-    weight, bias = sa_gate_params(sa.cweight, sa.cbias, sa.sweight, sa.sbias, sa.gn.weight,
-                                  sa.gn.bias)
+    weight, bias = sa_gate_params(
+        sa.cweight, sa.cbias, sa.sweight, sa.sbias, sa.gn.weight, sa.gn.bias
+    )
     torch.testing.assert_close(shuffle_attention(x, weight, bias, 4), sa_reference(sa, x))

@@ -1,4 +1,5 @@
 """The operator's pure-PyTorch form (kernels off) against the paper's equations."""
+
 import pytest
 import torch
 
@@ -7,8 +8,13 @@ from sa_mmdet.models import ShuffleAttention
 from sa_mmdet.models.layers import sa_gate_params
 from sa_mmdet.ops import sa_kernel_enabled, shuffle_attention
 
-CASES = [((2, 256, 7, 9), 64), ((3, 64, 5, 4), 8), ((2, 32, 1, 1), 16), ((1, 16, 3, 4), 2),
-         ((2, 48, 6, 5), 4)]
+CASES = [
+    ((2, 256, 7, 9), 64),
+    ((3, 64, 5, 4), 8),
+    ((2, 32, 1, 1), 16),
+    ((1, 16, 3, 4), 2),
+    ((2, 48, 6, 5), 4),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -34,8 +40,13 @@ def assert_all_close(got, expected, rtol, atol):
     names = ['output', 'x', 'cweight', 'cbias', 'sweight', 'sbias', 'gn.weight', 'gn.bias']
     for name, a, b in zip(names, got, expected, strict=True):
         # atol relative to each tensor's scale: parameter gradients sum over N * H * W * G
-        torch.testing.assert_close(a, b, rtol=rtol, atol=atol * max(1.0, b.abs().max().item()),
-                                   msg=lambda m, name=name: f'{name}: {m}')
+        torch.testing.assert_close(
+            a,
+            b,
+            rtol=rtol,
+            atol=atol * max(1.0, b.abs().max().item()),
+            msg=lambda m, name=name: f'{name}: {m}',
+        )
 
 
 @pytest.mark.parametrize('shape,groups', CASES)
@@ -55,13 +66,16 @@ def test_float32_within_1e5_of_reference(shape, groups, randomize_sa):
     x = torch.randn(shape, generator=gen)
     upstream = torch.randn(shape, generator=gen)
     params = list(sa.parameters())
-    assert_all_close(outputs_and_grads(sa, x, params, upstream),
-                     outputs_and_grads(sa.forward_reference, x, params, upstream), 1e-5, 1e-5)
+    assert_all_close(
+        outputs_and_grads(sa, x, params, upstream),
+        outputs_and_grads(sa.forward_reference, x, params, upstream),
+        1e-5,
+        1e-5,
+    )
 
 
 @pytest.mark.parametrize('chunk_numel', [500, 1000, 2000, 8000])
-def test_every_chunking_gives_the_same_result(monkeypatch, chunk_numel, randomize_sa,
-                                              sa_reference):
+def test_every_chunking_gives_the_same_result(monkeypatch, chunk_numel, randomize_sa, sa_reference):
     # A group of (3, 64, 5, 6) with G = 8 holds 16 * 30 = 480 elements, a sample 3840. Chunks:
     # 500: one group; 1000: two groups; 2000: all groups of one half; 8000: two samples (+ one).
     monkeypatch.setattr(sa_torch, 'CHUNK_NUMEL', chunk_numel // torch.get_num_threads())
@@ -70,20 +84,28 @@ def test_every_chunking_gives_the_same_result(monkeypatch, chunk_numel, randomiz
     x = torch.randn(shape, generator=gen, dtype=torch.float64)
     upstream = torch.randn(shape, generator=gen, dtype=torch.float64)
     params = list(sa.parameters())
-    assert_all_close(outputs_and_grads(sa, x, params, upstream),
-                     outputs_and_grads(lambda t: sa_reference(sa, t), x, params, upstream), 1e-9,
-                     1e-11)
+    assert_all_close(
+        outputs_and_grads(sa, x, params, upstream),
+        outputs_and_grads(lambda t: sa_reference(sa, t), x, params, upstream),
+        1e-9,
+        1e-11,
+    )
 
 
 def test_gradcheck(randomize_sa):
     sa, gen = make_sa(16, 4, torch.float64, randomize_sa)
     x = torch.randn(2, 16, 3, 4, generator=gen, dtype=torch.float64, requires_grad=True)
-    weight, bias = (p.detach().requires_grad_() for p in sa_gate_params(
-        sa.cweight, sa.cbias, sa.sweight, sa.sbias, sa.gn.weight, sa.gn.bias))
+    weight, bias = (
+        p.detach().requires_grad_()
+        for p in sa_gate_params(
+            sa.cweight, sa.cbias, sa.sweight, sa.sbias, sa.gn.weight, sa.gn.bias
+        )
+    )
     for shuffle in (True, False):
         assert torch.autograd.gradcheck(
             lambda x, w, b, shuffle=shuffle: shuffle_attention(x, w, b, 4, shuffle=shuffle),
-            (x, weight, bias))
+            (x, weight, bias),
+        )
 
 
 def test_channels_last_input_keeps_its_memory_format(randomize_sa):
@@ -95,8 +117,7 @@ def test_channels_last_input_keeps_its_memory_format(randomize_sa):
     got = outputs_and_grads(sa, x.to(memory_format=torch.channels_last), params, upstream)
     assert got[0].is_contiguous(memory_format=torch.channels_last)
     assert got[1].is_contiguous(memory_format=torch.channels_last)
-    assert_all_close(got, outputs_and_grads(sa.forward_reference, x, params, upstream), 1e-9,
-                     1e-11)
+    assert_all_close(got, outputs_and_grads(sa.forward_reference, x, params, upstream), 1e-9, 1e-11)
 
 
 def test_non_dense_input(randomize_sa):
@@ -104,8 +125,12 @@ def test_non_dense_input(randomize_sa):
     x = torch.randn(2, 64, 6, 10, generator=gen, dtype=torch.float64)[..., ::2]
     upstream = torch.randn(x.shape, generator=gen, dtype=torch.float64)
     params = list(sa.parameters())
-    assert_all_close(outputs_and_grads(sa, x, params, upstream),
-                     outputs_and_grads(sa.forward_reference, x, params, upstream), 1e-9, 1e-11)
+    assert_all_close(
+        outputs_and_grads(sa, x, params, upstream),
+        outputs_and_grads(sa.forward_reference, x, params, upstream),
+        1e-9,
+        1e-11,
+    )
 
 
 def test_expanded_output_gradient(randomize_sa):
@@ -113,8 +138,11 @@ def test_expanded_output_gradient(randomize_sa):
     sa, gen = make_sa(64, 8, torch.float64, randomize_sa)
     x = torch.randn(2, 64, 5, 5, generator=gen, dtype=torch.float64, requires_grad=True)
     params = [x, *sa.parameters()]
-    for got, want in zip(torch.autograd.grad(sa(x).sum(), params),
-                         torch.autograd.grad(sa.forward_reference(x).sum(), params), strict=True):
+    for got, want in zip(
+        torch.autograd.grad(sa(x).sum(), params),
+        torch.autograd.grad(sa.forward_reference(x).sum(), params),
+        strict=True,
+    ):
         torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-11)
 
 

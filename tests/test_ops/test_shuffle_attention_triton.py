@@ -14,6 +14,7 @@ weights-only ``torch.load``.
 The reference is written plainly from the equations in float64 with autograd for the gradients;
 a second one is the SA-Net module in its paper form (GAP, GroupNorm, channel shuffle).
 """
+
 import builtins
 import importlib
 import importlib.util
@@ -83,8 +84,12 @@ class InterpretedKernels:
     def __init__(self):
         path = importlib.util.find_spec(MODULE).origin
         env = dict(os.environ, TRITON_INTERPRET='1')
-        self.proc = subprocess.Popen([sys.executable, '-c', WORKER, path], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, '-c', WORKER, path],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
 
     def close(self):
         self.proc.stdin.close()
@@ -98,8 +103,9 @@ class InterpretedKernels:
         header = self.proc.stdout.read(8)
         if len(header) < 8:
             raise RuntimeError(f'the interpreter worker exited with {self.proc.wait()}')
-        reply = torch.load(io.BytesIO(self.proc.stdout.read(struct.unpack('<Q', header)[0])),
-                           weights_only=True)
+        reply = torch.load(
+            io.BytesIO(self.proc.stdout.read(struct.unpack('<Q', header)[0])), weights_only=True
+        )
         if reply[0] == 'error':
             error = getattr(builtins, reply[1], None)
             if not (isinstance(error, type) and issubclass(error, Exception)):
@@ -204,10 +210,15 @@ def test_float32_matches_reference(sat, case):
     y_ref, mean_ref, rstd_ref = reference(x, weight, bias, EPS, shuffle)
     _, dx_ref, dw_ref, db_ref = reference_grads(x, weight, bias, grad, shuffle)
     assert out.dtype == dx.dtype == torch.float32 and out.shape == dx.shape == x.shape
-    assert mean.shape == rstd.shape == shape[:2] and dw.shape == db.shape == (params, )
-    for name, actual, expected in (('out', out, y_ref), ('mean', mean, mean_ref),
-                                   ('rstd', rstd, rstd_ref), ('grad_x', dx, dx_ref),
-                                   ('grad_weight', dw, dw_ref), ('grad_bias', db, db_ref)):
+    assert mean.shape == rstd.shape == shape[:2] and dw.shape == db.shape == (params,)
+    for name, actual, expected in (
+        ('out', out, y_ref),
+        ('mean', mean, mean_ref),
+        ('rstd', rstd, rstd_ref),
+        ('grad_x', dx, dx_ref),
+        ('grad_weight', dw, dw_ref),
+        ('grad_bias', db, db_ref),
+    ):
         assert_close(actual, expected, 1e-5, name)
 
 
@@ -224,8 +235,12 @@ def test_low_precision_matches_reference(sat, case, dtype, tol):
     _, dx_ref, dw_ref, db_ref = reference_grads(x, weight, bias, grad, shuffle)
     assert_close(mean, mean_ref, 1e-5, 'mean')  # statistics in fp32 for every dtype
     assert_close(rstd, rstd_ref, 1e-5, 'rstd')
-    for name, actual, expected in (('out', out, y_ref), ('grad_x', dx, dx_ref),
-                                   ('grad_weight', dw, dw_ref), ('grad_bias', db, db_ref)):
+    for name, actual, expected in (
+        ('out', out, y_ref),
+        ('grad_x', dx, dx_ref),
+        ('grad_weight', dw, dw_ref),
+        ('grad_bias', db, db_ref),
+    ):
         assert_close(actual, expected, tol, name)
 
 
@@ -249,16 +264,16 @@ def paper_shuffle_attention(x, groups, cweight, cbias, sweight, sbias, gn_weight
     xg = x.reshape(n * groups, 2 * k, h, w)
     x0, x1 = xg[:, :k], xg[:, k:]
     view = (1, k, 1, 1)
-    xn = x0 * torch.sigmoid(cweight.view(view) * x0.mean((2, 3), keepdim=True)
-                            + cbias.view(view))
+    xn = x0 * torch.sigmoid(cweight.view(view) * x0.mean((2, 3), keepdim=True) + cbias.view(view))
     gn = F.group_norm(x1, k, gn_weight, gn_bias, EPS)
     xs = x1 * torch.sigmoid(sweight.view(view) * gn + sbias.view(view))
     out = torch.cat([xn, xs], 1).reshape(n, c, h, w)
     return out.reshape(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
 
 
-@pytest.mark.parametrize('groups, shape', [(2, (2, 8, 4, 5)), (4, (1, 16, 9, 9)),
-                                           (64, (1, 128, 3, 3))])
+@pytest.mark.parametrize(
+    'groups, shape', [(2, (2, 8, 4, 5)), (4, (1, 16, 9, 9)), (64, (1, 128, 3, 3))]
+)
 @pytest.mark.parametrize('folded', [False, True], ids=['shuffle', 'folded'])
 def test_matches_sa_net_module(sat, groups, shape, folded):
     # P = 2k with the shuffle; the folded (deploy) form takes shuffled input, no shuffle and
@@ -366,7 +381,6 @@ def test_tuning_cache_keeps_in_place_input_intact():
     calls = []
 
     class Kernel:
-
         def __init__(self, name):
             self.name, self.best_config = name, module.triton.Config({'ROWS': 2}, num_warps=4)
 

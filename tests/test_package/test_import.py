@@ -3,11 +3,12 @@
 One fresh interpreter records mmengine's, torch's and the registries' state after
 mmdet's own imports, then after each import of ours in turn.
 """
+
 import json
 
 import pytest
 
-SCRIPT = '''
+SCRIPT = """
 import json, sys
 import torch
 from mmengine.logging import HistoryBuffer
@@ -40,7 +41,7 @@ states.append(state())
 import sa_mmdet.datasets
 states.append(state())
 print(json.dumps(states))
-'''
+"""
 PATCHABLE = ('history_buffer', 'loaders', 'safe_globals')
 
 
@@ -61,8 +62,15 @@ def test_import_registers_the_models_and_patches_nothing(states):
     for key in PATCHABLE:
         assert package[key] == mmdet[key], key
     assert package['models'] == [
-        'AttentionResNet', 'CBAM', 'EfficientChannelAttention', 'FoldedShuffleAttention',
-        'SAResNet', 'ShuffleAttention', 'SpatialGroupEnhance', 'SqueezeExcitation']
+        'AttentionResNet',
+        'CBAM',
+        'EfficientChannelAttention',
+        'FoldedShuffleAttention',
+        'SAResNet',
+        'ShuffleAttention',
+        'SpatialGroupEnhance',
+        'SqueezeExcitation',
+    ]
     assert package['initializers'] == ['SANetPretrained']
     for key in ('datasets', 'hooks', 'runners', 'wrappers'):
         assert package[key] == [], key

@@ -1,20 +1,35 @@
 """tools/analysis_tools/benchmark_sa.py runs end to end on tiny inputs (no timing checked)."""
+
 import pytest
 
 
 @pytest.mark.slow
 def test_benchmark_prints_every_table(run_python):
-    result = run_python('tools/analysis_tools/benchmark_sa.py', '--threads', '1', '--repeats',
-                        '1', '--backbone-repeats', '1', '--warmup', '0', '--shapes', '2,256,6,8',
-                        '--backbone-input', '1,3,32,32', timeout=900)
+    result = run_python(
+        'tools/analysis_tools/benchmark_sa.py',
+        '--threads',
+        '1',
+        '--repeats',
+        '1',
+        '--backbone-repeats',
+        '1',
+        '--warmup',
+        '0',
+        '--shapes',
+        '2,256,6,8',
+        '--backbone-input',
+        '1,3,32,32',
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert 'vector extensions' in lines[0]
     for title in ('ShuffleAttention layer', 'Memory traffic', 'Saved for backward', 'Backbones'):
         assert any(line.startswith(title) for line in lines), result.stdout
     # the layer table: official eager and compiled, ours and its pure-PyTorch form
-    header = lines[next(i for i, line in enumerate(lines) if line.startswith('ShuffleAttention'))
-                   + 1]
+    header = lines[
+        next(i for i, line in enumerate(lines) if line.startswith('ShuffleAttention')) + 1
+    ]
     for column in ('official fwd+bwd', 'compiled fwd+bwd', 'ours fwd+bwd', 'pytorch fwd+bwd'):
         assert column in header
     # saved for backward: ours keeps the input (+ per-channel statistics) only

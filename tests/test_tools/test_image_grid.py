@@ -1,4 +1,5 @@
 """tools/misc/image_grid.py lays images out in rows."""
+
 import cv2
 import numpy as np
 import pytest

@@ -19,28 +19,31 @@ def test_run_toy_trains_tests_and_paints_faster_rcnn(tmp_path):
     """
     for name in ('tools', 'configs'):
         os.symlink(osp.join(REPO, name), tmp_path / name)
-    generate_toy_coco(
-        str(tmp_path / 'data' / 'toy_coco'),
-        num_train=2,
-        num_val=2,
-        image_size=176)
+    generate_toy_coco(str(tmp_path / 'data' / 'toy_coco'), num_train=2, num_val=2, image_size=176)
     env = dict(
         os.environ,
         SKIP_INSTALL='1',
         VIRTUAL_ENV=sys.prefix,
-        PYTHONPATH=os.pathsep.join(
-            filter(None, [REPO, os.environ.get('PYTHONPATH')])))
+        PYTHONPATH=os.pathsep.join(filter(None, [REPO, os.environ.get('PYTHONPATH')])),
+    )
     tiny = [
-        '--cfg-options', 'train_cfg.max_epochs=1', 'train_cfg.val_begin=2',
-        'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+        '--cfg-options',
+        'train_cfg.max_epochs=1',
+        'train_cfg.val_begin=2',
+        'train_dataloader.batch_size=2',
+        'train_dataloader.num_workers=0',
         'test_dataloader.num_workers=0',
         'default_hooks.checkpoint.save_optimizer=False',
-        'model.test_cfg.rcnn.score_thr=0.0', 'model.test_cfg.rcnn.max_per_img=20'
+        'model.test_cfg.rcnn.score_thr=0.0',
+        'model.test_cfg.rcnn.max_per_img=20',
     ]
-    cmd = ['bash', str(tmp_path / 'tools' / 'run_toy.sh'),
-           'configs/toy/faster-rcnn_sa-r50_fpn_8e_toy-shapes.py', *tiny]
-    run = subprocess.run(
-        cmd, env=env, cwd=tmp_path, capture_output=True, text=True)
+    cmd = [
+        'bash',
+        str(tmp_path / 'tools' / 'run_toy.sh'),
+        'configs/toy/faster-rcnn_sa-r50_fpn_8e_toy-shapes.py',
+        *tiny,
+    ]
+    run = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     out = run.stdout + run.stderr
 
@@ -55,8 +58,7 @@ def test_run_toy_trains_tests_and_paints_faster_rcnn(tmp_path):
     assert painted == ['000001.jpg', '000002.jpg']
 
     # A second run finds the data and the finished training and only tests.
-    again = subprocess.run(
-        cmd, env=env, cwd=tmp_path, capture_output=True, text=True)
+    again = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert 'toy dataset found' in again.stdout
     assert 'skipping training' in again.stdout

@@ -2,6 +2,7 @@
 
 Skipped where mmpretrain is not installed (``pip install -e ".[pretrain]"``).
 """
+
 import importlib
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def test_config_states_the_paper_recipe():
     assert cfg.custom_hooks == [dict(type='WeightsOnlyCheckpointHook')]
     backbone = cfg.model.backbone
     assert (backbone.type, backbone.depth, backbone.sa_groups) == ('SAResNet', 50, 64)
-    assert backbone.out_indices == (3, )
+    assert backbone.out_indices == (3,)
     assert (backbone.norm_eval, backbone.zero_init_residual) == (False, False)
     optimizer = cfg.optim_wrapper.optimizer
     assert (optimizer.type, optimizer.lr, optimizer.momentum) == ('SGD', 0.1, 0.9)
@@ -71,8 +72,9 @@ def test_classifier_builds_with_sa_init():
         assert torch.all(sa.cweight == 0) and torch.all(sa.sweight == 0)
         assert torch.all(sa.cbias == 1) and torch.all(sa.sbias == 1)
     # Same keys as the detector backbone, under backbone.
-    assert [k for k in classifier.state_dict() if k.startswith('backbone.')] == \
-        [f'backbone.{k}' for k in SAResNet(depth=50).state_dict()]
+    assert [k for k in classifier.state_dict() if k.startswith('backbone.')] == [
+        f'backbone.{k}' for k in SAResNet(depth=50).state_dict()
+    ]
     classifier.eval()
     assert tuple(classifier(torch.rand(2, 3, 64, 64)).shape) == (2, 1000)
 
@@ -105,20 +107,36 @@ def pretrained_checkpoint(tiny_imagenet, tmp_path_factory, run_python):
     options = {
         'train_dataloader.dataset.data_root': tiny_imagenet,
         'val_dataloader.dataset.data_root': tiny_imagenet,
-        'train_dataloader.batch_size': 4, 'val_dataloader.batch_size': 4,
-        'train_dataloader.num_workers': 0, 'val_dataloader.num_workers': 0,
-        'train_dataloader.persistent_workers': False, 'val_dataloader.persistent_workers': False,
+        'train_dataloader.batch_size': 4,
+        'val_dataloader.batch_size': 4,
+        'train_dataloader.num_workers': 0,
+        'val_dataloader.num_workers': 0,
+        'train_dataloader.persistent_workers': False,
+        'val_dataloader.persistent_workers': False,
         'train_dataloader.dataset.pipeline.1.scale': 32,
         'val_dataloader.dataset.pipeline.1.scale': 36,
         'val_dataloader.dataset.pipeline.2.crop_size': 32,
-        'model.head.num_classes': 2, 'data_preprocessor.num_classes': 2,
-        'model.head.topk': '1,', 'val_evaluator.topk': '1,',
-        'train_cfg.max_epochs': 1, 'default_hooks.logger.interval': 1,
+        'model.head.num_classes': 2,
+        'data_preprocessor.num_classes': 2,
+        'model.head.topk': '1,',
+        'val_evaluator.topk': '1,',
+        'train_cfg.max_epochs': 1,
+        'default_hooks.logger.interval': 1,
         'randomness.seed': 0,
     }
-    result = run_python('-m', 'mim', 'train', 'mmpretrain', CONFIG, '--gpus', 0,
-                        '--work-dir', work_dir,
-                        '--cfg-options', *(f'{k}={v}' for k, v in options.items()))
+    result = run_python(
+        '-m',
+        'mim',
+        'train',
+        'mmpretrain',
+        CONFIG,
+        '--gpus',
+        0,
+        '--work-dir',
+        work_dir,
+        '--cfg-options',
+        *(f'{k}={v}' for k, v in options.items()),
+    )
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-4000:]
     assert 'Epoch(train) [1][2/2]' in log and 'Epoch(val) [1][1/1]' in log, log[-4000:]
@@ -126,14 +144,20 @@ def pretrained_checkpoint(tiny_imagenet, tmp_path_factory, run_python):
 
 
 @pytest.mark.slow
-def test_pretrained_checkpoint_loads_into_detector_backbone(pretrained_checkpoint, tmp_path,
-                                                            run_converter):
+def test_pretrained_checkpoint_loads_into_detector_backbone(
+    pretrained_checkpoint, tmp_path, run_converter
+):
     # weights-only (torch's default) works: the run had the WeightsOnlyCheckpointHook
     checkpoint = torch.load(pretrained_checkpoint)
-    backbone = {k[len('backbone.'):]: v for k, v in checkpoint['state_dict'].items()
-                if k.startswith('backbone.')}
-    assert sorted(k for k in checkpoint['state_dict'] if not k.startswith('backbone.')) == \
-        ['head.fc.bias', 'head.fc.weight']
+    backbone = {
+        k[len('backbone.') :]: v
+        for k, v in checkpoint['state_dict'].items()
+        if k.startswith('backbone.')
+    }
+    assert sorted(k for k in checkpoint['state_dict'] if not k.startswith('backbone.')) == [
+        'head.fc.bias',
+        'head.fc.weight',
+    ]
     # The SA parameters were trained away from their init.
     assert not torch.all(backbone['layer4.2.sa.cbias'] == 1)
 

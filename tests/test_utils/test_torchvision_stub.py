@@ -1,12 +1,16 @@
 """The torchvision stand-in that lets mmpretrain import without torchvision."""
+
 import importlib
 import sys
 import types
 
 import pytest
 
-from sa_mmdet.utils.torchvision_stub import (STUB_VERSION, install_torchvision_stub,
-                                             remove_torchvision_stub)
+from sa_mmdet.utils.torchvision_stub import (
+    STUB_VERSION,
+    install_torchvision_stub,
+    remove_torchvision_stub,
+)
 
 
 @pytest.fixture
@@ -31,8 +35,12 @@ def test_imports_that_mmpretrain_makes_succeed(stub):
         pass
 
     # Rule: anything actually used raises, naming what is missing.
-    for use in (lambda: F.pil_to_tensor(None), lambda: boxes.box_iou(1, 2),
-                lambda: InterpolationMode.BILINEAR, lambda: transforms.RandomResizedCrop(224)):
+    for use in (
+        lambda: F.pil_to_tensor(None),
+        lambda: boxes.box_iou(1, 2),
+        lambda: InterpolationMode.BILINEAR,
+        lambda: transforms.RandomResizedCrop(224),
+    ):
         with pytest.raises(ModuleNotFoundError, match='torchvision is not installed'):
             use()
     assert issubclass(MAERandomResizedCrop, transforms.RandomResizedCrop)

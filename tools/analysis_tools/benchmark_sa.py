@@ -26,6 +26,7 @@ Example:
     python tools/analysis_tools/benchmark_sa.py --threads 2
     python tools/analysis_tools/benchmark_sa.py --device cuda
 """
+
 import argparse
 import math
 import platform
@@ -45,8 +46,15 @@ from sa_mmdet.ops import sa_backend, sa_kernel_enabled
 SA_SHAPES = ((2, 256, 200, 336), (2, 1024, 50, 84), (8, 512, 28, 28))
 #: Peak DRAM bandwidth (GB/s) by the vendors' datasheets, by a part of the device name.
 PEAK_BANDWIDTH = {
-    'H200': 4800, 'H100 NVL': 3900, 'H100 80GB HBM3': 3350, 'H100 PCIe': 2000, 'A100-SXM4-80GB':
-    2039, 'A100-SXM4-40GB': 1555, 'A100-PCIE-40GB': 1555, 'L40S': 864, 'RTX 4090': 1008,
+    'H200': 4800,
+    'H100 NVL': 3900,
+    'H100 80GB HBM3': 3350,
+    'H100 PCIe': 2000,
+    'A100-SXM4-80GB': 2039,
+    'A100-SXM4-40GB': 1555,
+    'A100-PCIE-40GB': 1555,
+    'L40S': 864,
+    'RTX 4090': 1008,
 }
 
 
@@ -57,34 +65,80 @@ def parse_shape(text: str) -> tuple:
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--device', default='cpu', help='cpu or cuda')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch intra-op threads on the CPU (default: torch default)')
-    parser.add_argument('--repeats', type=int, default=None,
-                        help='timed runs per SA layer case (default: 10 CPU, 50 CUDA)')
-    parser.add_argument('--backbone-repeats', type=int, default=None,
-                        help='timed runs per backbone case (default: 5 CPU, 20 CUDA)')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help='torch intra-op threads on the CPU (default: torch default)',
+    )
+    parser.add_argument(
+        '--repeats',
+        type=int,
+        default=None,
+        help='timed runs per SA layer case (default: 10 CPU, 50 CUDA)',
+    )
+    parser.add_argument(
+        '--backbone-repeats',
+        type=int,
+        default=None,
+        help='timed runs per backbone case (default: 5 CPU, 20 CUDA)',
+    )
     parser.add_argument('--warmup', type=int, default=3, help='untimed runs before timing')
-    parser.add_argument('--shapes', type=parse_shape, nargs='+', default=SA_SHAPES,
-                        metavar='N,C,H,W', help='SA layer input shapes')
-    parser.add_argument('--dtype', choices=('float32', 'float16', 'bfloat16'), default='float32',
-                        help='dtype of the SA layer inputs (default: float32)')
-    parser.add_argument('--no-compile', action='store_true',
-                        help='leave out torch.compile of the official form (compiling takes '
-                        'tens of seconds per shape)')
-    parser.add_argument('--backbone-input', type=parse_shape, default=None, metavar='N,C,H,W',
-                        help='backbone input (default: 2,3,512,512 CPU, 2,3,800,1344 CUDA)')
-    parser.add_argument('--amp', choices=('on', 'off'), default=None,
-                        help='backbones under autocast (fp16 on CUDA, bf16 on the CPU); '
-                        'default: on for CUDA, off for the CPU')
-    parser.add_argument('--norm-eval', action='store_true',
-                        help='backbones with frozen_stages=1, norm_eval=True as in the '
-                        'detection configs (default: every layer trains, BN in train mode)')
+    parser.add_argument(
+        '--shapes',
+        type=parse_shape,
+        nargs='+',
+        default=SA_SHAPES,
+        metavar='N,C,H,W',
+        help='SA layer input shapes',
+    )
+    parser.add_argument(
+        '--dtype',
+        choices=('float32', 'float16', 'bfloat16'),
+        default='float32',
+        help='dtype of the SA layer inputs (default: float32)',
+    )
+    parser.add_argument(
+        '--no-compile',
+        action='store_true',
+        help='leave out torch.compile of the official form (compiling takes '
+        'tens of seconds per shape)',
+    )
+    parser.add_argument(
+        '--backbone-input',
+        type=parse_shape,
+        default=None,
+        metavar='N,C,H,W',
+        help='backbone input (default: 2,3,512,512 CPU, 2,3,800,1344 CUDA)',
+    )
+    parser.add_argument(
+        '--amp',
+        choices=('on', 'off'),
+        default=None,
+        help='backbones under autocast (fp16 on CUDA, bf16 on the CPU); '
+        'default: on for CUDA, off for the CPU',
+    )
+    parser.add_argument(
+        '--norm-eval',
+        action='store_true',
+        help='backbones with frozen_stages=1, norm_eval=True as in the '
+        'detection configs (default: every layer trains, BN in train mode)',
+    )
     parser.add_argument('--skip-backbone', action='store_true', help='only benchmark SA layers')
-    parser.add_argument('--peak-bandwidth', type=float, default=None, metavar='GB/s',
-                        help='peak DRAM bandwidth of the GPU (default: from its name)')
-    parser.add_argument('--clock', choices=('wall', 'process'), default='wall',
-                        help='CPU clock: wall (elapsed) or process (CPU time of this process, '
-                        'for --threads 1 on a machine shared with other jobs)')
+    parser.add_argument(
+        '--peak-bandwidth',
+        type=float,
+        default=None,
+        metavar='GB/s',
+        help='peak DRAM bandwidth of the GPU (default: from its name)',
+    )
+    parser.add_argument(
+        '--clock',
+        choices=('wall', 'process'),
+        default='wall',
+        help='CPU clock: wall (elapsed) or process (CPU time of this process, '
+        'for --threads 1 on a machine shared with other jobs)',
+    )
     args = parser.parse_args(argv)
     cuda = args.device.startswith('cuda')
     args.repeats = args.repeats or (50 if cuda else 10)
@@ -115,8 +169,9 @@ class Timer:
         return self.clock() - start
 
 
-def time_interleaved(fns: Dict[str, Callable[[], object]], timer: Timer, repeats: int,
-                     warmup: int) -> Dict[str, float]:
+def time_interleaved(
+    fns: Dict[str, Callable[[], object]], timer: Timer, repeats: int, warmup: int
+) -> Dict[str, float]:
     """Median seconds per call of each function, the functions run in turn."""
     times: Dict[str, List[float]] = {name: [] for name in fns}
     for step in range(warmup + repeats):
@@ -135,19 +190,29 @@ def describe_device(device: torch.device) -> str:
     """The processor the figures come from, with its vector extensions or name."""
     if device.type == 'cuda':
         props = torch.cuda.get_device_properties(device)
-        return f'{props.name}, {props.multi_processor_count} SMs, {props.total_memory / 2**30:.0f} GiB'
+        return (
+            f'{props.name}, {props.multi_processor_count} SMs, {props.total_memory / 2**30:.0f} GiB'
+        )
     model = platform.processor() or 'CPU'
     try:
         with open('/proc/cpuinfo') as f:
             lines = f.read().splitlines()
-        model = next(line.split(':', 1)[1].strip() for line in lines if line.startswith('model name'))
-        flags = set(next(line.split(':', 1)[1] for line in lines if line.startswith('flags')).split())
-        extensions = [name for name in ('avx2', 'avx512f', 'avx512_bf16', 'amx_tile') if name in flags]
+        model = next(
+            line.split(':', 1)[1].strip() for line in lines if line.startswith('model name')
+        )
+        flags = set(
+            next(line.split(':', 1)[1] for line in lines if line.startswith('flags')).split()
+        )
+        extensions = [
+            name for name in ('avx2', 'avx512f', 'avx512_bf16', 'amx_tile') if name in flags
+        ]
     except (OSError, StopIteration):
         extensions = []
     capability = torch.backends.cpu.get_cpu_capability()
-    return (f'{model}, vector extensions: {", ".join(extensions) or "none found"} '
-            f'(torch kernels use {capability})')
+    return (
+        f'{model}, vector extensions: {", ".join(extensions) or "none found"} '
+        f'(torch kernels use {capability})'
+    )
 
 
 def peak_bandwidth(device: torch.device, given: Optional[float]) -> Optional[float]:
@@ -162,8 +227,11 @@ def peak_bandwidth(device: torch.device, given: Optional[float]) -> Optional[flo
 
 def ours_name(device: torch.device) -> str:
     """Which code the operator runs on ``device``."""
-    return {'cpp': 'compiled CPU kernel (sa_mmdet._ext)', 'triton': 'Triton kernels',
-            'pytorch': 'pure PyTorch'}[sa_backend(device)]
+    return {
+        'cpp': 'compiled CPU kernel (sa_mmdet._ext)',
+        'triton': 'Triton kernels',
+        'pytorch': 'pure PyTorch',
+    }[sa_backend(device)]
 
 
 def _train_fn(layer: torch.nn.Module, x: torch.Tensor, grad: torch.Tensor) -> Callable:
@@ -229,17 +297,22 @@ def benchmark_layers(args: argparse.Namespace, device: torch.device, timer: Time
         row = [name]
         for variant in ('official', 'official compiled', 'ours', 'pytorch'):
             if f'{variant} fwd' in t:
-                row += [f"{t[f'{variant} fwd'] * 1e3:.2f}", f"{t[f'{variant} fwd+bwd'] * 1e3:.2f}"]
+                row += [f'{t[f"{variant} fwd"] * 1e3:.2f}', f'{t[f"{variant} fwd+bwd"] * 1e3:.2f}']
         best_other = min(t[k] for k in ('official fwd+bwd', 'official compiled fwd+bwd') if k in t)
         speedups.append(t['official fwd+bwd'] / t['ours fwd+bwd'])
-        row += [f"{t['official fwd+bwd'] / t['ours fwd+bwd']:.2f}x",
-                f"{best_other / t['ours fwd+bwd']:.2f}x"]
+        row += [
+            f'{t["official fwd+bwd"] / t["ours fwd+bwd"]:.2f}x',
+            f'{best_other / t["ours fwd+bwd"]:.2f}x',
+        ]
         speed_rows.append(row)
 
         nbytes = x.numel() * x.element_size()
         copy_bw = 2 * nbytes / t['copy']
-        achieved = {'fwd': 2 * nbytes / t['ours fwd'], 'bwd': 3 * nbytes / t['ours bwd'],
-                    'fwd+bwd': 5 * nbytes / t['ours fwd+bwd']}
+        achieved = {
+            'fwd': 2 * nbytes / t['ours fwd'],
+            'bwd': 3 * nbytes / t['ours bwd'],
+            'fwd+bwd': 5 * nbytes / t['ours fwd+bwd'],
+        }
         traffic = [name, f'{copy_bw / 1e9:.0f}']
         for key, value in achieved.items():
             traffic += [f'{value / 1e9:.0f}', f'{100 * value / copy_bw:.0f}%']
@@ -247,10 +320,20 @@ def benchmark_layers(args: argparse.Namespace, device: torch.device, timer: Time
                 traffic.append(f'{100 * value / peak:.0f}%')
         traffic_rows.append(traffic)
 
-        saved = {impl: saved_tensor_bytes(layer, x)[1] for impl, layer in variants.items()
-                 if impl != 'official compiled'}
-        memory_rows.append([name, f'{nbytes / 2**20:.1f}', f"{saved['official'] / 2**20:.1f}",
-                            f"{saved['ours'] / 2**20:.1f}", f"{saved['ours'] / nbytes:.3f}x"])
+        saved = {
+            impl: saved_tensor_bytes(layer, x)[1]
+            for impl, layer in variants.items()
+            if impl != 'official compiled'
+        }
+        memory_rows.append(
+            [
+                name,
+                f'{nbytes / 2**20:.1f}',
+                f'{saved["official"] / 2**20:.1f}',
+                f'{saved["ours"] / 2**20:.1f}',
+                f'{saved["ours"] / nbytes:.3f}x',
+            ]
+        )
 
     header = ['input', 'official fwd', 'official fwd+bwd']
     if not args.no_compile:
@@ -260,18 +343,27 @@ def benchmark_layers(args: argparse.Namespace, device: torch.device, timer: Time
         header += ['pytorch fwd', 'pytorch fwd+bwd']
     header += ['ours vs official', 'ours vs best official']
     geomean = math.exp(sum(map(math.log, speedups)) / len(speedups))
-    print_table(f'ShuffleAttention layer ({args.dtype}), ms (median); ours = {ours_name(device)}'
-                + (', pytorch = its pure-PyTorch form' if with_pytorch else '')
-                + f'; geometric-mean fwd+bwd speedup over the official form {geomean:.2f}x',
-                header, speed_rows)
+    print_table(
+        f'ShuffleAttention layer ({args.dtype}), ms (median); ours = {ours_name(device)}'
+        + (', pytorch = its pure-PyTorch form' if with_pytorch else '')
+        + f'; geometric-mean fwd+bwd speedup over the official form {geomean:.2f}x',
+        header,
+        speed_rows,
+    )
     header = ['input', 'copy GB/s']
     for key in ('fwd', 'bwd', 'fwd+bwd'):
         header += [f'{key} GB/s', 'of copy'] + (['of peak'] if peak else [])
-    print_table('Memory traffic of ours: fwd reads x, writes y; bwd reads x, dy, writes dx'
-                + (f'; peak {peak / 1e9:.0f} GB/s (datasheet)' if peak else ''),
-                header, traffic_rows)
-    print_table('Saved for backward by one layer, MiB',
-                ['input', 'input size', 'official', 'ours', 'ours / input'], memory_rows)
+    print_table(
+        'Memory traffic of ours: fwd reads x, writes y; bwd reads x, dy, writes dx'
+        + (f'; peak {peak / 1e9:.0f} GB/s (datasheet)' if peak else ''),
+        header,
+        traffic_rows,
+    )
+    print_table(
+        'Saved for backward by one layer, MiB',
+        ['input', 'input size', 'official', 'ours', 'ours / input'],
+        memory_rows,
+    )
 
 
 def benchmark_backbones(args: argparse.Namespace, device: torch.device, timer: Timer) -> None:
@@ -296,8 +388,12 @@ def benchmark_backbones(args: argparse.Namespace, device: torch.device, timer: T
             loss = sum(out.float().mean() for out in model(x))
         loss.backward()
 
-    t_train = time_interleaved({name: lambda m=m: train_step(m) for name, m in models.items()},
-                               timer, args.backbone_repeats, args.warmup)
+    t_train = time_interleaved(
+        {name: lambda m=m: train_step(m) for name, m in models.items()},
+        timer,
+        args.backbone_repeats,
+        args.warmup,
+    )
     for model in models.values():
         model.eval()
     models['SA-R50 ours folded'] = fold_shuffle_attention(models['SA-R50 ours'])
@@ -306,22 +402,33 @@ def benchmark_backbones(args: argparse.Namespace, device: torch.device, timer: T
         with torch.no_grad(), torch.autocast(device.type, dtype=amp_dtype, enabled=args.amp):
             model(x)
 
-    t_infer = time_interleaved({name: lambda m=m: infer(m) for name, m in models.items()},
-                               timer, args.backbone_repeats, args.warmup)
+    t_infer = time_interleaved(
+        {name: lambda m=m: infer(m) for name, m in models.items()},
+        timer,
+        args.backbone_repeats,
+        args.warmup,
+    )
     base_train, base_infer = t_train['ResNet-50'], t_infer['ResNet-50']
     rows = []
     for name in models:
         train = t_train.get(name)
-        rows.append([
-            name, f'{train * 1e3:.1f}' if train else '-',
-            f'{100 * (train / base_train - 1):+.1f}%' if train else '-',
-            f'{t_infer[name] * 1e3:.1f}', f'{100 * (t_infer[name] / base_infer - 1):+.1f}%'
-        ])
+        rows.append(
+            [
+                name,
+                f'{train * 1e3:.1f}' if train else '-',
+                f'{100 * (train / base_train - 1):+.1f}%' if train else '-',
+                f'{t_infer[name] * 1e3:.1f}',
+                f'{100 * (t_infer[name] / base_infer - 1):+.1f}%',
+            ]
+        )
     mode = 'frozen_stages=1, norm_eval=True' if args.norm_eval else 'all layers train'
     amp = f', AMP ({str(amp_dtype).split(".")[-1]})' if args.amp else ', float32'
-    print_table(f"Backbones, input {'x'.join(map(str, args.backbone_input))}{amp}, ms (median); "
-                f'train step = forward + backward ({mode})',
-                ['backbone', 'train step', 'overhead', 'inference', 'overhead'], rows)
+    print_table(
+        f'Backbones, input {"x".join(map(str, args.backbone_input))}{amp}, ms (median); '
+        f'train step = forward + backward ({mode})',
+        ['backbone', 'train step', 'overhead', 'inference', 'overhead'],
+        rows,
+    )
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -330,10 +437,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     print(f'torch {torch.__version__}, device {device}: {describe_device(device)}')
-    print(f'threads {torch.get_num_threads()}, repeats {args.repeats} (backbone '
-          f'{args.backbone_repeats}), warmup {args.warmup}, '
-          f"{'CUDA events' if device.type == 'cuda' else args.clock + ' clock'}; "
-          f'ours = {ours_name(device)}')
+    print(
+        f'threads {torch.get_num_threads()}, repeats {args.repeats} (backbone '
+        f'{args.backbone_repeats}), warmup {args.warmup}, '
+        f'{"CUDA events" if device.type == "cuda" else args.clock + " clock"}; '
+        f'ours = {ours_name(device)}'
+    )
     timer = Timer(device, args.clock)
     benchmark_layers(args, device, timer)
     if not args.skip_backbone:

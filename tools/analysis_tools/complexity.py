@@ -12,16 +12,31 @@ Example:
     python tools/analysis_tools/complexity.py --only configs \\
         --configs configs/toy/*.py --detector-size 128 128
 """
+
 import argparse
 from typing import List, Optional, Sequence
 
-from sa_mmdet.analysis.paper_comparison import (DETECTOR_PAIRS, ComplexityRow, classifier_rows,
-                                                config_rows, detector_rows)
+from sa_mmdet.analysis.paper_comparison import (
+    DETECTOR_PAIRS,
+    ComplexityRow,
+    classifier_rows,
+    config_rows,
+    detector_rows,
+)
 from sa_mmdet.analysis.table import FORMATS, format_table
 
-HEADER = ('model', 'input', 'params (M)', 'paper params (M)', 'Δ params (M)',
-          'GFLOPs (mmengine)', 'GFLOPs (paper-style)', 'paper GFLOPs',
-          'Δ GFLOPs (paper-style)', 'SA GFLOPs (mmengine / paper-style)')
+HEADER = (
+    'model',
+    'input',
+    'params (M)',
+    'paper params (M)',
+    'Δ params (M)',
+    'GFLOPs (mmengine)',
+    'GFLOPs (paper-style)',
+    'paper GFLOPs',
+    'Δ GFLOPs (paper-style)',
+    'SA GFLOPs (mmengine / paper-style)',
+)
 
 NOTES = """\
 Notes
@@ -77,32 +92,62 @@ def row_cells(row: ComplexityRow) -> List[str]:
     """The table cells of one row (params in M, FLOPs in G)."""
     c = row.complexity
     params, gflops, paper_style = row.params / 1e6, c.flops / 1e9, c.paper_flops / 1e9
-    sa = (f'{c.sa_flops / 1e9:.4f} / {c.sa_half_elements / 1e9:.4f}'
-          if c.sa_layers else '-')
+    sa = f'{c.sa_flops / 1e9:.4f} / {c.sa_half_elements / 1e9:.4f}' if c.sa_layers else '-'
     return [
-        row.model, row.input, f'{params:.3f}', _paper(row.paper_params),
-        _diff(params, row.paper_params), f'{gflops:.3f}', f'{paper_style:.3f}',
-        _paper(row.paper_gflops), _diff(paper_style, row.paper_gflops), sa
+        row.model,
+        row.input,
+        f'{params:.3f}',
+        _paper(row.paper_params),
+        _diff(params, row.paper_params),
+        f'{gflops:.3f}',
+        f'{paper_style:.3f}',
+        _paper(row.paper_gflops),
+        _diff(paper_style, row.paper_gflops),
+        sa,
     ]
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--only', choices=('all', 'classifiers', 'detectors', 'configs'),
-                        default='all', help='which table part to compute (default: all; '
-                        'configs: only those given with --configs)')
-    parser.add_argument('--detectors', nargs='+', choices=list(DETECTOR_PAIRS),
-                        metavar='NAME', help='SA detector configs to compare with their '
-                        f'twins (default: all six: {", ".join(DETECTOR_PAIRS)})')
-    parser.add_argument('--configs', nargs='+', default=(), metavar='CONFIG',
-                        help='more detector configs to count (e.g. the toy ones), '
-                        'at --detector-size')
-    parser.add_argument('--detector-size', nargs=2, type=int, default=(1280, 800),
-                        metavar=('W', 'H'), help='detector input (default: 1280 800)')
-    parser.add_argument('--depths', nargs='+', type=int, default=(50, 101),
-                        help='classifier depths (default: 50 101)')
-    parser.add_argument('--classifier-size', type=int, default=224,
-                        help='classifier input side (default: 224)')
+    parser.add_argument(
+        '--only',
+        choices=('all', 'classifiers', 'detectors', 'configs'),
+        default='all',
+        help='which table part to compute (default: all; configs: only those given with --configs)',
+    )
+    parser.add_argument(
+        '--detectors',
+        nargs='+',
+        choices=list(DETECTOR_PAIRS),
+        metavar='NAME',
+        help='SA detector configs to compare with their '
+        f'twins (default: all six: {", ".join(DETECTOR_PAIRS)})',
+    )
+    parser.add_argument(
+        '--configs',
+        nargs='+',
+        default=(),
+        metavar='CONFIG',
+        help='more detector configs to count (e.g. the toy ones), at --detector-size',
+    )
+    parser.add_argument(
+        '--detector-size',
+        nargs=2,
+        type=int,
+        default=(1280, 800),
+        metavar=('W', 'H'),
+        help='detector input (default: 1280 800)',
+    )
+    parser.add_argument(
+        '--depths',
+        nargs='+',
+        type=int,
+        default=(50, 101),
+        help='classifier depths (default: 50 101)',
+    )
+    parser.add_argument(
+        '--classifier-size', type=int, default=224, help='classifier input side (default: 224)'
+    )
     parser.add_argument('--format', choices=FORMATS, default='text')
     return parser.parse_args(argv)
 

@@ -9,6 +9,7 @@ Example:
         work_dirs/faster-rcnn_sa-r50_fpn_toy work_dirs/faster-rcnn_r50_fpn_toy \\
         --labels SA-R50 R50 --out docs/toy_curves.png
 """
+
 import argparse
 import os
 import os.path as osp
@@ -26,8 +27,13 @@ def default_metrics(logs: Sequence[ScalarLog]) -> List[str]:
     return sorted(key for key in keys if key.startswith('coco/') and key.endswith('_mAP'))
 
 
-def plot_curves(logs: Sequence[ScalarLog], labels: Sequence[str], keys: Sequence[str],
-                metrics: Sequence[str], title: Optional[str] = None) -> plt.Figure:
+def plot_curves(
+    logs: Sequence[ScalarLog],
+    labels: Sequence[str],
+    keys: Sequence[str],
+    metrics: Sequence[str],
+    title: Optional[str] = None,
+) -> plt.Figure:
     """Training ``keys`` per iteration (left) and validation ``metrics`` (right).
 
     Args:
@@ -42,12 +48,15 @@ def plot_curves(logs: Sequence[ScalarLog], labels: Sequence[str], keys: Sequence
     Returns:
         plt.Figure: The figure.
     """
-    missing = ([k for k in keys if not any(k in log.train for log in logs)] +
-               [m for m in metrics if not any(m in log.val for log in logs)])
+    missing = [k for k in keys if not any(k in log.train for log in logs)] + [
+        m for m in metrics if not any(m in log.val for log in logs)
+    ]
     if missing:
-        raise KeyError(f'no run logged {missing}; they have training keys '
-                       f'{sorted(set().union(*(log.train for log in logs)))} and validation '
-                       f'keys {sorted(set().union(*(log.val for log in logs)))}')
+        raise KeyError(
+            f'no run logged {missing}; they have training keys '
+            f'{sorted(set().union(*(log.train for log in logs)))} and validation '
+            f'keys {sorted(set().union(*(log.val for log in logs)))}'
+        )
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for log, label in zip(logs, labels):  # a run without a key (no segm_mAP) has no line for it
         for key in filter(log.train.__contains__, keys):
@@ -76,13 +85,16 @@ def plot_curves(logs: Sequence[ScalarLog], labels: Sequence[str], keys: Sequence
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('logs', nargs='+',
-                        help='work dirs (latest run), run dirs or scalars.json files')
+    parser.add_argument(
+        'logs', nargs='+', help='work dirs (latest run), run dirs or scalars.json files'
+    )
     parser.add_argument('--labels', nargs='+', help='one label per run (default: dir names)')
-    parser.add_argument('--keys', nargs='+', default=['loss'],
-                        help='training scalars (default: loss)')
-    parser.add_argument('--metrics', nargs='+',
-                        help='validation scalars (default: every coco/*_mAP logged)')
+    parser.add_argument(
+        '--keys', nargs='+', default=['loss'], help='training scalars (default: loss)'
+    )
+    parser.add_argument(
+        '--metrics', nargs='+', help='validation scalars (default: every coco/*_mAP logged)'
+    )
     parser.add_argument('--title')
     parser.add_argument('--out', default='work_dirs/curves.png')
     return parser.parse_args(argv)

@@ -12,6 +12,7 @@ Example:
         --checkpoint work_dirs/faster-rcnn_sa-r50_fpn_toy/epoch_12.pth \\
         --img data/toy_coco/val/000001.jpg --out-dir docs
 """
+
 import argparse
 import io
 import os
@@ -20,16 +21,16 @@ from typing import List, Optional, Sequence
 
 import cv2
 import matplotlib.pyplot as plt
-from matplotlib.ticker import MaxNLocator
 import mmcv
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 from mmengine.logging import print_log
 from mmengine.runner import find_latest_checkpoint
 from PIL import Image
 
 from sa_mmdet.analysis import build_model_from_config, load_config
-from sa_mmdet.analysis.sa_maps import SALayerMaps, sa_gate_maps
 from sa_mmdet.analysis.sa_gates import find_sa_layers
+from sa_mmdet.analysis.sa_maps import SALayerMaps, sa_gate_maps
 
 DEFAULT_CONFIG = 'configs/toy/faster-rcnn_sa-r50_fpn_8e_toy-shapes.py'
 GROUPS_SHOWN = 3
@@ -38,12 +39,19 @@ GROUPS_SHOWN = 3
 def demo_image(size: int = 192) -> np.ndarray:
     """A synthetic BGR image of four shapes on a shaded background."""
     ramp = np.linspace(60, 160, size, dtype=np.float32)
-    image = np.stack([ramp[None, :].repeat(size, 0), ramp[:, None].repeat(size, 1),
-                      np.full((size, size), 110, np.float32)], axis=-1).astype(np.uint8)
+    image = np.stack(
+        [
+            ramp[None, :].repeat(size, 0),
+            ramp[:, None].repeat(size, 1),
+            np.full((size, size), 110, np.float32),
+        ],
+        axis=-1,
+    ).astype(np.uint8)
     s = size / 192
     cv2.circle(image, (int(50 * s), int(55 * s)), int(30 * s), (60, 20, 220), -1)
-    cv2.rectangle(image, (int(110 * s), int(25 * s)), (int(170 * s), int(85 * s)),
-                  (255, 130, 0), -1)
+    cv2.rectangle(
+        image, (int(110 * s), int(25 * s)), (int(170 * s), int(85 * s)), (255, 130, 0), -1
+    )
     triangle = (np.array([[45, 120], [90, 180], [10, 180]]) * s).astype(np.int32)
     cv2.fillPoly(image, [triangle], (80, 180, 0))
     angles = np.pi / 2 + np.arange(10) * np.pi / 5
@@ -76,7 +84,8 @@ def save_png(fig: plt.Figure, path: str, dpi: int) -> None:
         image = image.convert('RGB')
         palette = image.quantize(colors=256, method=Image.Quantize.FASTOCTREE)
         image.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG).save(
-            path, optimize=True)
+            path, optimize=True
+        )
 
 
 def plot_sa_maps(image: np.ndarray, maps: Sequence[SALayerMaps], title: str) -> plt.Figure:
@@ -92,8 +101,13 @@ def plot_sa_maps(image: np.ndarray, maps: Sequence[SALayerMaps], title: str) -> 
     """
     gray = mmcv.bgr2gray(image)  # leaves the colours to the gates
     cols = 2 + GROUPS_SHOWN
-    fig, axes = plt.subplots(len(maps), cols, figsize=(3.1 * cols, 2.7 * len(maps)),
-                             squeeze=False, gridspec_kw=dict(width_ratios=[1] * (cols - 1) + [1.6]))
+    fig, axes = plt.subplots(
+        len(maps),
+        cols,
+        figsize=(3.1 * cols, 2.7 * len(maps)),
+        squeeze=False,
+        gridspec_kw=dict(width_ratios=[1] * (cols - 1) + [1.6]),
+    )
     for row, layer in zip(axes, maps):
         groups, k = layer.channel.shape
         varying = np.argsort(-layer.spatial.reshape(groups, -1).std(1))[:GROUPS_SHOWN]
@@ -106,8 +120,13 @@ def plot_sa_maps(image: np.ndarray, maps: Sequence[SALayerMaps], title: str) -> 
             ax.set_title(label, fontsize=8)
             ax.axis('off')
         ax = row[-1]
-        shown = ax.imshow(layer.channel.T, cmap='viridis', aspect='auto', interpolation='nearest',
-                          **_color_range(layer.channel))
+        shown = ax.imshow(
+            layer.channel.T,
+            cmap='viridis',
+            aspect='auto',
+            interpolation='nearest',
+            **_color_range(layer.channel),
+        )
         _colorbar(fig, ax, shown)
         h, w = layer.feature_size
         ax.set_title(f'channel gates (C={layer.channels}, {h}x{w} map)', fontsize=8)
@@ -122,15 +141,23 @@ def plot_sa_maps(image: np.ndarray, maps: Sequence[SALayerMaps], title: str) -> 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--config', default=DEFAULT_CONFIG,
-                        help='detector config with an SAResNet backbone (default: %(default)s)')
-    parser.add_argument('--checkpoint', default='latest',
-                        help="weights; 'latest' (default) takes the last checkpoint in "
-                        "work_dirs/<config name>, 'none' keeps the initialisation")
+    parser.add_argument(
+        '--config',
+        default=DEFAULT_CONFIG,
+        help='detector config with an SAResNet backbone (default: %(default)s)',
+    )
+    parser.add_argument(
+        '--checkpoint',
+        default='latest',
+        help="weights; 'latest' (default) takes the last checkpoint in "
+        "work_dirs/<config name>, 'none' keeps the initialisation",
+    )
     parser.add_argument('--img', nargs='+', help='images (default: a synthetic image of shapes)')
-    parser.add_argument('--layers', nargs='+',
-                        help='SA layer names, e.g. backbone.layer3.5.sa (default: the last '
-                        'SA layer of each stage)')
+    parser.add_argument(
+        '--layers',
+        nargs='+',
+        help='SA layer names, e.g. backbone.layer3.5.sa (default: the last SA layer of each stage)',
+    )
     parser.add_argument('--out-dir', default='work_dirs/vis_sa')
     parser.add_argument('--dpi', type=int, default=72)
     return parser.parse_args(argv)
@@ -140,34 +167,46 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     args = parse_args(argv)
     plt.switch_backend('Agg')
     if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config {args.config} not found: pass --config, e.g. '
-                                f'{DEFAULT_CONFIG}')
+        raise FileNotFoundError(
+            f'config {args.config} not found: pass --config, e.g. {DEFAULT_CONFIG}'
+        )
     if args.checkpoint == 'latest':
         work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
         checkpoint = find_latest_checkpoint(work_dir) if osp.isdir(work_dir) else None
         if checkpoint is None:
-            print_log(f'no checkpoint of {args.config} in work_dirs: drawing the '
-                      'initialised model', level=30)
+            print_log(
+                f'no checkpoint of {args.config} in work_dirs: drawing the initialised model',
+                level=30,
+            )
     else:
         checkpoint = None if args.checkpoint == 'none' else args.checkpoint
     cfg = load_config(args.config)
     model = build_model_from_config(cfg, checkpoint)
     model.cfg = cfg
     sa_layers = find_sa_layers(model).values()
-    if sa_layers and all((layer.cweight == 0).all() and (layer.sweight == 0).all()
-                         for layer in sa_layers):
-        print_log('SA layers are at their initialisation (cweight = sweight = 0): every gate '
-                  'is sigmoid(1). Pass trained weights with --checkpoint.', level=30)
+    if sa_layers and all(
+        (layer.cweight == 0).all() and (layer.sweight == 0).all() for layer in sa_layers
+    ):
+        print_log(
+            'SA layers are at their initialisation (cweight = sweight = 0): every gate '
+            'is sigmoid(1). Pass trained weights with --checkpoint.',
+            level=30,
+        )
     weights = checkpoint or 'initialisation (no checkpoint)'
 
-    images = [(path, mmcv.imread(path)) for path in args.img] if args.img else [
-        ('synthetic shapes', demo_image())]
+    images = (
+        [(path, mmcv.imread(path)) for path in args.img]
+        if args.img
+        else [('synthetic shapes', demo_image())]
+    )
     os.makedirs(args.out_dir, exist_ok=True)
     written = []
     for name, image in images:
         maps = sa_gate_maps(model, image, args.layers)
-        title = (f'SA gates of {osp.basename(args.config)} | weights: {weights} | '
-                 f'image: {osp.basename(name)}')
+        title = (
+            f'SA gates of {osp.basename(args.config)} | weights: {weights} | '
+            f'image: {osp.basename(name)}'
+        )
         fig = plot_sa_maps(image, maps, title)
         stem = osp.splitext(osp.basename(name))[0].replace(' ', '_')
         out = osp.join(args.out_dir, f'sa_gates_{stem}.png')

@@ -4,6 +4,7 @@ Example:
     python tools/misc/image_grid.py work_dirs/faster-rcnn_sa-r50_fpn_toy/*/show/00000[1-4].jpg \\
         --cols 2 --out docs/toy_faster-rcnn_predictions.png
 """
+
 import argparse
 import os.path as osp
 from typing import List, Optional, Sequence
@@ -31,7 +32,7 @@ def image_grid(images: Sequence[np.ndarray], cols: int, pad: int = 4) -> np.ndar
     grid = np.full((rows * cell_h - pad, min(cols, len(images)) * cell_w - pad, 3), 255, np.uint8)
     for i, img in enumerate(images):
         y, x = (i // cols) * cell_h, (i % cols) * cell_w
-        grid[y:y + img.shape[0], x:x + img.shape[1]] = img
+        grid[y : y + img.shape[0], x : x + img.shape[1]] = img
     return grid
 
 

@@ -10,6 +10,7 @@ a copy of plain data (:mod:`sa_mmdet.engine.legacy_checkpoint`).
 Example:
     python tools/misc/resave_checkpoint.py work_dirs/old/epoch_12.pth epoch_12_safe.pth
 """
+
 import argparse
 
 from sa_mmdet.engine import resave_checkpoint

@@ -7,7 +7,8 @@ dataset_type = 'CheckedCocoDataset'
 data_root = 'data/toy_coco/'
 metainfo = dict(
     classes=('circle', 'square', 'triangle', 'star'),
-    palette=[(220, 20, 60), (0, 130, 255), (0, 180, 80), (250, 170, 30)])
+    palette=[(220, 20, 60), (0, 130, 255), (0, 180, 80), (250, 170, 30)],
+)
 backend_args = None
 img_scale = (128, 128)
 
@@ -16,7 +17,7 @@ train_pipeline = [
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
+    dict(type='PackDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
@@ -24,8 +25,8 @@ test_pipeline = [
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(
         type='PackDetInputs',
-        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                   'scale_factor'))
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'),
+    ),
 ]
 train_dataloader = dict(
     batch_size=4,
@@ -41,7 +42,9 @@ train_dataloader = dict(
         data_prefix=dict(img='train/'),
         filter_cfg=dict(filter_empty_gt=True, min_size=32),
         pipeline=train_pipeline,
-        backend_args=backend_args))
+        backend_args=backend_args,
+    ),
+)
 val_dataloader = dict(
     batch_size=4,
     num_workers=1,
@@ -56,7 +59,9 @@ val_dataloader = dict(
         data_prefix=dict(img='val/'),
         test_mode=True,
         pipeline=test_pipeline,
-        backend_args=backend_args))
+        backend_args=backend_args,
+    ),
+)
 test_dataloader = val_dataloader
 
 val_evaluator = dict(
@@ -64,5 +69,6 @@ val_evaluator = dict(
     ann_file=data_root + 'annotations/instances_val.json',
     metric='bbox',
     format_only=False,
-    backend_args=backend_args)
+    backend_args=backend_args,
+)
 test_evaluator = val_evaluator

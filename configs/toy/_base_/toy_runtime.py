@@ -3,15 +3,15 @@
 _base_ = 'mmdet::_base_/default_runtime.py'
 
 max_epochs = 8
-train_cfg = dict(
-    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=2)
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=2)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
-    clip_grad=dict(max_norm=10, norm_type=2))
+    clip_grad=dict(max_norm=10, norm_type=2),
+)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
     dict(
@@ -21,21 +21,23 @@ param_scheduler = [
         by_epoch=True,
         begin=0,
         end=max_epochs,
-        convert_to_iter_based=True)
+        convert_to_iter_based=True,
+    ),
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=4)
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
     checkpoint=dict(type='CheckpointHook', interval=max_epochs, max_keep_ckpts=1),
-    visualization=dict(type='DetVisualizationHook', draw=False))
+    visualization=dict(type='DetVisualizationHook', draw=False),
+)
 log_processor = dict(type='LogProcessor', window_size=10, by_epoch=True)
 randomness = dict(seed=0, deterministic=False)
 
 # The SA models, the checked COCO dataset, and the engine helpers below.
 custom_imports = dict(
-    imports=['sa_mmdet', 'sa_mmdet.datasets', 'sa_mmdet.engine'],
-    allow_failed_imports=False)
+    imports=['sa_mmdet', 'sa_mmdet.datasets', 'sa_mmdet.engine'], allow_failed_imports=False
+)
 # Distributed training also on CPU-only machines (gloo); mmengine's Runner on GPUs.
 runner_type = 'CPUAwareRunner'
 custom_hooks = [

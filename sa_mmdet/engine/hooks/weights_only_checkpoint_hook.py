@@ -1,4 +1,5 @@
 """Save mmengine checkpoints that weights-only ``torch.load`` reads."""
+
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 

@@ -6,6 +6,7 @@ wraps the model with ``device_ids=[LOCAL_RANK]``, which DDP rejects for CPU
 modules. Select :class:`CPUAwareRunner` with ``runner_type = 'CPUAwareRunner'``
 in a config: on a machine with CUDA it is mmengine's ``Runner`` unchanged.
 """
+
 import os
 import subprocess
 from datetime import timedelta
@@ -35,8 +36,9 @@ class CPUAwareDistributedDataParallel(MMDistributedDataParallel):
         **kwargs: Other arguments of ``DistributedDataParallel``.
     """
 
-    def __init__(self, module: torch.nn.Module, device_ids: Optional[list] = None,
-                 **kwargs) -> None:
+    def __init__(
+        self, module: torch.nn.Module, device_ids: Optional[list] = None, **kwargs
+    ) -> None:
         on_cpu = all(p.device.type == 'cpu' for p in module.parameters())
         super().__init__(module=module, device_ids=None if on_cpu else device_ids, **kwargs)
 
@@ -57,15 +59,18 @@ def init_cpu_process_group(launcher: str, timeout: Optional[int] = None) -> None
     """
     if launcher == 'slurm':
         node_list = os.environ['SLURM_NODELIST']
-        os.environ.setdefault('MASTER_ADDR', subprocess.getoutput(
-            f'scontrol show hostname {node_list} | head -n1'))
+        os.environ.setdefault(
+            'MASTER_ADDR', subprocess.getoutput(f'scontrol show hostname {node_list} | head -n1')
+        )
         os.environ.setdefault('MASTER_PORT', '29500')
         os.environ['RANK'] = os.environ['SLURM_PROCID']
         os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
         os.environ['LOCAL_RANK'] = os.environ['SLURM_LOCALID']
     elif launcher != 'pytorch':
-        raise ValueError(f'CPU distributed training supports the pytorch and slurm '
-                         f'launchers, but got launcher={launcher!r}.')
+        raise ValueError(
+            f'CPU distributed training supports the pytorch and slurm '
+            f'launchers, but got launcher={launcher!r}.'
+        )
     kwargs = {} if timeout is None else dict(timeout=timedelta(seconds=timeout))
     torch_dist.init_process_group(backend='gloo', **kwargs)
 
@@ -91,5 +96,6 @@ class CPUAwareRunner(Runner):
             model_wrapper_cfg = dict(
                 type='CPUAwareDistributedDataParallel',
                 broadcast_buffers=False,
-                find_unused_parameters=self.cfg.get('find_unused_parameters', False))
+                find_unused_parameters=self.cfg.get('find_unused_parameters', False),
+            )
         return super().wrap_model(model_wrapper_cfg, model)

@@ -3,6 +3,7 @@
 Builds the SA-Net paper's baselines (arXiv 2102.00240, Tables 1, 3 and 4):
 SE-, ECA-, SGE- and CBAM-ResNets, with the attention where SA sits.
 """
+
 from collections.abc import Mapping
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -60,22 +61,25 @@ class AttentionResNet(ResNet):
         152: (Bottleneck, (3, 8, 36, 3)),
     }
 
-    def __init__(self,
-                 depth: int,
-                 attention: AttentionCfg,
-                 plugins: Optional[List[dict]] = None,
-                 **kwargs) -> None:
+    def __init__(
+        self, depth: int, attention: AttentionCfg, plugins: Optional[List[dict]] = None, **kwargs
+    ) -> None:
         if depth not in self.arch_settings:
             raise KeyError(
                 f'invalid depth {depth} for AttentionResNet: use one of '
                 f'{sorted(self.arch_settings)}. Depth 18/34 are built from BasicBlocks, '
-                f'which take no plugins.')
+                f'which take no plugins.'
+            )
         num_stages = kwargs.get('num_stages', 4)
         self.attention_cfgs = _per_stage_cfgs(attention, num_stages)
         attention_plugins = [
-            dict(cfg=_resolve_type(cfg), position='after_conv3',
-                 stages=tuple(other == stage for other in range(num_stages)))
-            for stage, cfg in enumerate(self.attention_cfgs) if cfg is not None
+            dict(
+                cfg=_resolve_type(cfg),
+                position='after_conv3',
+                stages=tuple(other == stage for other in range(num_stages)),
+            )
+            for stage, cfg in enumerate(self.attention_cfgs)
+            if cfg is not None
         ]
         super().__init__(depth, plugins=[*attention_plugins, *(plugins or [])], **kwargs)
 
@@ -96,15 +100,19 @@ def _per_stage_cfgs(attention: AttentionCfg, num_stages: int) -> Tuple[Optional[
         return isinstance(cfg, Mapping) and 'type' in cfg
 
     if is_cfg(attention):
-        return (dict(attention), ) * num_stages
-    if (isinstance(attention, Sequence) and not isinstance(attention, (str, bytes))
-            and len(attention) == num_stages
-            and all(cfg is None or is_cfg(cfg) for cfg in attention)):
+        return (dict(attention),) * num_stages
+    if (
+        isinstance(attention, Sequence)
+        and not isinstance(attention, (str, bytes))
+        and len(attention) == num_stages
+        and all(cfg is None or is_cfg(cfg) for cfg in attention)
+    ):
         return tuple(None if cfg is None else dict(cfg) for cfg in attention)
     raise ValueError(
         f'attention must be a config dict with a "type", e.g. '
         f'dict(type="SqueezeExcitation"), or {num_stages} such dicts (or None), one per stage '
-        f'(num_stages={num_stages}), but got {attention!r}.')
+        f'(num_stages={num_stages}), but got {attention!r}.'
+    )
 
 
 def _resolve_type(cfg: dict) -> dict:
@@ -117,8 +125,10 @@ def _resolve_type(cfg: dict) -> dict:
         return cfg
     layer_type = MODELS.get(cfg['type'])
     if layer_type is None:
-        raise KeyError(f'attention type {cfg["type"]!r} is not registered in mmdet\'s MODELS; '
-                       f'import the package that defines it (custom_imports), e.g. '
-                       f'SqueezeExcitation, EfficientChannelAttention, SpatialGroupEnhance, '
-                       f'CBAM or ShuffleAttention from sa_mmdet.')
+        raise KeyError(
+            f"attention type {cfg['type']!r} is not registered in mmdet's MODELS; "
+            f'import the package that defines it (custom_imports), e.g. '
+            f'SqueezeExcitation, EfficientChannelAttention, SpatialGroupEnhance, '
+            f'CBAM or ShuffleAttention from sa_mmdet.'
+        )
     return dict(cfg, type=layer_type)

@@ -3,6 +3,7 @@
 Paper: `SA-Net: Shuffle Attention for Deep Convolutional Neural Networks`
 (https://arxiv.org/abs/2102.00240).
 """
+
 from typing import List, Optional, Sequence
 
 from mmdet.models.backbones import ResNet
@@ -54,33 +55,40 @@ class SAResNet(ResNet):
     # the bottleneck depths of mmdet's ResNet (SA needs the plugin positions)
     arch_settings = {depth: ResNet.arch_settings[depth] for depth in (50, 101, 152)}
 
-    def __init__(self,
-                 depth: int,
-                 sa_groups: int = 64,
-                 sa_stages: Optional[Sequence[bool]] = None,
-                 plugins: Optional[List[dict]] = None,
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        depth: int,
+        sa_groups: int = 64,
+        sa_stages: Optional[Sequence[bool]] = None,
+        plugins: Optional[List[dict]] = None,
+        **kwargs,
+    ) -> None:
         if depth not in self.arch_settings:
             raise KeyError(
                 f'invalid depth {depth} for SAResNet: use one of '
                 f'{sorted(self.arch_settings)}. Depth 18/34 are built from '
                 f'BasicBlocks, whose 64-channel outputs cannot be split into '
-                f'2 * {sa_groups} SA groups and which take no plugins.')
+                f'2 * {sa_groups} SA groups and which take no plugins.'
+            )
         num_stages = kwargs.get('num_stages', 4)
         if sa_stages is None:
-            sa_stages = (True, ) * num_stages
-        if (isinstance(sa_stages, (str, bytes))
-                or not isinstance(sa_stages, Sequence)
-                or len(sa_stages) != num_stages
-                or not all(isinstance(flag, bool) for flag in sa_stages)):
+            sa_stages = (True,) * num_stages
+        if (
+            isinstance(sa_stages, (str, bytes))
+            or not isinstance(sa_stages, Sequence)
+            or len(sa_stages) != num_stages
+            or not all(isinstance(flag, bool) for flag in sa_stages)
+        ):
             raise ValueError(
                 f'sa_stages must be {num_stages} booleans, one per stage '
-                f'(num_stages={num_stages}), e.g. {(True, ) * num_stages}, '
-                f'but got {sa_stages!r}.')
+                f'(num_stages={num_stages}), e.g. {(True,) * num_stages}, '
+                f'but got {sa_stages!r}.'
+            )
         sa_plugin = dict(
             cfg=dict(type=ShuffleAttention, groups=sa_groups),
             position='after_conv3',
-            stages=tuple(sa_stages))
+            stages=tuple(sa_stages),
+        )
         self.sa_groups = sa_groups
         self.sa_stages = tuple(sa_stages)
         super().__init__(depth, plugins=[sa_plugin, *(plugins or [])], **kwargs)

@@ -6,7 +6,13 @@ from .sge_layer import SpatialGroupEnhance
 from .shuffle_attention import ShuffleAttention, channel_shuffle, sa_gate_params
 
 __all__ = [
-    'CBAM', 'EfficientChannelAttention', 'FoldedShuffleAttention', 'ShuffleAttention',
-    'SpatialGroupEnhance', 'SqueezeExcitation', 'channel_shuffle', 'eca_kernel_size',
-    'sa_gate_params'
+    'CBAM',
+    'EfficientChannelAttention',
+    'FoldedShuffleAttention',
+    'ShuffleAttention',
+    'SpatialGroupEnhance',
+    'SqueezeExcitation',
+    'channel_shuffle',
+    'eca_kernel_size',
+    'sa_gate_params',
 ]

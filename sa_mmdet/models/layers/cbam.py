@@ -4,6 +4,7 @@ Paper: `CBAM: Convolutional Block Attention Module`, Sanghyun Woo, Jongchan
 Park, Joon-Young Lee and In So Kweon, ECCV 2018
 (https://arxiv.org/abs/1807.06521).
 """
+
 import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule
@@ -57,32 +58,47 @@ class CBAM(BaseModule):
 
     _abbr_ = 'cbam'
 
-    def __init__(self,
-                 in_channels: int,
-                 ratio: int = 16,
-                 kernel_size: int = 7,
-                 norm_cfg: OptConfigType = None,
-                 init_cfg: OptMultiConfig = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        ratio: int = 16,
+        kernel_size: int = 7,
+        norm_cfg: OptConfigType = None,
+        init_cfg: OptMultiConfig = None,
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         if in_channels < 1 or ratio < 1 or in_channels // ratio < 1:
             raise ValueError(
                 f'CBAM needs 1 <= ratio <= in_channels, so that the channel MLP keeps '
                 f'in_channels // ratio >= 1 hidden units, but got in_channels={in_channels}, '
-                f'ratio={ratio}. Use a ratio of at most {max(in_channels, 1)} (CBAM uses 16).')
-        if (not isinstance(kernel_size, int) or isinstance(kernel_size, bool)
-                or kernel_size < 1 or kernel_size % 2 == 0):
-            raise ValueError(f'CBAM needs an odd spatial kernel_size >= 1 (the output keeps its '
-                             f'size), but got kernel_size={kernel_size!r}; CBAM uses 7.')
+                f'ratio={ratio}. Use a ratio of at most {max(in_channels, 1)} (CBAM uses 16).'
+            )
+        if (
+            not isinstance(kernel_size, int)
+            or isinstance(kernel_size, bool)
+            or kernel_size < 1
+            or kernel_size % 2 == 0
+        ):
+            raise ValueError(
+                f'CBAM needs an odd spatial kernel_size >= 1 (the output keeps its '
+                f'size), but got kernel_size={kernel_size!r}; CBAM uses 7.'
+            )
         self.in_channels = in_channels
         self.ratio = ratio
         self.kernel_size = kernel_size
         hidden = in_channels // ratio
         self.channel_mlp = nn.Sequential(
-            nn.Linear(in_channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, in_channels))
+            nn.Linear(in_channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, in_channels)
+        )
         self.spatial_conv = ConvModule(
-            2, 1, kernel_size, padding=kernel_size // 2, bias=False,
+            2,
+            1,
+            kernel_size,
+            padding=kernel_size // 2,
+            bias=False,
             norm_cfg=norm_cfg or dict(type='BN', momentum=0.01),
-            act_cfg=None)
+            act_cfg=None,
+        )
 
     def init_weights(self) -> None:
         """Initialise as the official code: zero MLP biases and spatial BN weight.

@@ -4,6 +4,7 @@ Paper: `ECA-Net: Efficient Channel Attention for Deep Convolutional Neural
 Networks`, Qilong Wang, Banggu Wu, Pengfei Zhu, Peihua Li, Wangmeng Zuo and
 Qinghua Hu, CVPR 2020 (https://arxiv.org/abs/1910.03151).
 """
+
 import math
 from typing import Optional
 
@@ -67,27 +68,39 @@ class EfficientChannelAttention(BaseModule):
 
     _abbr_ = 'eca'
 
-    def __init__(self,
-                 in_channels: int,
-                 kernel_size: Optional[int] = None,
-                 gamma: float = 2,
-                 beta: float = 1,
-                 init_cfg: OptMultiConfig = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        kernel_size: Optional[int] = None,
+        gamma: float = 2,
+        beta: float = 1,
+        init_cfg: OptMultiConfig = None,
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         if in_channels < 1:
-            raise ValueError(f'EfficientChannelAttention needs in_channels >= 1, '
-                             f'but got in_channels={in_channels}.')
+            raise ValueError(
+                f'EfficientChannelAttention needs in_channels >= 1, '
+                f'but got in_channels={in_channels}.'
+            )
         if kernel_size is None:
             if gamma <= 0:
-                raise ValueError(f'EfficientChannelAttention needs gamma > 0 for its adaptive '
-                                 f'kernel size, but got gamma={gamma}; the paper uses 2.')
+                raise ValueError(
+                    f'EfficientChannelAttention needs gamma > 0 for its adaptive '
+                    f'kernel size, but got gamma={gamma}; the paper uses 2.'
+                )
             kernel_size = eca_kernel_size(in_channels, gamma, beta)
-        if (not isinstance(kernel_size, int) or isinstance(kernel_size, bool)
-                or kernel_size < 1 or kernel_size % 2 == 0):
-            raise ValueError(f'EfficientChannelAttention needs an odd kernel_size >= 1 (the '
-                             f'output keeps its channel count), but got '
-                             f'kernel_size={kernel_size!r}; use e.g. 3, 5 or 7, or None for '
-                             f'the adaptive size.')
+        if (
+            not isinstance(kernel_size, int)
+            or isinstance(kernel_size, bool)
+            or kernel_size < 1
+            or kernel_size % 2 == 0
+        ):
+            raise ValueError(
+                f'EfficientChannelAttention needs an odd kernel_size >= 1 (the '
+                f'output keeps its channel count), but got '
+                f'kernel_size={kernel_size!r}; use e.g. 3, 5 or 7, or None for '
+                f'the adaptive size.'
+            )
         self.in_channels = in_channels
         self.kernel_size = kernel_size
         self.conv = nn.Conv1d(1, 1, kernel_size, padding=kernel_size // 2, bias=False)

@@ -3,6 +3,7 @@
 Deploy form of :class:`~.shuffle_attention.ShuffleAttention`, built by
 :func:`sa_mmdet.deploy.fold_shuffle_attention`.
 """
+
 import torch
 import torch.nn as nn
 from mmdet.registry import MODELS
@@ -42,11 +43,9 @@ class FoldedShuffleAttention(nn.Module):
 
     _abbr_ = 'sa'
 
-    def __init__(self,
-                 in_channels: int,
-                 groups: int = 64,
-                 eps: float = 1e-5,
-                 inplace: bool = False) -> None:
+    def __init__(
+        self, in_channels: int, groups: int = 64, eps: float = 1e-5, inplace: bool = False
+    ) -> None:
         super().__init__()
         check_sa_groups(in_channels, groups, even=True, name='FoldedShuffleAttention')
         self.in_channels = in_channels
@@ -58,8 +57,9 @@ class FoldedShuffleAttention(nn.Module):
         self.bias = nn.Parameter(torch.ones(2, k))
 
     @classmethod
-    def from_shuffle_attention(cls, sa: ShuffleAttention,
-                               inplace: bool = False) -> 'FoldedShuffleAttention':
+    def from_shuffle_attention(
+        cls, sa: ShuffleAttention, inplace: bool = False
+    ) -> 'FoldedShuffleAttention':
         """Build the folded form of a :class:`ShuffleAttention`.
 
         Args:
@@ -73,8 +73,9 @@ class FoldedShuffleAttention(nn.Module):
         """
         folded = cls(sa.in_channels, sa.groups, sa.gn.eps, inplace)
         with torch.no_grad():
-            weight, bias = sa_gate_params(sa.cweight, sa.cbias, sa.sweight, sa.sbias,
-                                          sa.gn.weight, sa.gn.bias)
+            weight, bias = sa_gate_params(
+                sa.cweight, sa.cbias, sa.sweight, sa.sbias, sa.gn.weight, sa.gn.bias
+            )
         folded.weight.data = weight.clone()
         folded.bias.data = bias.clone()
         return folded
@@ -89,8 +90,9 @@ class FoldedShuffleAttention(nn.Module):
             Tensor: Output of shape (N, C, H, W), in the same channel order.
         """
         check_sa_input(x, self.in_channels, 'FoldedShuffleAttention')
-        return shuffle_attention(x, self.weight, self.bias, self.groups, self.eps, shuffle=False,
-                                 inplace=self.inplace)
+        return shuffle_attention(
+            x, self.weight, self.bias, self.groups, self.eps, shuffle=False, inplace=self.inplace
+        )
 
     def extra_repr(self) -> str:
         return f'{self.in_channels}, groups={self.groups}, inplace={self.inplace}'

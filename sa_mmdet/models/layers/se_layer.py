@@ -3,6 +3,7 @@
 Paper: `Squeeze-and-Excitation Networks`, Jie Hu, Li Shen and Gang Sun,
 CVPR 2018 (https://arxiv.org/abs/1709.01507).
 """
+
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmdet.registry import MODELS
@@ -53,27 +54,32 @@ class SqueezeExcitation(BaseModule):
 
     _abbr_ = 'se_layer'
 
-    def __init__(self,
-                 in_channels: int,
-                 ratio: int = 16,
-                 bias: bool = True,
-                 conv_cfg: OptConfigType = None,
-                 init_cfg: OptMultiConfig = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        ratio: int = 16,
+        bias: bool = True,
+        conv_cfg: OptConfigType = None,
+        init_cfg: OptMultiConfig = None,
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         if in_channels < 1 or ratio < 1 or in_channels // ratio < 1:
             raise ValueError(
                 f'SqueezeExcitation needs 1 <= ratio <= in_channels, so that the hidden '
                 f'layer keeps in_channels // ratio >= 1 channels, but got '
                 f'in_channels={in_channels}, ratio={ratio}. Use a ratio of at most '
-                f'{max(in_channels, 1)} (SENet uses 16).')
+                f'{max(in_channels, 1)} (SENet uses 16).'
+            )
         self.in_channels = in_channels
         self.ratio = ratio
         self.with_bias = bias
         hidden = in_channels // ratio
         self.conv1 = ConvModule(
-            in_channels, hidden, 1, bias=bias, conv_cfg=conv_cfg, act_cfg=dict(type='ReLU'))
+            in_channels, hidden, 1, bias=bias, conv_cfg=conv_cfg, act_cfg=dict(type='ReLU')
+        )
         self.conv2 = ConvModule(
-            hidden, in_channels, 1, bias=bias, conv_cfg=conv_cfg, act_cfg=dict(type='Sigmoid'))
+            hidden, in_channels, 1, bias=bias, conv_cfg=conv_cfg, act_cfg=dict(type='Sigmoid')
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         """Gate every channel of ``x``.

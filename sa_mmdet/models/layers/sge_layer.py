@@ -4,6 +4,7 @@ Paper: `Spatial Group-wise Enhance: Improving Semantic Feature Learning in
 Convolutional Networks`, Xiang Li, Xiaolin Hu and Jian Yang, 2019
 (https://arxiv.org/abs/1905.09646).
 """
+
 from typing import List
 
 import torch
@@ -51,17 +52,16 @@ class SpatialGroupEnhance(BaseModule):
 
     _abbr_ = 'sge'
 
-    def __init__(self,
-                 in_channels: int,
-                 groups: int = 64,
-                 eps: float = 1e-5,
-                 init_cfg: OptMultiConfig = None) -> None:
+    def __init__(
+        self, in_channels: int, groups: int = 64, eps: float = 1e-5, init_cfg: OptMultiConfig = None
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         if in_channels < 1 or groups < 1 or in_channels % groups != 0:
             raise ValueError(
                 f'SpatialGroupEnhance needs in_channels divisible by groups, but got '
                 f'in_channels={in_channels}, groups={groups}. Valid groups for '
-                f'in_channels={in_channels}: {_divisors(in_channels)}.')
+                f'in_channels={in_channels}: {_divisors(in_channels)}.'
+            )
         self.in_channels = in_channels
         self.groups = groups
         self.eps = eps
@@ -82,7 +82,8 @@ class SpatialGroupEnhance(BaseModule):
             raise ValueError(
                 f'SpatialGroupEnhance normalises over the H * W positions and needs at least 2, '
                 f'but got an input of shape {tuple(x.shape)}; use a larger input or fewer '
-                f'downsampling stages.')
+                f'downsampling stages.'
+            )
         groups = x.reshape(n * self.groups, c // self.groups, h, w)
         importance = (groups * groups.mean(dim=(2, 3), keepdim=True)).sum(dim=1)
         importance = importance.reshape(n * self.groups, h * w)

@@ -3,6 +3,7 @@
 Paper: `SA-Net: Shuffle Attention for Deep Convolutional Neural Networks`,
 Qing-Long Zhang and Yu-Bin Yang, ICASSP 2021 (https://arxiv.org/abs/2102.00240).
 """
+
 from typing import Tuple
 
 import torch
@@ -30,8 +31,14 @@ def channel_shuffle(x: Tensor, groups: int) -> Tensor:
     return x.reshape(n, c, h, w)
 
 
-def sa_gate_params(cweight: Tensor, cbias: Tensor, sweight: Tensor, sbias: Tensor,
-                   gn_weight: Tensor, gn_bias: Tensor) -> Tuple[Tensor, Tensor]:
+def sa_gate_params(
+    cweight: Tensor,
+    cbias: Tensor,
+    sweight: Tensor,
+    sbias: Tensor,
+    gn_weight: Tensor,
+    gn_bias: Tensor,
+) -> Tuple[Tensor, Tensor]:
     """Fold the six SA parameters into a gate weight and bias per branch.
 
     The channel gate is ``sigmoid(cweight * mean + cbias)``; the spatial gate
@@ -59,8 +66,10 @@ def sa_gate_params(cweight: Tensor, cbias: Tensor, sweight: Tensor, sbias: Tenso
 
 def _check_implementation(implementation: str) -> None:
     if implementation not in SA_IMPLEMENTATIONS:
-        raise ValueError(f'invalid implementation {implementation!r} for ShuffleAttention: '
-                         f'use one of {SA_IMPLEMENTATIONS}.')
+        raise ValueError(
+            f'invalid implementation {implementation!r} for ShuffleAttention: '
+            f'use one of {SA_IMPLEMENTATIONS}.'
+        )
 
 
 @MODELS.register_module()
@@ -105,11 +114,9 @@ class ShuffleAttention(nn.Module):
 
     _abbr_ = 'sa'
 
-    def __init__(self,
-                 in_channels: int,
-                 groups: int = 64,
-                 eps: float = 1e-5,
-                 implementation: str = 'fast') -> None:
+    def __init__(
+        self, in_channels: int, groups: int = 64, eps: float = 1e-5, implementation: str = 'fast'
+    ) -> None:
         super().__init__()
         _check_implementation(implementation)
         check_sa_groups(in_channels, groups, even=False, name='ShuffleAttention')
@@ -134,8 +141,9 @@ class ShuffleAttention(nn.Module):
         """
         check_sa_input(x, self.in_channels, 'ShuffleAttention')
         if self.implementation == 'fast' and self.groups % 2 == 0:
-            weight, bias = sa_gate_params(self.cweight, self.cbias, self.sweight, self.sbias,
-                                          self.gn.weight, self.gn.bias)
+            weight, bias = sa_gate_params(
+                self.cweight, self.cbias, self.sweight, self.sbias, self.gn.weight, self.gn.bias
+            )
             return shuffle_attention(x, weight, bias, self.groups, self.gn.eps)
         _check_implementation(self.implementation)
         return self.forward_reference(x)
@@ -163,5 +171,4 @@ class ShuffleAttention(nn.Module):
         return channel_shuffle(out, 2)
 
     def extra_repr(self) -> str:
-        return (f'{self.in_channels}, groups={self.groups}, '
-                f'implementation={self.implementation!r}')
+        return f'{self.in_channels}, groups={self.groups}, implementation={self.implementation!r}'

@@ -13,6 +13,7 @@ function accepts already converted files and mmengine checkpoints of whole
 models (mmpretrain classifiers, mmdet detectors), whose backbone keys start
 with ``backbone.``. Nothing here builds a model.
 """
+
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
@@ -70,7 +71,8 @@ def missing_checkpoint_message(filename: str) -> str:
         'SRC DST` checks and converts them), or pretrain with '
         'configs/imagenet/sa-resnet50_8xb32_in1k.py (the `pretrain` extra), '
         'or set init_cfg=None to train from scratch. See the README section '
-        '"Pretrained SA-Net weights".')
+        '"Pretrained SA-Net weights".'
+    )
 
 
 def weights_only_refusal_message(filename: str, error: Exception) -> str:
@@ -89,7 +91,8 @@ def weights_only_refusal_message(filename: str, error: Exception) -> str:
         'was run. A checkpoint written by an mmengine run without the '
         'WeightsOnlyCheckpointHook pickles objects beyond tensors and containers; re-save it '
         'with `python tools/misc/resave_checkpoint.py SRC DST` (weights-only stays on) and '
-        'use DST.')
+        'use DST.'
+    )
 
 
 def checkpoint_state_dict(checkpoint: Any) -> Dict[str, Tensor]:
@@ -107,26 +110,33 @@ def checkpoint_state_dict(checkpoint: Any) -> Dict[str, Tensor]:
     """
     if isinstance(checkpoint, Mapping) and 'state_dict' in checkpoint:
         checkpoint = checkpoint['state_dict']
-    if (not isinstance(checkpoint, Mapping) or not checkpoint
-            or not all(isinstance(v, Tensor) for v in checkpoint.values())):
+    if (
+        not isinstance(checkpoint, Mapping)
+        or not checkpoint
+        or not all(isinstance(v, Tensor) for v in checkpoint.values())
+    ):
         keys = list(checkpoint)[:8] if isinstance(checkpoint, Mapping) else []
         raise SANetCheckpointError(
             'not a checkpoint of model weights: expected a dict of tensors or '
             f'a dict with a "state_dict" entry, got {type(checkpoint).__name__} '
-            f'with keys {keys}.')
+            f'with keys {keys}.'
+        )
     return dict(checkpoint)
 
 
 def _strip(name: str, prefix: str) -> str:
-    return name[len(prefix):] if name.startswith(prefix) else name
+    return name[len(prefix) :] if name.startswith(prefix) else name
 
 
 def _backbone_keys(state_dict: Mapping[str, Tensor]) -> Tuple[Dict[str, str], List[str]]:
     """Map backbone key -> input key; list the other keys, without ``module.``."""
     names = {_strip(key, 'module.'): key for key in state_dict}
     if 'conv1.weight' not in names and 'backbone.conv1.weight' in names:
-        backbone = {_strip(name, 'backbone.'): key for name, key in names.items()
-                    if name.startswith('backbone.')}
+        backbone = {
+            _strip(name, 'backbone.'): key
+            for name, key in names.items()
+            if name.startswith('backbone.')
+        }
         return backbone, [name for name in names if not name.startswith('backbone.')]
     return names, []
 
@@ -142,26 +152,34 @@ def _blocks_per_stage(names: Sequence[str]) -> Tuple[int, ...]:
 
 def _depth_of(blocks: Tuple[int, ...]) -> Any:
     """The bottleneck ResNet depth with these blocks per stage, else None."""
-    return next((depth for depth, (_, counts) in ResNet.arch_settings.items()
-                 if depth >= 50 and tuple(counts) == blocks), None)
+    return next(
+        (
+            depth
+            for depth, (_, counts) in ResNet.arch_settings.items()
+            if depth >= 50 and tuple(counts) == blocks
+        ),
+        None,
+    )
 
 
 def _detect_depth(names: Sequence[str], expected: Tuple[int, ...]) -> int:
     blocks = _blocks_per_stage(names)
     if not any(blocks):
         raise SANetCheckpointError(
-            'not a ResNet checkpoint: no layer1-layer4 keys; the first keys '
-            f'are {list(names)[:8]}.')
+            f'not a ResNet checkpoint: no layer1-layer4 keys; the first keys are {list(names)[:8]}.'
+        )
     depth = _depth_of(blocks)
     if depth is None:
         raise SANetCheckpointError(
             f'unknown depth: the checkpoint has {blocks} blocks in layer1-4, '
-            'which matches no bottleneck ResNet depth (50, 101, 152).')
+            'which matches no bottleneck ResNet depth (50, 101, 152).'
+        )
     if blocks != expected:
         raise SANetCheckpointError(
             f'depth mismatch: the checkpoint is an SA-ResNet-{depth} ({blocks} blocks in '
             f'layer1-4) but the model is an SA-ResNet-{_depth_of(expected)} ({expected}); '
-            f'use a depth={depth} model (or the matching checkpoint).')
+            f'use a depth={depth} model (or the matching checkpoint).'
+        )
     return depth
 
 
@@ -170,7 +188,8 @@ def _detect_sa_groups(names: Mapping[str, str], state_dict: Mapping[str, Tensor]
         raise SANetCheckpointError(
             'missing SA keys: no layerX.Y.sa.{' + ', '.join(SA_PARAMETERS) + '} '
             'parameters, so this is not an SA-Net checkpoint (a plain ResNet '
-            f'one?). Official SA-Net weights: {SANET_RELEASE}.')
+            f'one?). Official SA-Net weights: {SANET_RELEASE}.'
+        )
     key = names.get('layer1.0.sa.cweight')
     half = state_dict[key].shape[1] if key is not None and state_dict[key].dim() == 4 else 0
     if half < 1 or _STAGE1_CHANNELS % (2 * half):
@@ -178,7 +197,8 @@ def _detect_sa_groups(names: Mapping[str, str], state_dict: Mapping[str, Tensor]
         raise SANetCheckpointError(
             f'shape mismatch: layer1.0.sa.cweight has shape {shape}; expected '
             f'(1, 256 / (2 * G), 1, 1) for SA groups G, e.g. (1, 2, 1, 1) '
-            'for G = 64.')
+            'for G = 64.'
+        )
     return _STAGE1_CHANNELS // (2 * half)
 
 
@@ -201,8 +221,7 @@ def sanet_checkpoint_arch(state_dict: Mapping[str, Tensor]) -> Tuple[int, int]:
     return depth, _detect_sa_groups(names, state_dict)
 
 
-def convert_sanet_state_dict(state_dict: Mapping[str, Tensor],
-                             layout: Layout) -> SANetConversion:
+def convert_sanet_state_dict(state_dict: Mapping[str, Tensor], layout: Layout) -> SANetConversion:
     """Convert and check an SA-ResNet state dict against an expected layout.
 
     Strips ``module.`` (DataParallel) and, for whole-model checkpoints
@@ -235,14 +254,18 @@ def convert_sanet_state_dict(state_dict: Mapping[str, Tensor],
         what = 'missing SA keys' if sa_missing else 'missing keys'
         raise SANetCheckpointError(
             f'{what}: {len(missing)} keys of SA-ResNet-{depth} are not '
-            f'in the checkpoint, e.g. {(sa_missing or missing)[:6]}.')
-    mismatched = [f'{k}: {tuple(state_dict[names[k]].shape)} != {tuple(shape)}'
-                  for k, shape in layout.items()
-                  if k in names and tuple(state_dict[names[k]].shape) != tuple(shape)]
+            f'in the checkpoint, e.g. {(sa_missing or missing)[:6]}.'
+        )
+    mismatched = [
+        f'{k}: {tuple(state_dict[names[k]].shape)} != {tuple(shape)}'
+        for k, shape in layout.items()
+        if k in names and tuple(state_dict[names[k]].shape) != tuple(shape)
+    ]
     if mismatched:
         raise SANetCheckpointError(
             f'shape mismatch with the model in {len(mismatched)} keys (checkpoint '
-            f'!= model; the checkpoint has sa_groups={sa_groups}): ' + '; '.join(mismatched[:6]))
+            f'!= model; the checkpoint has sa_groups={sa_groups}): ' + '; '.join(mismatched[:6])
+        )
 
     converted = OrderedDict()
     for key in layout:

@@ -1,4 +1,5 @@
 """``init_cfg=dict(type='SANetPretrained', ...)``: SA-Net weights, every key checked."""
+
 import os.path as osp
 import pickle
 from functools import lru_cache
@@ -12,9 +13,14 @@ from mmengine.registry import WEIGHT_INITIALIZERS
 from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_with_prefix
 
 from ..backbones import SAResNet
-from .sanet_converter import (SANetCheckpointError, SANetConversion, checkpoint_state_dict,
-                              convert_sanet_state_dict, missing_checkpoint_message,
-                              weights_only_refusal_message)
+from .sanet_converter import (
+    SANetCheckpointError,
+    SANetConversion,
+    checkpoint_state_dict,
+    convert_sanet_state_dict,
+    missing_checkpoint_message,
+    weights_only_refusal_message,
+)
 
 
 @lru_cache(maxsize=None)
@@ -61,8 +67,9 @@ class SANetPretrainedInit(PretrainedInit):
         ...     type='SANetPretrained', checkpoint='checkpoints/sa_resnet50.pth.tar'))
     """
 
-    def __init__(self, checkpoint: str, prefix: Optional[str] = None,
-                 map_location: str = 'cpu') -> None:
+    def __init__(
+        self, checkpoint: str, prefix: Optional[str] = None, map_location: str = 'cpu'
+    ) -> None:
         super().__init__(checkpoint, prefix=prefix, map_location=map_location)
 
     def __call__(self, module: nn.Module) -> SANetConversion:
@@ -83,18 +90,22 @@ class SANetPretrainedInit(PretrainedInit):
                 the message says how to re-save it.
         """
         if not isinstance(module, SAResNet):
-            raise TypeError(f'SANetPretrained initialises an SAResNet, but got '
-                            f'{type(module).__name__}; use type="Pretrained" for other modules.')
+            raise TypeError(
+                f'SANetPretrained initialises an SAResNet, but got '
+                f'{type(module).__name__}; use type="Pretrained" for other modules.'
+            )
         state_dict = self._load()
         conversion = convert_sanet_state_dict(
-            state_dict, sa_resnet_layout(module.depth, module.sa_groups))
+            state_dict, sa_resnet_layout(module.depth, module.sa_groups)
+        )
         target = module.state_dict()
         unexpected = [k for k in conversion.state_dict if k not in target]
         if unexpected:
             raise SANetCheckpointError(
                 f'{self.checkpoint} holds an SA-ResNet-{conversion.depth} with SA in every '
                 f'stage, but the model has sa_stages={module.sa_stages}: {len(unexpected)} '
-                f'checkpoint keys are not in the model, e.g. {unexpected[:4]}.')
+                f'checkpoint keys are not in the model, e.g. {unexpected[:4]}.'
+            )
         module.load_state_dict(conversion.state_dict, strict=False)
         kept = [k for k in target if k not in conversion.state_dict]
         print_log(
@@ -102,7 +113,8 @@ class SANetPretrainedInit(PretrainedInit):
             f'{self.checkpoint}: {len(conversion.state_dict)} keys checked and loaded; left '
             f'over: {conversion.leftovers or "none"}'
             + (f'; not in the checkpoint, kept their init: {kept}' if kept else ''),
-            logger='current')
+            logger='current',
+        )
         return conversion
 
     def _load(self) -> Dict[str, torch.Tensor]:
@@ -113,7 +125,8 @@ class SANetPretrainedInit(PretrainedInit):
         try:
             if self.prefix is None:
                 return checkpoint_state_dict(
-                    _load_checkpoint(filename, map_location=self.map_location, logger='current'))
+                    _load_checkpoint(filename, map_location=self.map_location, logger='current')
+                )
             return _load_checkpoint_with_prefix(self.prefix, filename, self.map_location)
         except pickle.UnpicklingError as error:
             raise pickle.UnpicklingError(weights_only_refusal_message(filename, error)) from error

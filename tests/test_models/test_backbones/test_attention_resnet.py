@@ -1,4 +1,5 @@
 """AttentionResNet: the SA-Net paper's baselines (Table 1) as mmdet ResNets."""
+
 import importlib
 import importlib.util
 
@@ -43,8 +44,16 @@ def num_params(model):
 
 
 # The SA-Net paper's Table 1 (M parameters, 1000-class fc included, 224x224).
-TABLE1 = {('se', 50): 28.088, ('cbam', 50): 28.090, ('sge', 50): 25.559, ('eca', 50): 25.557,
-          ('se', 101): 49.327, ('cbam', 101): 49.330, ('sge', 101): 44.553, ('eca', 101): 44.549}
+TABLE1 = {
+    ('se', 50): 28.088,
+    ('cbam', 50): 28.090,
+    ('sge', 50): 25.559,
+    ('eca', 50): 25.557,
+    ('se', 101): 49.327,
+    ('cbam', 101): 49.330,
+    ('sge', 101): 44.553,
+    ('eca', 101): 44.549,
+}
 
 
 def meta(depth, **kwargs):
@@ -102,8 +111,12 @@ def test_placement_shapes_per_stage_and_every_gradient(name):
     getattr(block, abbr).register_forward_hook(lambda m, i, o: seen.__setitem__('in', i[0]))
     outs = model.train()(torch.rand(2, 3, 64, 32))
     assert seen['in'] is seen['bn3']  # after conv3/bn3, before the residual add
-    assert [tuple(o.shape) for o in outs] == [(2, 64, 16, 8), (2, 128, 8, 4), (2, 256, 4, 2),
-                                              (2, 512, 2, 1)]
+    assert [tuple(o.shape) for o in outs] == [
+        (2, 64, 16, 8),
+        (2, 128, 8, 4),
+        (2, 256, 4, 2),
+        (2, 512, 2, 1),
+    ]
     sum(o.mean() for o in outs).backward()
     for pname, p in model.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, pname
@@ -111,8 +124,13 @@ def test_placement_shapes_per_stage_and_every_gradient(name):
 
 def test_registry_builds_with_and_without_default_scope():
     with DefaultScope.overwrite_default_scope('mmdet'):
-        model = MODELS.build(dict(type='AttentionResNet', depth=50,
-                                  attention=dict(type='SpatialGroupEnhance', groups=32)))
+        model = MODELS.build(
+            dict(
+                type='AttentionResNet',
+                depth=50,
+                attention=dict(type='SpatialGroupEnhance', groups=32),
+            )
+        )
     assert isinstance(model, ResNet) and model.layer3[0].sge.groups == 32
     # Names are resolved in mmdet's registry, so no default scope is needed either.
     model = AttentionResNet(50, attention=dict(type='EfficientChannelAttention'))
@@ -120,17 +138,19 @@ def test_registry_builds_with_and_without_default_scope():
     # ShuffleAttention and mmcv's ContextBlock work as the attention too.
     model = AttentionResNet(50, attention=dict(type='ShuffleAttention', groups=64))
     assert model.layer1[0].after_conv3_plugin_names == ['sa']
-    model = AttentionResNet(50, attention=dict(type='ContextBlock', ratio=1. / 16))
+    model = AttentionResNet(50, attention=dict(type='ContextBlock', ratio=1.0 / 16))
     assert model.layer1[0].after_conv3_plugin_names == ['context_block']
 
 
 def test_per_stage_attention_configs():
     # The official ECA-ResNet-50 checkpoint uses kernel sizes 3, 5, 5, 7 per stage.
     model = AttentionResNet(
-        50, attention=[dict(type='EfficientChannelAttention', kernel_size=k) for k in (3, 5, 5, 7)])
+        50, attention=[dict(type='EfficientChannelAttention', kernel_size=k) for k in (3, 5, 5, 7)]
+    )
     assert [getattr(model, f'layer{s}')[0].eca.kernel_size for s in (1, 2, 3, 4)] == [3, 5, 5, 7]
-    model = AttentionResNet(50, attention=(None, dict(type='SqueezeExcitation'), None,
-                                           dict(type='CBAM')))
+    model = AttentionResNet(
+        50, attention=(None, dict(type='SqueezeExcitation'), None, dict(type='CBAM'))
+    )
     assert model.layer1[0].after_conv3_plugin_names == []
     assert model.layer2[0].after_conv3_plugin_names == ['se_layer']
     assert model.layer3[0].after_conv3_plugin_names == []
@@ -138,9 +158,16 @@ def test_per_stage_attention_configs():
 
 
 def test_user_plugins_follow_the_attention():
-    model = tiny(dict(type='SqueezeExcitation'), plugins=[
-        dict(cfg=dict(type='ContextBlock', ratio=1. / 16), position='after_conv3',
-             stages=(False, True, True, True))])
+    model = tiny(
+        dict(type='SqueezeExcitation'),
+        plugins=[
+            dict(
+                cfg=dict(type='ContextBlock', ratio=1.0 / 16),
+                position='after_conv3',
+                stages=(False, True, True, True),
+            )
+        ],
+    )
     assert model.layer1[0].after_conv3_plugin_names == ['se_layer']
     assert model.layer2[0].after_conv3_plugin_names == ['se_layer', 'context_block']
     assert tuple(model.eval()(torch.rand(1, 3, 64, 32))[-1].shape) == (1, 512, 2, 1)
@@ -160,8 +187,9 @@ def test_inherited_options():
     assert [tuple(o.shape) for o in outs] == [(1, 128, 8, 4), (1, 512, 2, 1)]
     caffe = tiny(se, style='caffe')
     assert caffe.layer2[0].conv1.stride == (2, 2) and caffe.layer2[0].conv2.stride == (1, 1)
-    three = tiny([se, None, se], num_stages=3, strides=(1, 2, 2), dilations=(1, 1, 1),
-                 out_indices=(2, ))
+    three = tiny(
+        [se, None, se], num_stages=3, strides=(1, 2, 2), dilations=(1, 1, 1), out_indices=(2,)
+    )
     assert 'layer2.0.se_layer.conv1.conv.weight' not in three.state_dict()
     assert tuple(three.eval()(torch.rand(1, 3, 64, 32))[0].shape) == (1, 256, 4, 2)
 
@@ -201,8 +229,9 @@ def test_pretrained_init_cfg_loads_every_key(tmp_path):
             p.copy_(torch.randn(p.shape, generator=gen))
     path = tmp_path / 'se_r50.pth'
     torch.save({'state_dict': {'backbone.' + k: v for k, v in source.state_dict().items()}}, path)
-    model = tiny(attention, init_cfg=dict(type='Pretrained', prefix='backbone.',
-                                          checkpoint=str(path)))
+    model = tiny(
+        attention, init_cfg=dict(type='Pretrained', prefix='backbone.', checkpoint=str(path))
+    )
     model.init_weights()
     for (name, p), q in zip(source.state_dict().items(), model.state_dict().values()):
         torch.testing.assert_close(p, q, msg=name)
@@ -215,8 +244,12 @@ def test_se_keys_match_mmpretrain_seresnet(depth):
     importlib.import_module('sa_mmdet.pretrain')  # lets mmpretrain import without torchvision
     SEResNet = importlib.import_module('mmpretrain.models').SEResNet
     theirs = {k: v.shape for k, v in SEResNet(depth=depth).state_dict().items()}
-    ours = {k: v.shape for k, v in
-            AttentionResNet(depth, attention=dict(type='SqueezeExcitation')).state_dict().items()}
+    ours = {
+        k: v.shape
+        for k, v in AttentionResNet(depth, attention=dict(type='SqueezeExcitation'))
+        .state_dict()
+        .items()
+    }
     assert ours == theirs
 
 
@@ -227,8 +260,16 @@ def test_unsupported_depth_raises_key_error(depth):
         AttentionResNet(depth, attention=dict(type='SqueezeExcitation'))
 
 
-@pytest.mark.parametrize('attention', [None, 'SqueezeExcitation', dict(ratio=16),
-                                       [dict(type='CBAM')] * 3, [dict(type='CBAM'), 1, None, None]])
+@pytest.mark.parametrize(
+    'attention',
+    [
+        None,
+        'SqueezeExcitation',
+        dict(ratio=16),
+        [dict(type='CBAM')] * 3,
+        [dict(type='CBAM'), 1, None, None],
+    ],
+)
 def test_bad_attention_raises_value_error(attention):
     # Rule: one config dict with a "type", or one dict (or None) per stage.
     with pytest.raises(ValueError, match='attention must be a config dict with a "type"'):
@@ -241,10 +282,13 @@ def test_unknown_attention_type_raises_key_error():
         AttentionResNet(50, attention=dict(type='SELayerX'))
 
 
-@pytest.mark.parametrize('attention,match', [
-    (dict(type='SqueezeExcitation', ratio=512), 'ratio'),
-    (dict(type='SpatialGroupEnhance', groups=48), 'divisible by groups'),
-])
+@pytest.mark.parametrize(
+    'attention,match',
+    [
+        (dict(type='SqueezeExcitation', ratio=512), 'ratio'),
+        (dict(type='SpatialGroupEnhance', groups=48), 'divisible by groups'),
+    ],
+)
 def test_bad_layer_hyper_parameters_raise_value_error(attention, match):
     # Rule: every stage's layer checks its own hyper-parameters (256 channels in layer1).
     with pytest.raises(ValueError, match=match):

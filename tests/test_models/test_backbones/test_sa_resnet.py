@@ -25,7 +25,9 @@ def test_registry_builds_sa_resnet():
     assert isinstance(model, SAResNet) and isinstance(model, ResNet)
 
 
-@pytest.mark.parametrize('depth,blocks,extra', [(50, (3, 4, 6, 3), 708), (101, (3, 4, 23, 3), 1524)])
+@pytest.mark.parametrize(
+    'depth,blocks,extra', [(50, (3, 4, 6, 3), 708), (101, (3, 4, 23, 3), 1524)]
+)
 def test_parameter_count_and_official_key_names(depth, blocks, extra):
     model = SAResNet(depth=depth)
     # 3C/G per bottleneck: exactly 708 (R50) / 1524 (R101) more than mmdet's ResNet.
@@ -37,13 +39,18 @@ def test_parameter_count_and_official_key_names(depth, blocks, extra):
             prefix = f'layer{stage}.{block}.sa.'
             for name in ('cweight', 'cbias', 'sweight', 'sbias'):
                 assert tuple(state[prefix + name].shape) == (1, k, 1, 1)
-            assert tuple(state[prefix + 'gn.weight'].shape) == (k, )
-            assert tuple(state[prefix + 'gn.bias'].shape) == (k, )
+            assert tuple(state[prefix + 'gn.weight'].shape) == (k,)
+            assert tuple(state[prefix + 'gn.bias'].shape) == (k,)
     assert len(sa_layers(model)) == sum(blocks)
     # torchvision-style names for everything else, as in official checkpoints.
-    for key in ('conv1.weight', 'bn1.running_mean', 'layer1.0.conv3.weight',
-                'layer1.0.bn3.weight', 'layer1.0.downsample.0.weight',
-                'layer1.0.downsample.1.weight'):
+    for key in (
+        'conv1.weight',
+        'bn1.running_mean',
+        'layer1.0.conv3.weight',
+        'layer1.0.bn3.weight',
+        'layer1.0.downsample.0.weight',
+        'layer1.0.downsample.1.weight',
+    ):
         assert key in state
 
 
@@ -62,8 +69,12 @@ def test_sa_sits_after_bn3_before_residual_add():
 def test_forward_shapes_per_stage():
     model = SAResNet(depth=50, out_indices=(0, 1, 2, 3)).eval()
     outs = model(torch.rand(2, 3, 64, 96))
-    assert [tuple(o.shape) for o in outs] == [(2, 256, 16, 24), (2, 512, 8, 12),
-                                              (2, 1024, 4, 6), (2, 2048, 2, 3)]
+    assert [tuple(o.shape) for o in outs] == [
+        (2, 256, 16, 24),
+        (2, 512, 8, 12),
+        (2, 1024, 4, 6),
+        (2, 2048, 2, 3),
+    ]
 
 
 def test_out_indices():
@@ -124,8 +135,11 @@ def test_with_cp_gives_the_same_gradients():
 
 
 def test_dcn_stages():
-    model = SAResNet(depth=50, dcn=dict(type='DCNv2', deform_groups=1, fallback_on_stride=False),
-                     stage_with_dcn=(False, True, True, True))
+    model = SAResNet(
+        depth=50,
+        dcn=dict(type='DCNv2', deform_groups=1, fallback_on_stride=False),
+        stage_with_dcn=(False, True, True, True),
+    )
     assert not isinstance(model.layer1[0].conv2, ModulatedDeformConv2dPack)
     assert isinstance(model.layer2[0].conv2, ModulatedDeformConv2dPack)
     assert 'layer2.0.sa.cweight' in model.state_dict()
@@ -156,13 +170,27 @@ def test_pretrained_init_cfg(tmp_path):
 
 
 def test_user_plugins_follow_sa():
-    model = SAResNet(depth=50, plugins=[
-        dict(cfg=dict(type='ContextBlock', ratio=1. / 16), position='after_conv3',
-             stages=(False, True, True, True)),
-        dict(cfg=dict(type='GeneralizedAttention', spatial_range=-1, num_heads=8,
-                      attention_type='0010', kv_stride=2),
-             position='after_conv2', stages=(False, False, True, True)),
-    ])
+    model = SAResNet(
+        depth=50,
+        plugins=[
+            dict(
+                cfg=dict(type='ContextBlock', ratio=1.0 / 16),
+                position='after_conv3',
+                stages=(False, True, True, True),
+            ),
+            dict(
+                cfg=dict(
+                    type='GeneralizedAttention',
+                    spatial_range=-1,
+                    num_heads=8,
+                    attention_type='0010',
+                    kv_stride=2,
+                ),
+                position='after_conv2',
+                stages=(False, False, True, True),
+            ),
+        ],
+    )
     assert model.layer1[0].after_conv3_plugin_names == ['sa']
     assert model.layer2[0].after_conv3_plugin_names == ['sa', 'context_block']
     assert model.layer3[0].after_conv2_plugin_names == ['gen_attention_block']
@@ -176,12 +204,21 @@ def test_sa_stages_and_groups():
     assert model.layer1[0].after_conv3_plugin_names == []
     assert tuple(model.layer2[0].sa.cweight.shape) == (1, 512 // 64, 1, 1)
     # 3C/G per bottleneck of stages 2-4 with G = 32.
-    assert num_params(model) - num_params(ResNet(depth=50)) == 3 * (512 * 4 + 1024 * 6 + 2048 * 3) // 32
+    assert (
+        num_params(model) - num_params(ResNet(depth=50))
+        == 3 * (512 * 4 + 1024 * 6 + 2048 * 3) // 32
+    )
 
 
 def test_num_stages_three():
-    model = SAResNet(depth=50, num_stages=3, strides=(1, 2, 2), dilations=(1, 1, 1),
-                     out_indices=(2, ), sa_stages=(True, False, True))
+    model = SAResNet(
+        depth=50,
+        num_stages=3,
+        strides=(1, 2, 2),
+        dilations=(1, 1, 1),
+        out_indices=(2,),
+        sa_stages=(True, False, True),
+    )
     assert 'layer2.0.sa.cweight' not in model.state_dict()
     assert tuple(model.eval()(torch.rand(1, 3, 64, 64))[0].shape) == (1, 1024, 4, 4)
 
@@ -189,11 +226,13 @@ def test_num_stages_three():
 @pytest.mark.parametrize('depth', [18, 34, 26, 200])
 def test_unsupported_depth_raises_key_error(depth):
     # Rule: SA needs Bottleneck blocks; BasicBlock's 64 channels cannot be split into 2 * 64.
-    with pytest.raises(KeyError, match=r'invalid depth \d+ for SAResNet: use one of \[50, 101, 152\]'):
+    with pytest.raises(
+        KeyError, match=r'invalid depth \d+ for SAResNet: use one of \[50, 101, 152\]'
+    ):
         SAResNet(depth=depth)
 
 
-@pytest.mark.parametrize('sa_stages', [(True, True), (True, ) * 5, 'TTTT', (1, 1, 1, 1), 3])
+@pytest.mark.parametrize('sa_stages', [(True, True), (True,) * 5, 'TTTT', (1, 1, 1, 1), 3])
 def test_bad_sa_stages_raise_value_error(sa_stages):
     # Rule: one boolean per stage.
     with pytest.raises(ValueError, match='sa_stages must be 4 booleans'):

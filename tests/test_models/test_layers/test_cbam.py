@@ -1,4 +1,5 @@
 """CBAM against a plain reference of its equations (Woo et al., arXiv 1807.06521)."""
+
 import pytest
 import torch
 from mmdet.registry import MODELS
@@ -28,14 +29,18 @@ def cbam_reference(x, w1, b1, w2, b2, conv_w, bn_w, bn_b, bn_mean=None, bn_var=N
     conv_out = []
     for i in range(n):
         maps = [gated[i].max(dim=0).values, gated[i].mean(dim=0)]
-        padded = [torch.nn.functional.pad(m, (k // 2, ) * 4) for m in maps]
-        y = sum(conv_w[0, ch, u, v] * padded[ch][u:u + h, v:v + w]
-                for ch in range(2) for u in range(k) for v in range(k))
+        padded = [torch.nn.functional.pad(m, (k // 2,) * 4) for m in maps]
+        y = sum(
+            conv_w[0, ch, u, v] * padded[ch][u : u + h, v : v + w]
+            for ch in range(2)
+            for u in range(k)
+            for v in range(k)
+        )
         conv_out.append(y)
     conv_out = torch.stack(conv_out)
     if bn_mean is None:
         bn_mean = conv_out.mean()
-        bn_var = ((conv_out - bn_mean)**2).mean()
+        bn_var = ((conv_out - bn_mean) ** 2).mean()
     normed = (conv_out - bn_mean) / torch.sqrt(bn_var + eps) * bn_w + bn_b
     return gated * torch.sigmoid(normed)[:, None]
 
@@ -60,13 +65,23 @@ def test_matches_reference_forward_and_gradients(training, kernel_size):
     stats = (None, None) if training else (norm.running_mean.clone(), norm.running_var.clone())
     out = cbam(x)
     fc1, fc2 = cbam.channel_mlp[0], cbam.channel_mlp[2]
-    ref = cbam_reference(x, fc1.weight, fc1.bias, fc2.weight, fc2.bias,
-                         cbam.spatial_conv.conv.weight, norm.weight, norm.bias, *stats)
+    ref = cbam_reference(
+        x,
+        fc1.weight,
+        fc1.bias,
+        fc2.weight,
+        fc2.bias,
+        cbam.spatial_conv.conv.weight,
+        norm.weight,
+        norm.bias,
+        *stats,
+    )
     torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-12)
     upstream = torch.randn_like(out)
     inputs = [x, *cbam.parameters()]
-    for g, e in zip(torch.autograd.grad(out, inputs, upstream),
-                    torch.autograd.grad(ref, inputs, upstream)):
+    for g, e in zip(
+        torch.autograd.grad(out, inputs, upstream), torch.autograd.grad(ref, inputs, upstream)
+    ):
         torch.testing.assert_close(g, e, rtol=1e-10, atol=1e-12)
 
 

@@ -1,4 +1,5 @@
 """EfficientChannelAttention against a plain ECA reference (Wang et al., arXiv 1910.03151)."""
+
 import pytest
 import torch
 from mmdet.registry import MODELS
@@ -19,8 +20,9 @@ def eca_reference(x, weight):
         z = [x[i, ch].mean() for ch in range(c)]
         channels = []
         for ch in range(c):
-            logit = sum(weight[j] * z[ch + j - k // 2] for j in range(k)
-                        if 0 <= ch + j - k // 2 < c)
+            logit = sum(
+                weight[j] * z[ch + j - k // 2] for j in range(k) if 0 <= ch + j - k // 2 < c
+            )
             channels.append(x[i, ch] * torch.sigmoid(logit))
         outs.append(torch.stack(channels))
     return torch.stack(outs)
@@ -37,8 +39,9 @@ def test_matches_reference_forward_and_gradients(kernel_size):
     torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-12)
     upstream = torch.randn_like(out)
     inputs = [x, eca.conv.weight]
-    for g, e in zip(torch.autograd.grad(out, inputs, upstream),
-                    torch.autograd.grad(ref, inputs, upstream)):
+    for g, e in zip(
+        torch.autograd.grad(out, inputs, upstream), torch.autograd.grad(ref, inputs, upstream)
+    ):
         torch.testing.assert_close(g, e, rtol=1e-10, atol=1e-12)
 
 
@@ -62,16 +65,25 @@ def test_plugin_name_and_registry():
     assert eca.conv.weight.grad is not None
 
 
-@pytest.mark.parametrize('kwargs', [dict(kernel_size=4), dict(kernel_size=0), dict(kernel_size=-3),
-                                    dict(kernel_size=2.0), dict(kernel_size=True)])
+@pytest.mark.parametrize(
+    'kwargs',
+    [
+        dict(kernel_size=4),
+        dict(kernel_size=0),
+        dict(kernel_size=-3),
+        dict(kernel_size=2.0),
+        dict(kernel_size=True),
+    ],
+)
 def test_bad_kernel_size_raises_value_error(kwargs):
     # Rule: an odd integer kernel size >= 1 keeps the channel count.
     with pytest.raises(ValueError, match='needs an odd kernel_size >= 1'):
         EfficientChannelAttention(64, **kwargs)
 
 
-@pytest.mark.parametrize('kwargs,match', [(dict(gamma=0), 'needs gamma > 0'),
-                                          (dict(gamma=-2), 'needs gamma > 0')])
+@pytest.mark.parametrize(
+    'kwargs,match', [(dict(gamma=0), 'needs gamma > 0'), (dict(gamma=-2), 'needs gamma > 0')]
+)
 def test_bad_gamma_raises_value_error(kwargs, match):
     # Rule: the adaptive rule divides by gamma > 0.
     with pytest.raises(ValueError, match=match):

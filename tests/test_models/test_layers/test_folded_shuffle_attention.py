@@ -1,4 +1,5 @@
 """FoldedShuffleAttention: SA with its shuffle moved in front, trained or in place."""
+
 import pytest
 import torch
 
@@ -53,8 +54,9 @@ def test_folded_layer_trains_like_the_original(randomize_sa):
     # gate parameter gradients, pushed through sa_gate_params, give SA's gradients
     params = [p.detach().requires_grad_() for p in sa.parameters()]
     weight, bias = sa_gate_params(*params[:4], *params[4:])
-    for got, want in zip(torch.autograd.grad([weight, bias], params, [grad_w, grad_b]),
-                         expected[1:], strict=True):
+    for got, want in zip(
+        torch.autograd.grad([weight, bias], params, [grad_w, grad_b]), expected[1:], strict=True
+    ):
         torch.testing.assert_close(got, want)
 
 

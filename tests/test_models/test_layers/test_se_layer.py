@@ -1,4 +1,5 @@
 """SqueezeExcitation against a plain SENet reference (Hu et al., arXiv 1709.01507)."""
+
 import pytest
 import torch
 from mmdet.registry import MODELS

@@ -1,4 +1,5 @@
 """SpatialGroupEnhance against a plain SGE reference (Li et al., arXiv 1905.09646)."""
+
 import pytest
 import torch
 from mmdet.registry import MODELS
@@ -43,8 +44,9 @@ def test_matches_reference_forward_and_gradients(groups):
     torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-12)
     upstream = torch.randn_like(out)
     inputs = [x, sge.weight, sge.bias]
-    for g, e in zip(torch.autograd.grad(out, inputs, upstream),
-                    torch.autograd.grad(ref, inputs, upstream)):
+    for g, e in zip(
+        torch.autograd.grad(out, inputs, upstream), torch.autograd.grad(ref, inputs, upstream)
+    ):
         torch.testing.assert_close(g, e, rtol=1e-10, atol=1e-12)
 
 

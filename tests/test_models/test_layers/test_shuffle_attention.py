@@ -1,4 +1,5 @@
 """ShuffleAttention: the paper's layer, its parameters, both implementations and its errors."""
+
 import pytest
 import torch
 from mmdet.registry import MODELS
@@ -23,9 +24,12 @@ def test_parameter_names_shapes_and_init(channels, groups):
     k = channels // (2 * groups)
     shapes = {name: tuple(p.shape) for name, p in sa.named_parameters()}
     assert shapes == {
-        'cweight': (1, k, 1, 1), 'cbias': (1, k, 1, 1),
-        'sweight': (1, k, 1, 1), 'sbias': (1, k, 1, 1),
-        'gn.weight': (k, ), 'gn.bias': (k, ),
+        'cweight': (1, k, 1, 1),
+        'cbias': (1, k, 1, 1),
+        'sweight': (1, k, 1, 1),
+        'sbias': (1, k, 1, 1),
+        'gn.weight': (k,),
+        'gn.bias': (k,),
     }
     # 3C/G parameters per module, as in the paper.
     assert sum(p.numel() for p in sa.parameters()) == 3 * channels // groups
@@ -34,11 +38,14 @@ def test_parameter_names_shapes_and_init(channels, groups):
     assert torch.all(sa.cbias == 1) and torch.all(sa.sbias == 1)
 
 
-@pytest.mark.parametrize('shape,groups', [((2, 256, 7, 9), 64), ((3, 64, 5, 4), 8),
-                                          ((1, 24, 6, 6), 3), ((2, 32, 1, 1), 16)])
+@pytest.mark.parametrize(
+    'shape,groups',
+    [((2, 256, 7, 9), 64), ((3, 64, 5, 4), 8), ((1, 24, 6, 6), 3), ((2, 32, 1, 1), 16)],
+)
 @pytest.mark.parametrize('implementation', ['fast', 'reference'])
-def test_equals_reference_forward_and_gradients(shape, groups, implementation, randomize_sa,
-                                                sa_reference):
+def test_equals_reference_forward_and_gradients(
+    shape, groups, implementation, randomize_sa, sa_reference
+):
     gen = torch.Generator().manual_seed(0)
     sa = ShuffleAttention(shape[1], groups=groups, implementation=implementation).double()
     randomize_sa(sa, gen)
@@ -62,19 +69,19 @@ def test_gradcheck(randomize_sa):
     sa = ShuffleAttention(16, groups=4).double()
     randomize_sa(sa, gen)
     x = torch.randn(2, 16, 3, 4, generator=gen, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(sa, (x, ))
+    assert torch.autograd.gradcheck(sa, (x,))
 
 
 def test_init_is_identity_scaled_by_sigmoid_one():
     # With cw = sw = 0 and cb = sb = 1 every gate is sigmoid(1): out = shuffle(x) * sigmoid(1).
     x = torch.randn(2, 128, 4, 4)
     out = ShuffleAttention(128)(x)
-    torch.testing.assert_close(out, channel_shuffle(x, 2) * torch.sigmoid(torch.tensor(1.)))
+    torch.testing.assert_close(out, channel_shuffle(x, 2) * torch.sigmoid(torch.tensor(1.0)))
 
 
 def test_channel_shuffle_interleaves_halves():
-    x = torch.arange(6.).reshape(1, 6, 1, 1)
-    assert channel_shuffle(x, 2).flatten().tolist() == [0., 3., 1., 4., 2., 5.]
+    x = torch.arange(6.0).reshape(1, 6, 1, 1)
+    assert channel_shuffle(x, 2).flatten().tolist() == [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]
 
 
 @pytest.mark.parametrize('channels,groups', [(96, 64), (256, 3), (64, 0), (7, 1)])
@@ -94,8 +101,17 @@ def test_valid_sa_groups():
 
 def test_inside_with_cp_bottlenecks(randomize_sa):
     gen = torch.Generator().manual_seed(3)
-    models = [SAResNet(depth=50, num_stages=2, strides=(1, 2), dilations=(1, 1), out_indices=(0, 1),
-                       with_cp=with_cp).double() for with_cp in (False, True)]
+    models = [
+        SAResNet(
+            depth=50,
+            num_stages=2,
+            strides=(1, 2),
+            dilations=(1, 1),
+            out_indices=(0, 1),
+            with_cp=with_cp,
+        ).double()
+        for with_cp in (False, True)
+    ]
     for sa in (m for m in models[0].modules() if isinstance(m, ShuffleAttention)):
         randomize_sa(sa, gen)
     models[1].load_state_dict(models[0].state_dict())
@@ -132,8 +148,9 @@ def test_odd_groups_use_the_reference(groups, randomize_sa, sa_reference):
     randomize_sa(sa, gen)
     x = torch.randn(2, 24, 4, 4, generator=gen, dtype=torch.float64)
     torch.testing.assert_close(sa(x), sa_reference(sa, x), rtol=1e-10, atol=1e-12)
-    weight, bias = sa_gate_params(sa.cweight, sa.cbias, sa.sweight, sa.sbias, sa.gn.weight,
-                                  sa.gn.bias)
+    weight, bias = sa_gate_params(
+        sa.cweight, sa.cbias, sa.sweight, sa.sbias, sa.gn.weight, sa.gn.bias
+    )
     # Rule: the operator needs an even number of groups.
     with pytest.raises(ValueError, match=f'groups={groups}'):
         shuffle_attention(x, weight, bias, groups)

@@ -1,4 +1,5 @@
 """SA-Net checkpoints load into SAResNet: the SANetPretrained initializer and the converter."""
+
 import os
 import re
 import runpy
@@ -13,9 +14,14 @@ from mmengine.registry import DefaultScope
 
 import sa_mmdet.models.weight_init.sanet_pretrained as sanet_pretrained
 from sa_mmdet.models import SAResNet
-from sa_mmdet.models.weight_init import (SANetCheckpointError, SANetPretrainedInit,
-                                         checkpoint_state_dict, convert_sanet_state_dict,
-                                         sa_resnet_layout, sanet_checkpoint_arch)
+from sa_mmdet.models.weight_init import (
+    SANetCheckpointError,
+    SANetPretrainedInit,
+    checkpoint_state_dict,
+    convert_sanet_state_dict,
+    sa_resnet_layout,
+    sanet_checkpoint_arch,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 CONVERTER = REPO / 'tools/model_converters/sanet2mmdet.py'
@@ -62,16 +68,17 @@ def pretrained(checkpoint, **kwargs):
 @pytest.fixture
 def logged(monkeypatch):
     messages = []
-    monkeypatch.setattr(sanet_pretrained, 'print_log',
-                        lambda msg, **kwargs: messages.append(msg))
+    monkeypatch.setattr(sanet_pretrained, 'print_log', lambda msg, **kwargs: messages.append(msg))
     return messages
 
 
 def test_init_cfg_loads_official_checkpoint(official, official_file, image, logged):
     model = pretrained(official_file)
     model.init_weights()
-    assert logged == [f'Loaded SA-ResNet-50 (sa_groups=64) from {official_file}: 414 keys checked '
-                      "and loaded; left over: ['fc.weight', 'fc.bias']"]
+    assert logged == [
+        f'Loaded SA-ResNet-50 (sa_groups=64) from {official_file}: 414 keys checked '
+        "and loaded; left over: ['fc.weight', 'fc.bias']"
+    ]
     assert_same_stage_outputs(model, official, image)
 
 
@@ -82,12 +89,13 @@ def test_plain_pretrained_keeps_mmengines_lenient_behaviour(official, official_f
     assert_same_stage_outputs(model, official, image)
 
 
-def test_converter_cli_output_loads_with_init_cfg(official, official_file, image, tmp_path,
-                                                  run_converter):
+def test_converter_cli_output_loads_with_init_cfg(
+    official, official_file, image, tmp_path, run_converter
+):
     dst = tmp_path / 'converted' / 'sa_resnet50.pth'
     result = run_converter(official_file, dst)
     assert result.returncode == 0, result.stderr
-    assert "SA-ResNet-50 (sa_groups=64): 414 keys" in result.stdout
+    assert 'SA-ResNet-50 (sa_groups=64): 414 keys' in result.stdout
     assert "left over (not saved): ['fc.weight', 'fc.bias']" in result.stdout
     saved = torch.load(dst)
     assert saved['meta'] == dict(depth=50, sa_groups=64, source='sa_resnet50.pth.tar')
@@ -111,8 +119,9 @@ def test_convert_function_strips_module_and_drops_fc(official):
 @pytest.mark.parametrize('depth,sa_groups', [(101, 64), (152, 32)])
 def test_detects_depth_and_groups(depth, sa_groups):
     assert sanet_checkpoint_arch(layout_state(depth, sa_groups)) == (depth, sa_groups)
-    conversion = convert_sanet_state_dict(layout_state(depth, sa_groups),
-                                          sa_resnet_layout(depth, sa_groups))
+    conversion = convert_sanet_state_dict(
+        layout_state(depth, sa_groups), sa_resnet_layout(depth, sa_groups)
+    )
     assert (conversion.depth, conversion.sa_groups, conversion.leftovers) == (depth, sa_groups, [])
 
 
@@ -126,8 +135,9 @@ def test_missing_num_batches_tracked_is_filled():
 
 def test_whole_model_checkpoints_use_backbone_keys(official, image, tmp_path):
     # mmpretrain classifiers and mmdet detectors save backbone.*, neck.*, head.*.
-    state = {f'backbone.{k}': v for k, v in official.state_dict().items()
-             if not k.startswith('fc.')}
+    state = {
+        f'backbone.{k}': v for k, v in official.state_dict().items() if not k.startswith('fc.')
+    }
     state.update({'head.fc.weight': official.fc.weight, 'neck.conv.weight': torch.ones(1)})
     conversion = convert_sanet_state_dict(state, sa_resnet_layout(50, 64))
     assert conversion.leftovers == ['head.fc.weight', 'neck.conv.weight']
@@ -155,33 +165,50 @@ def test_initializer_is_for_sa_resnets(official_file):
 
 
 def test_other_init_cfg_entries_still_run(official, official_file, image):
-    model = SAResNet(depth=50, init_cfg=[dict(type='Constant', layer='Conv2d', val=0.5),
-                                         dict(type='SANetPretrained',
-                                              checkpoint=str(official_file))])
+    model = SAResNet(
+        depth=50,
+        init_cfg=[
+            dict(type='Constant', layer='Conv2d', val=0.5),
+            dict(type='SANetPretrained', checkpoint=str(official_file)),
+        ],
+    )
     model.init_weights()
     assert model.is_init
     assert_same_stage_outputs(model, official, image)
 
 
 def test_extra_plugins_keep_their_init(official_file, logged):
-    model = SAResNet(depth=50, init_cfg=dict(type='SANetPretrained', checkpoint=str(official_file)),
-                     plugins=[dict(cfg=dict(type='ContextBlock', ratio=1. / 16),
-                                   position='after_conv3', stages=(False, False, False, True))])
+    model = SAResNet(
+        depth=50,
+        init_cfg=dict(type='SANetPretrained', checkpoint=str(official_file)),
+        plugins=[
+            dict(
+                cfg=dict(type='ContextBlock', ratio=1.0 / 16),
+                position='after_conv3',
+                stages=(False, False, False, True),
+            )
+        ],
+    )
     model.init_weights()
     assert "kept their init: ['layer4.0.context_block.conv_mask.weight'" in logged[0]
 
 
-@pytest.mark.parametrize('kwargs,message', [
-    # Rule: the model must have the checkpoint's depth ...
-    (dict(depth=101), r'depth mismatch: the checkpoint is an SA-ResNet-50'),
-    # ... SA groups ...
-    (dict(depth=50, sa_groups=32), r'shape mismatch .*sa_groups=64\): layer1\.0\.sa\.cweight'),
-    # ... and SA stages.
-    (dict(depth=50, sa_stages=(False, True, True, True)), r'checkpoint keys are not in the model'),
-])
+@pytest.mark.parametrize(
+    'kwargs,message',
+    [
+        # Rule: the model must have the checkpoint's depth ...
+        (dict(depth=101), r'depth mismatch: the checkpoint is an SA-ResNet-50'),
+        # ... SA groups ...
+        (dict(depth=50, sa_groups=32), r'shape mismatch .*sa_groups=64\): layer1\.0\.sa\.cweight'),
+        # ... and SA stages.
+        (
+            dict(depth=50, sa_stages=(False, True, True, True)),
+            r'checkpoint keys are not in the model',
+        ),
+    ],
+)
 def test_model_that_does_not_fit_raises(official_file, kwargs, message):
-    model = SAResNet(init_cfg=dict(type='SANetPretrained', checkpoint=str(official_file)),
-                     **kwargs)
+    model = SAResNet(init_cfg=dict(type='SANetPretrained', checkpoint=str(official_file)), **kwargs)
     with pytest.raises(SANetCheckpointError, match=message):
         model.init_weights()
 
@@ -192,14 +219,18 @@ def test_missing_checkpoint_says_where_to_get_it(tmp_path):
     with pytest.raises(FileNotFoundError) as info:
         model.init_weights()
     message = str(info.value)
-    for part in ('sa_resnet50.pth.tar', 'github.com/wofmanaf/SA-Net',
-                 'tools/model_converters/sanet2mmdet.py',
-                 'configs/imagenet/sa-resnet50_8xb32_in1k.py'):
+    for part in (
+        'sa_resnet50.pth.tar',
+        'github.com/wofmanaf/SA-Net',
+        'tools/model_converters/sanet2mmdet.py',
+        'configs/imagenet/sa-resnet50_8xb32_in1k.py',
+    ):
         assert part in message
 
 
-@pytest.mark.parametrize('config', sorted((REPO / 'configs' / 'sa_resnet').glob('*.py')),
-                         ids=lambda path: path.stem)
+@pytest.mark.parametrize(
+    'config', sorted((REPO / 'configs' / 'sa_resnet').glob('*.py')), ids=lambda path: path.stem
+)
 def test_coco_configs_without_weights_say_where_to_get_them(config, tmp_path, monkeypatch):
     cfg = Config.fromfile(config)
     checkpoint = cfg.model.backbone.init_cfg.checkpoint
@@ -234,15 +265,24 @@ ERROR_CASES = {
     'plain_resnet': (plain_resnet_state, [], 'missing SA keys: no layerX.Y.sa'),
     'partly_sa': (partly_sa_state, [], r"missing SA keys: 6 keys .*\['layer4\.2\.sa\.cweight'"),
     # Rule: blocks per stage must be those of depth 50, 101 or 152.
-    'unknown_depth': (unknown_depth_state, [],
-                      r'unknown depth: the checkpoint has \(3, 4, 5, 3\) blocks'),
+    'unknown_depth': (
+        unknown_depth_state,
+        [],
+        r'unknown depth: the checkpoint has \(3, 4, 5, 3\) blocks',
+    ),
     # Rule: --depth must match the checkpoint.
-    'depth_mismatch': (layout_state, ['--depth', '101'],
-                       'depth mismatch: the checkpoint is an SA-ResNet-50'),
+    'depth_mismatch': (
+        layout_state,
+        ['--depth', '101'],
+        'depth mismatch: the checkpoint is an SA-ResNet-50',
+    ),
     # Rule: every tensor has SAResNet's shape.
-    'wrong_shape': (wrong_shape_state, [],
-                    r'shape mismatch .* layer2\.0\.conv2\.weight: '
-                    r'\(128, 128, 1, 1\) != \(128, 128, 3, 3\)'),
+    'wrong_shape': (
+        wrong_shape_state,
+        [],
+        r'shape mismatch .* layer2\.0\.conv2\.weight: '
+        r'\(128, 128, 1, 1\) != \(128, 128, 3, 3\)',
+    ),
 }
 
 
@@ -298,9 +338,8 @@ def test_not_a_state_dict_raises(checkpoint):
 
 
 class RunsShell:
-
     def __reduce__(self):
-        return (os.system, ('touch pwned_by_checkpoint', ))
+        return (os.system, ('touch pwned_by_checkpoint',))
 
 
 def test_converter_never_runs_code_from_the_file(tmp_path, run_converter):
