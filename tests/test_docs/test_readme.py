@@ -1,5 +1,4 @@
-"""Every file, folder and mmdet config the README names exists."""
-
+"""Every file, folder and config the README and the docs name exists; the README stays short."""
 import re
 from pathlib import Path
 
@@ -7,39 +6,46 @@ import pytest
 from mmengine.utils import get_installed_path
 
 REPO = Path(__file__).resolve().parents[2]
-README = (REPO / 'README.md').read_text()
-# Paths in the repository: markdown link/image targets and anything under a
-# top-level folder of the repository (in code spans and commands too).
+DOCS = [REPO / 'README.md', *sorted((REPO / 'docs').glob('*.md')),
+        *sorted((REPO / 'configs').glob('*/README.md'))]
+# Markdown link/image targets (relative to the file) and paths under a top-level folder of the
+# repository (in code spans and commands, relative to the repository root).
 LINK_TARGET = re.compile(r'\]\(([^)#\s]+)\)')
 REPO_PATH = re.compile(r'(?<![\w./-])((?:configs|docs|sa_mmdet|tests|tools|\.ci)/[\w./-]*\w/?)')
-MMDET_CONFIG = re.compile(r'mmdet::([\w./-]+\.py)')
+PACKAGE_CONFIG = re.compile(r'(mmdet|sa_mmdet)::([\w./-]+\.py)')
 # Folders a run creates or a user fills, not part of the repository.
 GENERATED = ('data/', 'work_dirs/', 'checkpoints/', '.venv/')
 
 
-def readme_paths() -> list:
-    links = [t for t in LINK_TARGET.findall(README) if '://' not in t]
-    paths = set(links) | set(REPO_PATH.findall(README))
-    return sorted(p for p in paths if not p.startswith(GENERATED))
+def named_paths() -> list:
+    paths = set()
+    for doc in DOCS:
+        text = doc.read_text()
+        for target in LINK_TARGET.findall(text):
+            if '://' not in target:
+                paths.add((doc.parent / target).resolve().relative_to(REPO).as_posix())
+        paths.update(p for p in REPO_PATH.findall(text) if not p.startswith(GENERATED))
+    return sorted(paths)
 
 
-def test_readme_names_the_main_files():
-    paths = readme_paths()
-    for expected in (
-        'tools/install.sh',
-        'tools/run_toy.sh',
-        'configs/toy/faster-rcnn_sa-r50_fpn_toy.py',
-    ):
-        assert expected in paths
-    assert any(p.startswith('docs/') and p.endswith('.png') for p in paths)
+def test_readme_is_a_short_user_guide():
+    text = (REPO / 'README.md').read_text()
+    assert len(text.splitlines()) <= 200
+    for section in ('## Description', '## Installation', '## Usage', '## Results',
+                    '## Citation'):
+        assert section in text
+    for expected in ('tools/install.sh', 'tools/run_toy.sh', 'docs/performance.md'):
+        assert expected in text
 
 
-@pytest.mark.parametrize('path', readme_paths())
-def test_readme_path_exists(path):
-    assert (REPO / path).exists(), f'README.md names {path}, which does not exist'
+@pytest.mark.parametrize('path', named_paths())
+def test_named_path_exists(path):
+    assert (REPO / path).exists(), f'the docs name {path}, which does not exist'
 
 
-@pytest.mark.parametrize('name', sorted(set(MMDET_CONFIG.findall(README))))
-def test_readme_mmdet_config_exists(name):
-    configs = get_installed_path('mmdet') + '/.mim/configs/'
-    assert (Path(configs) / name).is_file(), f'mmdet has no config {name}'
+@pytest.mark.parametrize('package,name', sorted({
+    match for doc in DOCS for match in PACKAGE_CONFIG.findall(doc.read_text())}))
+def test_named_package_config_exists(package, name):
+    root = REPO / 'configs' if package == 'sa_mmdet' else (
+        Path(get_installed_path('mmdet')) / '.mim' / 'configs')
+    assert (root / name).is_file(), f'{package} has no config {name}'
