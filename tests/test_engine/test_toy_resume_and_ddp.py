@@ -43,7 +43,8 @@ randomness = dict(seed=0, deterministic=True)
 
 def with_hook(config, name, hook: dict):
     """``config`` with ``hook`` added to its custom hooks."""
-    hooks = [*Config.fromfile(config).get('custom_hooks', []), hook]
+    # the test hooks import in the training process (PYTHONPATH=tests/data), not here
+    hooks = [*Config.fromfile(config, import_custom_modules=False).get('custom_hooks', []), hook]
     path = config.parent / f'{name}.py'
     path.write_text(f"_base_ = './{config.name}'\ncustom_hooks = {hooks!r}\n")
     return path
