@@ -119,8 +119,9 @@ def test_every_paper_row_has_a_config():
 def test_config_builds_with_expected_trainable_params(name):
     detector, attention, depth = parse(name)
     cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
-    assert cfg.custom_imports == dict(imports=['sa_mmdet', 'sa_mmdet.engine'],
-                                      allow_failed_imports=False)
+    assert cfg.custom_imports == dict(
+        imports=['sa_mmdet', 'sa_mmdet.engine'], allow_failed_imports=False
+    )
     backbone = cfg.model.backbone
     assert backbone.type == 'AttentionResNet' and backbone.depth == depth
     assert backbone.init_cfg is None and backbone.frozen_stages == 1
