@@ -4,7 +4,7 @@ Exporters (``torch.onnx.export`` with either exporter, ``torch.export``,
 ``torch.jit.trace``) see this formulation instead of the custom ops: every
 plane ``c`` is ``y = x * sigmoid(a_c * (x - mean) + b_c)`` with ``a_c``, ``b_c``
 from its mean and variance and the gate parameters, which maps to ReduceMean,
-Sub, Mul, Add, Sqrt, Sigmoid. The per-channel constants depend on the
+Sub, Mul, Add, Pow, Sigmoid. The per-channel constants depend on the
 parameters only, so both exporters fold them into initializers. The channel
 shuffle is a Reshape/Transpose/Reshape whose shape is built from the runtime
 batch and image size, so these stay dynamic; the folded form
@@ -30,9 +30,7 @@ def is_exporting() -> bool:
     and non-strict) and ``torch.jit.trace``; False in eager mode and under
     ``torch.compile``.
     """
-    return (
-        torch.onnx.is_in_onnx_export() or torch.jit.is_tracing() or torch.compiler.is_exporting()
-    )
+    return torch.onnx.is_in_onnx_export() or torch.jit.is_tracing() or torch.compiler.is_exporting()
 
 
 def refuse_tracing(op_name: str, hint: str) -> None:
@@ -97,7 +95,10 @@ def shuffle_attention_export(
     xf = x if x.dtype == weight.dtype else x.to(weight.dtype)
     mean = xf.mean((2, 3), keepdim=True)
     centered = xf - mean
-    rstd = torch.rsqrt(centered.square().mean((2, 3), keepdim=True) + eps)
+    # Pow, not rsqrt: the TorchScript exporter writes rsqrt as Div(1, Sqrt), and onnxruntime
+    # 1.32's DivMulFusion and EliminateIdentity together break the graph where that Div
+    # meets a deduplicated (Identity) constant, e.g. SA's zero-initialised spatial weights
+    rstd = (centered.square().mean((2, 3), keepdim=True) + eps) ** -0.5
     # channel planes: logit = w * mean + b; spatial planes: logit = w * rstd * (x - mean) + b
     logit = (spatial_weight * rstd) * centered + (channel_weight * mean + bias)
     out = xf * torch.sigmoid(logit)
