@@ -88,8 +88,8 @@ def export_onnx(
     args = tuple(args)
     input_names = list(input_names or ['input'] + [f'input{i}' for i in range(1, len(args))])
     dynamic_axes = list(dynamic_axes or [None] * len(args))
-    with torch.no_grad():
-        outputs = model(*args)
+    with torch.no_grad():  # on copies: a layer may write into its input in eager mode
+        outputs = model(*(a.clone() for a in args))
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     output_names = list(output_names or [f'output{i}' for i in range(len(outputs))])
     with torch.no_grad():

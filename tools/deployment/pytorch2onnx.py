@@ -75,6 +75,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def load_detector(config: str, checkpoint: str) -> torch.nn.Module:
     """Build the config's detector on the CPU and load ``checkpoint`` weights-only."""
+    if not Path(checkpoint).is_file():
+        raise FileNotFoundError(f'no checkpoint {checkpoint}')
     cfg = Config.fromfile(config)
     model = init_detector(cfg, checkpoint=None, device='cpu', palette='none')
     state = torch.load(checkpoint, map_location='cpu', weights_only=True)
