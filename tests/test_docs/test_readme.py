@@ -1,5 +1,4 @@
 """Every file, folder and config the README and the docs name exists; the README stays short."""
-
 import re
 from pathlib import Path
 
@@ -7,11 +6,8 @@ import pytest
 from mmengine.utils import get_installed_path
 
 REPO = Path(__file__).resolve().parents[2]
-DOCS = [
-    REPO / 'README.md',
-    *sorted((REPO / 'docs').glob('*.md')),
-    *sorted((REPO / 'configs').glob('*/README.md')),
-]
+DOCS = [REPO / 'README.md', *sorted((REPO / 'docs').glob('*.md')),
+        *sorted((REPO / 'configs').glob('*/README.md'))]
 # Markdown link/image targets (relative to the file) and paths under a top-level folder of the
 # repository (in code spans and commands, relative to the repository root).
 LINK_TARGET = re.compile(r'\]\(([^)#\s]+)\)')
@@ -35,7 +31,8 @@ def named_paths() -> list:
 def test_readme_is_a_short_user_guide():
     text = (REPO / 'README.md').read_text()
     assert len(text.splitlines()) <= 200
-    for section in ('## Description', '## Installation', '## Usage', '## Results', '## Citation'):
+    for section in ('## Description', '## Installation', '## Usage', '## Results',
+                    '## Citation'):
         assert section in text
     for expected in ('tools/install.sh', 'tools/run_toy.sh', 'docs/performance.md'):
         assert expected in text
@@ -46,14 +43,9 @@ def test_named_path_exists(path):
     assert (REPO / path).exists(), f'the docs name {path}, which does not exist'
 
 
-@pytest.mark.parametrize(
-    'package,name',
-    sorted({match for doc in DOCS for match in PACKAGE_CONFIG.findall(doc.read_text())}),
-)
+@pytest.mark.parametrize('package,name', sorted({
+    match for doc in DOCS for match in PACKAGE_CONFIG.findall(doc.read_text())}))
 def test_named_package_config_exists(package, name):
-    root = (
-        REPO / 'configs'
-        if package == 'sa_mmdet'
-        else (Path(get_installed_path('mmdet')) / '.mim' / 'configs')
-    )
+    root = REPO / 'configs' if package == 'sa_mmdet' else (
+        Path(get_installed_path('mmdet')) / '.mim' / 'configs')
     assert (root / name).is_file(), f'{package} has no config {name}'
