@@ -58,7 +58,7 @@ def test_init_detector_and_inference_detector(checkpoint, image):
 
 def test_det_inferencer_writes_predictions_and_pictures(checkpoint, image, tmp_path):
     inferencer = DetInferencer(model=TOY_CONFIG, weights=checkpoint, device='cpu')
-    result = inferencer(image, out_dir=str(tmp_path), pred_score_thr=0.0)
+    result = inferencer(image, out_dir=str(tmp_path), no_save_pred=False, pred_score_thr=0.0)
     prediction = result['predictions'][0]
     assert set(prediction) >= {'labels', 'scores', 'bboxes'} and len(prediction['bboxes']) > 0
     assert all(0 <= label < len(CLASSES) for label in prediction['labels'])

@@ -70,8 +70,10 @@ def backbones() -> dict:
         for name, param in sa_r50.named_parameters():
             if '.sa.' in name:
                 param.copy_(torch.randn(param.shape, generator=gen))
+    resnet50 = ResNet(depth=50, out_indices=(0, 1, 2, 3))
+    resnet50.eval()  # mmdet's ResNet.train returns None
     return {
-        'ResNet-50': ResNet(depth=50, out_indices=(0, 1, 2, 3)).eval(),
+        'ResNet-50': resnet50,
         'SA-R50': sa_r50,
         'SA-R50 folded': fold_shuffle_attention(sa_r50),
     }
