@@ -70,7 +70,9 @@ def export_onnx(
             dynamic axes ``{dim: name}``; None keeps an input static.
             Defaults to all static.
         strict (bool): dynamo only: capture with ``torch.export``'s strict
-            mode (TorchDynamo) instead of the non-strict one. Defaults to False.
+            mode (TorchDynamo) instead of the non-strict one; it specialises
+            dynamic dims whose example size is 1, so give a batch of 2 or more.
+            Defaults to False.
 
     Returns:
         Path: ``path``.
