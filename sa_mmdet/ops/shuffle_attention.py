@@ -16,9 +16,10 @@ registered with :mod:`torch.library` so that ``torch.compile``,
 - ``sa_mmdet::shuffle_attention_forward_(x, weight, bias, eps)`` writes the
   unshuffled output into ``x`` (inference of the folded deploy form).
 
-While a model is exported (ONNX, ``torch.export``), :func:`shuffle_attention`
-takes the same function in standard tensor ops instead
-(:mod:`.shuffle_attention_export`), which the exporters translate.
+While a model is exported or traced (ONNX with either exporter,
+``torch.export``, ``torch.jit.trace``), :func:`shuffle_attention` takes the
+same function in standard tensor ops instead (:mod:`.shuffle_attention_export`),
+which the exporters translate; the in-place op refuses to be traced.
 
 Each op dispatches by device: the compiled CPU kernel ``sa_mmdet._ext``
 (``csrc/``) for contiguous CPU tensors, the Triton kernels of
@@ -37,7 +38,7 @@ from typing import Iterator, List, Optional, Tuple
 import torch
 from torch import Tensor
 
-from .shuffle_attention_export import is_exporting, shuffle_attention_export
+from .shuffle_attention_export import is_exporting, refuse_tracing, shuffle_attention_export
 from .shuffle_attention_torch import backward_torch, forward_torch
 
 try:
@@ -251,6 +252,13 @@ def _forward_inplace_fake(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -
     return None
 
 
+# the traced node would return nothing, and the ONNX exporter would drop it
+refuse_tracing(
+    'shuffle_attention_forward_',
+    'Call sa_mmdet.ops.shuffle_attention(), which takes standard ops while tracing.',
+)
+
+
 # backward --------------------------------------------------------------------------------------
 
 
@@ -402,10 +410,10 @@ def shuffle_attention(
         )
     dtype = opmath_dtype(x.dtype)
     weight, bias = weight.reshape(-1).to(dtype), bias.reshape(-1).to(dtype)
+    if is_exporting():  # standard ops, which the exporters translate
+        return shuffle_attention_export(x, weight, bias, groups, eps, shuffle)
     if not shuffle:  # shuffled order: channel c uses the parameters of pre-shuffle channel
         weight, bias = weight.repeat_interleave(2), bias.repeat_interleave(2)
-    if is_exporting():  # standard ops, which the exporters translate
-        return shuffle_attention_export(x, weight, bias, eps, shuffle)
     if not (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)):
         x = x.contiguous()
     if (

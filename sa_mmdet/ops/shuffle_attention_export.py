@@ -1,54 +1,109 @@
 """Shuffle Attention in standard tensor ops, the form the operator takes while exporting.
 
-Exporters (``torch.onnx.export`` with either exporter, ``torch.export``) see
-this formulation instead of the custom ops: every plane ``c`` is
-``y = x * sigmoid(a_c * x + b_c)`` with per-plane ``a_c``, ``b_c`` from its mean
-and variance, which maps to ReduceMean, Sub, Mul, Add, Sqrt, Sigmoid; the
-channel shuffle is a Reshape/Transpose/Reshape built from the runtime shape,
-so batch and image size stay dynamic. It computes the same function as the
+Exporters (``torch.onnx.export`` with either exporter, ``torch.export``,
+``torch.jit.trace``) see this formulation instead of the custom ops: every
+plane ``c`` is ``y = x * sigmoid(a_c * (x - mean) + b_c)`` with ``a_c``, ``b_c``
+from its mean and variance and the gate parameters, which maps to ReduceMean,
+Sub, Mul, Add, Pow, Sigmoid. The per-channel constants depend on the
+parameters only, so both exporters fold them into initializers. The channel
+shuffle is a Reshape/Transpose/Reshape whose shape is built from the runtime
+batch and image size, so these stay dynamic; the folded form
+(``shuffle=False``) has no shuffle. It computes the same function as the
 operator (see :mod:`.shuffle_attention_torch`).
+
+The in-place op ``sa_mmdet::shuffle_attention_forward_`` returns nothing, so
+the TorchScript tracer records a node whose effect the ONNX exporter drops:
+:func:`refuse_tracing` makes such an op raise under tracing instead.
 """
 
 import torch
 from torch import Tensor
 
+# Tracer kernels of the ops that refuse tracing (the library must stay alive).
+_TRACER_LIBRARY = torch.library.Library('sa_mmdet', 'IMPL')
+
 
 def is_exporting() -> bool:
-    """Whether a model is being exported (ONNX, either exporter, or ``torch.export``)."""
-    return torch.onnx.is_in_onnx_export() or torch.compiler.is_exporting()
+    """Whether a model is being exported or traced.
+
+    True under ``torch.onnx.export`` (either exporter), ``torch.export`` (strict
+    and non-strict) and ``torch.jit.trace``; False in eager mode and under
+    ``torch.compile``.
+    """
+    return torch.onnx.is_in_onnx_export() or torch.jit.is_tracing() or torch.compiler.is_exporting()
+
+
+def refuse_tracing(op_name: str, hint: str) -> None:
+    """Make the op ``sa_mmdet::<op_name>`` raise when ``torch.jit.trace`` records it.
+
+    Args:
+        op_name (str): Name of an op of the ``sa_mmdet`` namespace.
+        hint (str): What to call instead, for the message.
+    """
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError(
+            f'sa_mmdet::{op_name} cannot be traced: torch.jit.trace and the TorchScript '
+            f'ONNX exporter (torch.onnx.export(..., dynamo=False)) would record a model '
+            f'without its effect. {hint}'
+        )
+
+    _TRACER_LIBRARY.impl(op_name, refuse, 'Tracer')
+
+
+def _per_channel(t: Tensor, channels: int, shuffle: bool) -> Tensor:
+    """Parameter ``t`` (2k elements) for each of the ``channels``, shape (1, C, 1, 1).
+
+    Pre-shuffle channel ``c`` uses ``t[c % 2k]``; in shuffled order channel ``i``
+    is pre-shuffle channel ``(i % 2) * C / 2 + i // 2``, which uses
+    ``t[(i // 2) % 2k]`` (``G`` even). Written in ops that both exporters fold
+    (Concat, Reshape; the TorchScript one folds no Tile or Expand).
+    """
+    if not shuffle:
+        t = torch.stack([t, t], dim=1).reshape(-1)
+    return torch.cat([t] * (channels // t.numel())).view(1, channels, 1, 1)
 
 
 def shuffle_attention_export(
-    x: Tensor, weight: Tensor, bias: Tensor, eps: float, shuffle: bool
+    x: Tensor, weight: Tensor, bias: Tensor, groups: int, eps: float, shuffle: bool
 ) -> Tensor:
     """Shuffle Attention of the operator's contract in standard tensor ops.
 
     Args:
-        x (Tensor): Input (N, C, H, W).
-        weight (Tensor): Gate weights, P elements; plane ``c`` uses ``c % P``,
-            channel attention for ``c % P < P / 2``, spatial attention above.
-        bias (Tensor): Gate biases, P elements.
+        x (Tensor): Input (N, C, H, W), ``C = 2 * k * groups``.
+        weight (Tensor): Gate weights, 2k elements: the channel-attention
+            weights, then the spatial-attention ones.
+        bias (Tensor): Gate biases, 2k elements.
+        groups (int): Number of SA groups ``G``; even when ``shuffle`` is
+            False.
         eps (float): Epsilon of the spatial-attention normalisation.
-        shuffle (bool): Whether the output is shuffled.
+        shuffle (bool): Whether ``x`` is in pre-shuffle order and the output
+            is shuffled; False: ``x`` is in shuffled order, which the output
+            keeps (the folded form).
 
     Returns:
         Tensor: The output, of the dtype of ``x``.
     """
-    channels, params = x.shape[1], weight.numel()
-    spatial = (torch.arange(params, device=x.device) >= params // 2).to(weight.dtype)
-    reps = channels // params
-    spatial, weight, bias = (
-        t.repeat(reps).view(1, channels, 1, 1) for t in (spatial, weight, bias)
+    # Python ints only: under the TorchScript tracer x.shape[1] is a traced value
+    half = weight.numel() // 2
+    channels = 2 * half * groups
+    channel_weight = torch.cat([weight[:half], weight[half:] * 0])
+    spatial_weight = torch.cat([weight[:half] * 0, weight[half:]])
+    channel_weight, spatial_weight, bias = (
+        _per_channel(t, channels, shuffle) for t in (channel_weight, spatial_weight, bias)
     )
-    xf = x.to(weight.dtype)
+    xf = x if x.dtype == weight.dtype else x.to(weight.dtype)
     mean = xf.mean((2, 3), keepdim=True)
-    var = (xf - mean).square().mean((2, 3), keepdim=True)
-    rstd = torch.rsqrt(var + eps)
+    centered = xf - mean
+    # Pow, not rsqrt: the TorchScript exporter writes rsqrt as Div(1, Sqrt), and onnxruntime
+    # 1.32's DivMulFusion and EliminateIdentity together break the graph where that Div
+    # meets a deduplicated (Identity) constant, e.g. SA's zero-initialised spatial weights
+    rstd = (centered.square().mean((2, 3), keepdim=True) + eps) ** -0.5
     # channel planes: logit = w * mean + b; spatial planes: logit = w * rstd * (x - mean) + b
-    slope = spatial * weight * rstd
-    offset = bias + (1 - spatial) * weight * mean - slope * mean
-    out = (xf * torch.sigmoid(slope * xf + offset)).to(x.dtype)
+    logit = (spatial_weight * rstd) * centered + (channel_weight * mean + bias)
+    out = xf * torch.sigmoid(logit)
+    out = out if out.dtype == x.dtype else out.to(x.dtype)
     if not shuffle:
         return out
-    n, c, h, w = out.shape
-    return out.reshape(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
+    n, _, h, w = x.shape
+    return out.reshape(n, 2, channels // 2, h, w).transpose(1, 2).reshape(n, channels, h, w)

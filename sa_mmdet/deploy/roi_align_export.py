@@ -1,0 +1,183 @@
+"""RoIAlign and mmdet's multi-level RoI extractor in a form both ONNX exporters translate.
+
+mmcv's ``RoIAlign`` is an autograd Function around a compiled kernel:
+``torch.export`` cannot trace it, and its TorchScript symbolic predates the
+``coordinate_transformation_mode`` of ONNX ``RoiAlign`` (opset 16). mmdet's
+``SingleRoIExtractor`` assigns RoIs to FPN levels with ``nonzero`` and a
+Python branch on the number of RoIs per level, which a trace freezes to the
+example's proposals.
+
+Here ``sa_mmdet::roi_align`` is a custom op that runs mmcv's kernel in eager
+mode and becomes one ONNX ``RoiAlign`` under either exporter
+(:data:`ONNX_TRANSLATIONS` for ``torch.onnx.export(..., dynamo=True)``, a
+registered symbolic for ``dynamo=False``); :class:`ExportableRoIExtractor`
+computes every level for every RoI and selects each RoI's level with
+``where``: the same features as ``SingleRoIExtractor`` for any number of RoIs.
+"""
+
+from typing import List, Sequence
+
+import torch
+import torch.nn as nn
+from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor
+from torch import Tensor
+
+#: ONNX opset of the exported ``RoiAlign`` (the first with ``half_pixel``).
+ROI_ALIGN_OPSET = 16
+
+
+@torch.library.custom_op('sa_mmdet::roi_align', mutates_args=())
+def roi_align(
+    features: Tensor,
+    rois: Tensor,
+    output_size: List[int],
+    spatial_scale: float,
+    sampling_ratio: int,
+    aligned: bool,
+) -> Tensor:
+    """mmcv's average RoIAlign of ``rois`` (R, 5: batch index, x1, y1, x2, y2)."""
+    from mmcv.ops import roi_align as mmcv_roi_align
+
+    return mmcv_roi_align(
+        features, rois, tuple(output_size), spatial_scale, sampling_ratio, 'avg', aligned
+    )
+
+
+@roi_align.register_fake
+def _roi_align_fake(
+    features: Tensor,
+    rois: Tensor,
+    output_size: List[int],
+    spatial_scale: float,
+    sampling_ratio: int,
+    aligned: bool,
+) -> Tensor:
+    return features.new_empty(rois.shape[0], features.shape[1], *output_size)
+
+
+def _coordinate_mode(aligned: bool) -> str:
+    # mmcv's aligned=True shifts sampling points by half a pixel, as ONNX 'half_pixel'
+    return 'half_pixel' if aligned else 'output_half_pixel'
+
+
+def _roi_align_onnxscript(
+    features,
+    rois,
+    output_size: Sequence[int],
+    spatial_scale: float,
+    sampling_ratio: int,
+    aligned: bool,
+):
+    """Translation of ``sa_mmdet::roi_align`` for the torch.export-based exporter."""
+    from onnx import TensorProto
+    from onnxscript import opset18 as op
+
+    batch_indices = op.Cast(op.Gather(rois, op.Constant(value_int=0), axis=1), to=TensorProto.INT64)
+    boxes = op.Gather(rois, op.Constant(value_ints=[1, 2, 3, 4]), axis=1)
+    return op.RoiAlign(
+        features,
+        boxes,
+        batch_indices,
+        coordinate_transformation_mode=_coordinate_mode(aligned),
+        mode='avg',
+        output_height=output_size[0],
+        output_width=output_size[1],
+        sampling_ratio=max(sampling_ratio, 0),
+        spatial_scale=spatial_scale,
+    )
+
+
+def _roi_align_symbolic(g, features, rois, output_size, spatial_scale, sampling_ratio, aligned):
+    """Translation of ``sa_mmdet::roi_align`` for the TorchScript-based exporter."""
+    from torch.onnx import symbolic_helper
+
+    output_size = symbolic_helper._parse_arg(output_size, 'is')
+    spatial_scale = symbolic_helper._parse_arg(spatial_scale, 'f')
+    sampling_ratio = symbolic_helper._parse_arg(sampling_ratio, 'i')
+    aligned = symbolic_helper._parse_arg(aligned, 'b')
+    column = g.op('Constant', value_t=torch.tensor(0, dtype=torch.long))
+    batch_indices = g.op('Cast', g.op('Gather', rois, column, axis_i=1), to_i=7)  # int64
+    coords = g.op('Constant', value_t=torch.tensor([1, 2, 3, 4], dtype=torch.long))
+    boxes = g.op('Gather', rois, coords, axis_i=1)
+    return g.op(
+        'RoiAlign',
+        features,
+        boxes,
+        batch_indices,
+        coordinate_transformation_mode_s=_coordinate_mode(aligned),
+        mode_s='avg',
+        output_height_i=output_size[0],
+        output_width_i=output_size[1],
+        sampling_ratio_i=max(sampling_ratio, 0),
+        spatial_scale_f=spatial_scale,
+    )
+
+
+torch.onnx.register_custom_op_symbolic('sa_mmdet::roi_align', _roi_align_symbolic, ROI_ALIGN_OPSET)
+
+#: ``custom_translation_table`` entries of ``torch.onnx.export(..., dynamo=True)``.
+ONNX_TRANSLATIONS = {torch.ops.sa_mmdet.roi_align.default: _roi_align_onnxscript}
+
+
+class ExportableRoIExtractor(nn.Module):
+    """mmdet's ``SingleRoIExtractor`` (RoIAlign layers) in exportable tensor ops.
+
+    Every RoI is pooled from every level and each keeps the level that
+    ``SingleRoIExtractor.map_roi_levels`` assigns it (``L`` times the RoIAlign
+    work for ``L`` levels, no data-dependent shapes).
+
+    Args:
+        extractor (SingleRoIExtractor): The extractor to mirror; its RoI
+            layers must be mmcv ``RoIAlign`` with ``pool_mode='avg'``.
+
+    Raises:
+        ValueError: For another extractor or RoI layer.
+    """
+
+    def __init__(self, extractor: nn.Module) -> None:
+        super().__init__()
+        from mmcv.ops import RoIAlign
+
+        if type(extractor) is not SingleRoIExtractor:
+            raise ValueError(
+                f'ExportableRoIExtractor mirrors mmdet SingleRoIExtractor, but got '
+                f'{type(extractor).__name__}.'
+            )
+        for layer in extractor.roi_layers:
+            if not isinstance(layer, RoIAlign) or layer.pool_mode != 'avg':
+                raise ValueError(
+                    f'ExportableRoIExtractor exports RoIAlign(pool_mode="avg") RoI layers, '
+                    f'but got {layer!r}; use roi_layer=dict(type="RoIAlign", ...).'
+                )
+        self.extractor = extractor
+
+    def forward(self, feats: Sequence[Tensor], rois: Tensor) -> Tensor:
+        """Pool RoI features.
+
+        Args:
+            feats (Sequence[Tensor]): Feature maps, finest first (at least
+                ``extractor.num_inputs``).
+            rois (Tensor): RoIs (R, 5): batch index, x1, y1, x2, y2 in input
+                pixels.
+
+        Returns:
+            Tensor: Features (R, C, out_h, out_w).
+        """
+        extractor = self.extractor
+        feats = feats[: extractor.num_inputs]
+        rois = rois.to(feats[0].dtype)
+        levels = extractor.map_roi_levels(rois, len(feats)) if len(feats) > 1 else None
+        out = None
+        for i, (feat, layer) in enumerate(zip(feats, extractor.roi_layers)):
+            pooled = torch.ops.sa_mmdet.roi_align(
+                feat,
+                rois,
+                list(layer.output_size),
+                float(layer.spatial_scale),
+                int(layer.sampling_ratio),
+                bool(layer.aligned),
+            )
+            if levels is None:
+                return pooled
+            out = pooled if out is None else torch.where(levels.view(-1, 1, 1, 1) == i, pooled, out)
+        return out

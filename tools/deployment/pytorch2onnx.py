@@ -1,0 +1,177 @@
+"""Export a detector to ONNX and check it against PyTorch in onnxruntime.
+
+Loads CHECKPOINT with weights-only ``torch.load``, exports the detector's
+``tensor`` mode (:class:`sa_mmdet.deploy.TensorModeDetector`: backbone, neck
+and heads up to their raw outputs; a two-stage detector takes its proposals
+as a second input ``rois``), then runs onnxruntime and PyTorch on a random
+batch and on a real image (``--img``, by default a generated toy image) after
+the config's test pipeline and data preprocessor. It prints the largest
+difference relative to each output's scale, the graph's inputs and its op
+histogram, and exits with status 1 when a difference exceeds ``--tolerance``.
+
+Example:
+    python tools/deployment/pytorch2onnx.py \\
+        configs/toy/faster-rcnn_sa-r50_fpn_8e_toy-shapes.py epoch_8.pth faster-rcnn.onnx \\
+        --dynamic --fold --exporter legacy
+"""
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+import torch
+from mmdet.apis import init_detector
+from mmdet.utils import get_test_pipeline_cfg
+from mmengine.config import Config
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.runner import load_state_dict
+from torch import Tensor
+
+from sa_mmdet.deploy import (
+    EXPORTERS,
+    IMAGE_AXES,
+    ROI_AXES,
+    ONNXRuntimeRunner,
+    TensorModeDetector,
+    export_onnx,
+    fold_shuffle_attention,
+    onnx_dims,
+    onnx_op_histogram,
+    relative_difference,
+    rois_from_rpn,
+)
+from sa_mmdet.utils import register_config_package
+
+#: Default tolerance: largest difference relative to an output's scale.
+TOLERANCE = 1e-4
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='detector config')
+    parser.add_argument('checkpoint', help='its checkpoint (weights-only loadable)')
+    parser.add_argument('out', help='ONNX file to write')
+    parser.add_argument('--fold', action='store_true', help='fold the SA shuffles first')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs=2,
+        metavar=('H', 'W'),
+        help='image size of the export example (default: the real image after the pipeline)',
+    )
+    parser.add_argument(
+        '--dynamic', action='store_true', help='dynamic batch, height and width (RoIs always)'
+    )
+    parser.add_argument('--exporter', choices=EXPORTERS, default='dynamo')
+    parser.add_argument('--img', help='real image to check (default: a generated toy image)')
+    parser.add_argument('--tolerance', type=float, default=TOLERANCE)
+    parser.add_argument('--seed', type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def load_detector(config: str, checkpoint: str) -> torch.nn.Module:
+    """Build the config's detector on the CPU and load ``checkpoint`` weights-only."""
+    if not Path(checkpoint).is_file():
+        raise FileNotFoundError(f'no checkpoint {checkpoint}')
+    cfg = Config.fromfile(config)
+    model = init_detector(cfg, checkpoint=None, device='cpu', palette='none')
+    state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    load_state_dict(model, state.get('state_dict', state), strict=True)
+    if 'dataset_meta' in state.get('meta', {}):
+        model.dataset_meta = state['meta']['dataset_meta']
+    return model.eval()
+
+
+def toy_image(path: Path, seed: int) -> str:
+    """Write a generated toy image (shapes on a textured background) to ``path``."""
+    from sa_mmdet.datasets.toy_coco import draw_toy_image
+
+    image, _ = draw_toy_image(np.random.default_rng(seed), 192)
+    cv2.imwrite(str(path), image)
+    return str(path)
+
+
+def preprocess(model: torch.nn.Module, img: str) -> Tuple[Tensor, List[dict]]:
+    """The image as the detector sees it: test pipeline, then data preprocessor."""
+    pipeline_cfg = [t for t in get_test_pipeline_cfg(model.cfg) if t['type'] != 'LoadAnnotations']
+    data = Compose(pipeline_cfg)(dict(img_path=img, img_id=0))
+    with torch.no_grad():
+        data = model.data_preprocessor(pseudo_collate([data]), False)
+    return data['inputs'], [s.metainfo for s in data['data_samples']]
+
+
+def with_rois(module: TensorModeDetector, x: Tensor, metas: List[dict]) -> Tuple[Tensor, ...]:
+    """``(x,)``, or ``(x, rois)`` with the detector's own proposals for a two-stage one."""
+    if not module.two_stage:
+        return (x,)
+    with torch.no_grad():
+        rpn = module.detector.rpn_head(module.detector.extract_feat(x))
+    return x, rois_from_rpn(module.detector, [t for level in rpn for t in level], metas)
+
+
+def random_case(
+    module: TensorModeDetector, shape: Tuple[int, int, int], gen: torch.Generator
+) -> Tuple[Tensor, ...]:
+    n, h, w = shape
+    x = torch.randn(n, 3, h, w, generator=gen)
+    return with_rois(module, x, [dict(img_shape=(h, w), batch_input_shape=(h, w))] * n)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    register_config_package()
+    model = load_detector(args.config, args.checkpoint)
+    if args.fold:
+        model = fold_shuffle_attention(model, inplace=True)
+    module = TensorModeDetector(model).eval()
+    gen = torch.Generator().manual_seed(args.seed)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        img = args.img or toy_image(Path(tmp) / 'toy.jpg', args.seed)
+        real, metas = preprocess(model, img)
+    export_shape = tuple(args.shape) if args.shape else tuple(real.shape[2:])
+    if args.shape:
+        example = random_case(module, (1, *export_shape), gen)
+    else:
+        example = with_rois(module, real, metas)
+    if tuple(real.shape[2:]) != export_shape and not args.dynamic:  # a static graph
+        real = torch.nn.functional.interpolate(real, export_shape, mode='bilinear')
+        metas = [dict(m, img_shape=export_shape, batch_input_shape=export_shape) for m in metas]
+    axes = [IMAGE_AXES if args.dynamic else None, ROI_AXES][: len(example)]
+    names = module.output_names(*example)
+    print(f'exporting {type(model).__name__} ({args.exporter}) at {export_shape} to {args.out}')
+    export_onnx(module, example, args.out, args.exporter, module.input_names, names, axes)
+
+    runner = ONNXRuntimeRunner(args.out)
+    h, w = export_shape
+    cases = {
+        'random': random_case(module, (2, h + 32, w + 64) if args.dynamic else (1, h, w), gen),
+        f'image {Path(img).name if args.img else "(toy)"}': with_rois(module, real, metas),
+    }
+    worst = 0.0
+    for name, inputs in cases.items():
+        with torch.no_grad():
+            expected = module(*inputs)
+        diff = relative_difference(expected, runner(*inputs))
+        worst = max(worst, diff)
+        shapes = ', '.join(str(tuple(t.shape)) for t in inputs)
+        print(f'{name}: inputs {shapes}, max difference {diff:.3g} (relative)')
+    print('inputs:', onnx_dims(args.out))
+    print('op histogram:', dict(onnx_op_histogram(args.out).most_common()))
+    if worst > args.tolerance:
+        print(
+            f'FAILED: onnxruntime differs from PyTorch by {worst:.3g} (relative), more than '
+            f'--tolerance {args.tolerance:g}; do not deploy {args.out}.',
+            file=sys.stderr,
+        )
+        return 1
+    print(f'OK: onnxruntime matches PyTorch within {args.tolerance:g} (relative).')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
