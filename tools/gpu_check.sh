@@ -49,8 +49,9 @@ mmengine {mmengine.__version__}, mmdet {mmdet.__version__}; {torch.cuda.get_devi
 SA backend on cuda: {sa_backend(\"cuda\")}')"
 
 step "CUDA tests (Triton kernels vs the paper's equations, compile, AMP)"
+# a failing test is reported and the benchmark still runs
 "$py" -m pytest -q -p no:cacheprovider tests/test_ops/test_shuffle_attention_cuda.py \
-  2>&1 | tee "$out/tests.txt"
+  2>&1 | tee "$out/tests.txt" || echo "CUDA TESTS FAILED (see $out/tests.txt)"
 
 step "benchmark, float32 SA layers and AMP backbones"
 "$py" tools/analysis_tools/benchmark_sa.py --device cuda 2>&1 | tee "$out/benchmark.txt"
