@@ -85,6 +85,9 @@ def check_sa_groups(in_channels: int, groups: int, even: bool, name: str) -> Non
     Raises:
         ValueError: Naming the valid group counts.
     """
+    if isinstance(groups, int) and groups > 0 and in_channels % (2 * groups) == 0:
+        if not even or groups % 2 == 0:
+            return  # the operator checks on every call: no list of every valid G
     valid = [g for g in valid_sa_groups(in_channels) if not even or g % 2 == 0]
     if groups not in valid:
         hint = (

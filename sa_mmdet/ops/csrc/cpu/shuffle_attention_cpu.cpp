@@ -139,26 +139,42 @@ SA_INLINE void block_sums(int64_t len, F f, acc& sum_a, acc& sum_b) {
   }
 }
 
-template <typename scalar_t>
 struct Planes {
   int64_t channels;  // C
   int64_t plane;     // H * W
   int64_t params;    // P
   bool shuffle;
+};
 
-  // Index of the output plane of input plane p = n * C + c.
-  SA_INLINE int64_t out_plane(int64_t p) const {
-    if (!shuffle) return p;
-    const int64_t n = p / channels, c = p % channels, half = channels / 2;
-    return n * channels + 2 * (c % half) + c / half;
+// Walks the planes p = n * C + c from a first one on: the channel c, its gate
+// parameter j = c % P (j < P / 2: channel attention, else spatial) and its
+// output plane, kept by increments (integer divisions per plane would cost as
+// much as the work on a plane of a few elements).
+struct PlaneCursor {
+  const Planes& planes;
+  int64_t n, c, j;
+
+  SA_INLINE PlaneCursor(const Planes& planes, int64_t p)
+      : planes(planes), n(p / planes.channels), c(p % planes.channels), j(c % planes.params) {}
+  SA_INLINE bool spatial() const { return j >= planes.params / 2; }
+  // the channel shuffle with two groups sends channel c to 2 * (c % (C / 2)) + c / (C / 2)
+  SA_INLINE int64_t out_plane() const {
+    const int64_t half = planes.channels / 2;
+    const int64_t out = !planes.shuffle ? c : c < half ? 2 * c : 2 * (c - half) + 1;
+    return n * planes.channels + out;
   }
-  SA_INLINE int64_t param(int64_t p) const { return (p % channels) % params; }
-  SA_INLINE bool spatial(int64_t p) const { return param(p) >= params / 2; }
+  SA_INLINE void next() {
+    if (++c == planes.channels) {
+      c = 0;
+      ++n;
+    }
+    if (++j == planes.params) j = 0;  // C is a multiple of P: j wraps with c
+  }
 };
 
 template <typename scalar_t>
 struct ForwardArgs {
-  Planes<scalar_t> planes;
+  Planes planes;
   const scalar_t* x;
   scalar_t* out;
   const op_t<scalar_t>* weight;
@@ -175,11 +191,11 @@ SA_INLINE void forward_range(const ForwardArgs<scalar_t>& a, int64_t begin, int6
   const int64_t len = a.planes.plane;
   const acc inv_len = acc(1) / len;
   const ExpClamp clamp = ExpClamp::make();
-  for (int64_t p = begin; p < end; ++p) {
+  PlaneCursor plane(a.planes, begin);
+  for (int64_t p = begin; p < end; ++p, plane.next()) {
     const scalar_t* x = a.x + p * len;
-    scalar_t* y = a.out + a.planes.out_plane(p) * len;
-    const int64_t j = a.planes.param(p);
-    const op w = a.weight[j], b = a.bias[j];
+    scalar_t* y = a.out + plane.out_plane() * len;
+    const op w = a.weight[plane.j], b = a.bias[plane.j];
     // statistics, shifted by the first element so that one pass is exact enough
     const op shift = static_cast<op>(x[0]);
     acc sum = 0, sum_sq = 0;
@@ -196,7 +212,7 @@ SA_INLINE void forward_range(const ForwardArgs<scalar_t>& a, int64_t begin, int6
     const op rstd = 1 / std::sqrt(static_cast<op>(var) + a.eps);
     a.mean[p] = mean;
     a.rstd[p] = rstd;
-    if (a.planes.spatial(p)) {
+    if (plane.spatial()) {
       // y = x * sigmoid(z) = x / (1 + exp(-z)), z = w * rstd * (x - mean) + b
       const op neg_slope = -w * rstd, neg_b = -b;
 #pragma omp simd
@@ -216,7 +232,7 @@ SA_INLINE void forward_range(const ForwardArgs<scalar_t>& a, int64_t begin, int6
 
 template <typename scalar_t>
 struct BackwardArgs {
-  Planes<scalar_t> planes;
+  Planes planes;
   const scalar_t* grad_out;
   const scalar_t* x;
   scalar_t* grad_x;
@@ -239,13 +255,13 @@ SA_INLINE void backward_range(const BackwardArgs<scalar_t>& a, int64_t begin, in
   // the spatial planes' first pass leaves g s + a u in grad_x, or for
   // reduced-precision grad_x in this buffer
   std::vector<op> buffer(in_grad_x ? 0 : len);
-  for (int64_t p = begin; p < end; ++p) {
+  PlaneCursor plane(a.planes, begin);
+  for (int64_t p = begin; p < end; ++p, plane.next()) {
     const scalar_t* x = a.x + p * len;
-    const scalar_t* g = a.grad_out + a.planes.out_plane(p) * len;
+    const scalar_t* g = a.grad_out + plane.out_plane() * len;
     scalar_t* dx = a.grad_x + p * len;
-    const int64_t j = a.planes.param(p);
-    const op w = a.weight[j], b = a.bias[j], mean = a.mean[p];
-    if (a.planes.spatial(p)) {
+    const op w = a.weight[plane.j], b = a.bias[plane.j], mean = a.mean[p];
+    if (plane.spatial()) {
       op* partial = in_grad_x ? reinterpret_cast<op*>(dx) : buffer.data();
       const op rstd = a.rstd[p], slope = w * rstd, neg_slope = -slope, neg_b = -b;
       acc sum_u = 0, sum_ud = 0;
@@ -322,8 +338,7 @@ void check_inputs(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
               "shuffle_attention: bad weight/bias size ", params, " for C=", channels);
 }
 
-template <typename scalar_t>
-Planes<scalar_t> planes_of(const at::Tensor& x, const at::Tensor& weight, bool shuffle) {
+Planes planes_of(const at::Tensor& x, const at::Tensor& weight, bool shuffle) {
   return {x.size(1), x.size(2) * x.size(3), weight.numel(), shuffle};
 }
 
@@ -343,7 +358,7 @@ std::tuple<at::Tensor, at::Tensor> shuffle_attention_forward(
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, x.scalar_type(),
                                   "shuffle_attention_forward", [&] {
     using op = op_t<scalar_t>;
-    const ForwardArgs<scalar_t> args{planes_of<scalar_t>(x, weight, shuffle),
+    const ForwardArgs<scalar_t> args{planes_of(x, weight, shuffle),
                                      x.const_data_ptr<scalar_t>(), out.data_ptr<scalar_t>(),
                                      weight.const_data_ptr<op>(), bias.const_data_ptr<op>(),
                                      mean.data_ptr<op>(), rstd.data_ptr<op>(),
@@ -377,7 +392,7 @@ std::tuple<at::Tensor, at::Tensor> shuffle_attention_backward(
     using op = op_t<scalar_t>;
     std::vector<op> partial(2 * rows);  // per plane: weight, then bias gradients
     const BackwardArgs<scalar_t> args{
-        planes_of<scalar_t>(x, weight, shuffle), grad_out.const_data_ptr<scalar_t>(),
+        planes_of(x, weight, shuffle), grad_out.const_data_ptr<scalar_t>(),
         x.const_data_ptr<scalar_t>(), grad_x.data_ptr<scalar_t>(),
         weight.const_data_ptr<op>(), bias.const_data_ptr<op>(), mean.const_data_ptr<op>(),
         rstd.const_data_ptr<op>(), partial.data(), partial.data() + rows};
@@ -385,10 +400,10 @@ std::tuple<at::Tensor, at::Tensor> shuffle_attention_backward(
                      [&](int64_t begin, int64_t end) { run_backward(args, begin, end); });
     // the planes' partial sums reduced in plane order: bit-identical runs
     std::vector<acc_t<op>> sums(2 * params, 0);
-    for (int64_t p = 0; p < rows; ++p) {
-      const int64_t j = args.planes.param(p);
-      sums[j] += args.grad_weight[p];
-      sums[params + j] += args.grad_bias[p];
+    PlaneCursor plane(args.planes, 0);
+    for (int64_t p = 0; p < rows; ++p, plane.next()) {
+      sums[plane.j] += args.grad_weight[p];
+      sums[params + plane.j] += args.grad_bias[p];
     }
     op* gw = grad_weight.data_ptr<op>();
     op* gb = grad_bias.data_ptr<op>();
