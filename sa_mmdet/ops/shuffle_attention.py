@@ -86,6 +86,9 @@ def check_sa_groups(in_channels: int, groups: int, even: bool, name: str) -> Non
     Raises:
         ValueError: Naming the valid group counts.
     """
+    if isinstance(groups, int) and groups > 0 and in_channels % (2 * groups) == 0:
+        if not even or groups % 2 == 0:
+            return  # the operator checks on every call: no list of every valid G
     valid = [g for g in valid_sa_groups(in_channels) if not even or g % 2 == 0]
     if groups not in valid:
         hint = (
@@ -203,7 +206,6 @@ def _forward(
     return out, mean, rstd
 
 
-@_forward.register_kernel('cpu')
 def _forward_cpu(
     x: Tensor, weight: Tensor, bias: Tensor, eps: float, shuffle: bool
 ) -> Tuple[Tensor, Tensor, Tensor]:
@@ -279,7 +281,6 @@ def _backward(
     return grad_x, grad_weight, grad_bias
 
 
-@_backward.register_kernel('cpu')
 def _backward_cpu(
     grad_out: Tensor,
     x: Tensor,
@@ -295,9 +296,6 @@ def _backward_cpu(
         grad_weight, grad_bias = _ext.shuffle_attention_backward(
             grad_out, x, weight, bias, mean, rstd, shuffle, grad_x
         )
-        # per-plane partial sums, reduced in a fixed order
-        grad_weight = grad_weight.view(-1, weight.numel()).sum(0)
-        grad_bias = grad_bias.view(-1, bias.numel()).sum(0)
     else:
         grad_weight, grad_bias = backward_torch(
             grad_out, x, weight, bias, mean, rstd, shuffle, grad_x
@@ -366,6 +364,15 @@ def _backward_formula(ctx, grad_out: Tensor, grad_mean: Tensor, grad_rstd: Tenso
 torch.library.register_autograd(
     'sa_mmdet::shuffle_attention_forward', _backward_formula, setup_context=_setup_context
 )
+
+
+# The CPU kernels go through the low-level registration API: CustomOpDef.register_kernel wraps
+# each call in Python checks that cost more than the kernel itself on small inputs. Where the
+# extension is built, it registers the autograd of the ops for CPU tensors in C++
+# (csrc/autograd/), which takes precedence over register_autograd's Python autograd.Function.
+_CPU_LIB = torch.library.Library('sa_mmdet', 'IMPL', 'CPU')
+_CPU_LIB.impl('shuffle_attention_forward', _forward_cpu)
+_CPU_LIB.impl('shuffle_attention_backward', _backward_cpu)
 
 
 # functional ------------------------------------------------------------------------------------

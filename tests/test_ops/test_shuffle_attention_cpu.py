@@ -212,3 +212,52 @@ def test_missing_extension_falls_back_silently(monkeypatch, make_case, reference
     assert not sa_ext_available()
     sa, x, upstream = make_case((1, 32, 4, 3), 2, torch.float64)
     assert_all_close(run(sa, x, upstream, kernel=True), reference(sa, x, upstream), 1e-10)
+
+
+@pytest.fixture
+def num_threads():
+    """Set torch's intra-op threads inside a test; restored afterwards."""
+    previous = torch.get_num_threads()
+    yield torch.set_num_threads
+    torch.set_num_threads(previous)
+
+
+@needs_kernel
+@pytest.mark.parametrize('shuffle', [True, False])
+def test_kernel_threads_split_planes_anywhere(num_threads, make_case, reference, shuffle):
+    # Rule: a thread's first plane may start mid-channel and mid-parameter (the kernel walks
+    # channel, parameter and output plane by increments from there), planes are longer than a
+    # block of the reductions and not a multiple of their lanes; every split gives the same
+    # result, parameter gradients bit-identical (summed per plane, then in plane order).
+    sa, x, upstream = make_case((1, 60, 65, 65), 6, torch.float32)  # P = 10, 4225 per plane
+    folded = FoldedShuffleAttention.from_shuffle_attention(sa)
+    perm = torch.arange(60).view(2, 30).t().reshape(-1)
+    layer, x = (sa, x) if shuffle else (folded, x[:, perm].contiguous())
+    params = list(layer.parameters())
+    results = []
+    for threads in (1, 2, 4):  # 4 threads: chunks of 15 planes, begin at c = 15, 30, 45
+        num_threads(threads)
+        results.append(outputs_and_grads(layer, x, params, upstream))
+    for got in results[1:]:
+        for a, b in zip(got, results[0], strict=True):
+            assert torch.equal(a, b)
+    if shuffle:
+        assert_all_close(results[0], reference(sa, x, upstream), 1e-5)
+    else:  # the folded layer's gradients are those of the fused parameters
+        expected = outputs_and_grads(sa, x[:, perm.argsort()], [], upstream)
+        torch.testing.assert_close(results[0][0], expected[0], rtol=1e-5, atol=1e-5)
+
+
+@needs_kernel
+def test_cpu_autograd_is_the_compiled_one(make_case, reference):
+    # Rule: with the extension built, CPU tensors take the C++ autograd (csrc/autograd), which
+    # computes the gradients of register_autograd's Python formula without entering Python.
+    sa, x, upstream = make_case((2, 64, 5, 7), 8, torch.float32)
+    x = x.requires_grad_()
+    out = sa(x)
+    assert 'ShuffleAttentionFunction' in out.grad_fn.name()
+    assert_all_close(run(sa, x, upstream, kernel=True), reference(sa, x, upstream), 1e-5)
+    # the backward op is not differentiable twice, as in the Python registration
+    grad = torch.autograd.grad(out, x, upstream, create_graph=True)[0]
+    with pytest.raises(RuntimeError, match='not implemented'):
+        grad.sum().backward()

@@ -15,8 +15,8 @@ std::tuple<at::Tensor, at::Tensor> shuffle_attention_forward(
     const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
     double eps, bool shuffle, at::Tensor& out);
 
-// Writes the input gradient into grad_x; returns the per-(n, c) partial
-// gradients of weight and bias, each (N, C), to be summed by the caller.
+// Writes the input gradient into grad_x; returns the gradients of weight and
+// bias (summed in a fixed order: bit-identical runs).
 std::tuple<at::Tensor, at::Tensor> shuffle_attention_backward(
     const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& weight,
     const at::Tensor& bias, const at::Tensor& mean, const at::Tensor& rstd,

@@ -10,8 +10,8 @@
 // channel 2 * (c % (C / 2)) + c / (C / 2) (the channel shuffle with two
 // groups), else to channel c, which may be the input itself (in place).
 //
-// Backward writes per-plane partial parameter gradients into (N, C) tensors
-// that the caller sums, so the result does not depend on thread timing.
+// Backward sums the parameter gradients of each plane, then adds these up in
+// plane order, so the result does not depend on thread timing.
 #include <ATen/AccumulateType.h>
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
@@ -22,6 +22,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "../shuffle_attention.h"
@@ -38,61 +39,142 @@
 namespace sa_mmdet {
 namespace {
 
-// exp for float in a form that vectorizes (Cephes expf, about 1 ulp); the
-// clamp keeps 2^n normal, which the sigmoid below does not notice.
-SA_INLINE float sa_exp(float v) {
-  v = v < -87.0f ? -87.0f : v;
-  v = v > 88.0f ? 88.0f : v;
-  const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+// exp(v) for float in a form that vectorizes: v clamped to [-87, 88] (so that
+// 2^n stays a normal float, which the sigmoid below does not notice), then
+// exp(v) = 2^n exp(r) with n = round(v / ln 2), |r| <= ln(2) / 2, and exp(r) a
+// degree-5 polynomial (relative error 2e-7). Rounding adds 1.5 * 2^23, which
+// leaves n in the low mantissa bits of t; shifting them into the exponent field
+// gives 2^n. About 13 vector instructions.
+//
+// The clamp bounds come from ExpClamp::make(), opaque to the compiler: with
+// constant bounds GCC evaluates exp at them and blends three results (twice
+// the instructions) instead of emitting one min and one max.
+struct ExpClamp {
+  float lo, hi;
+
+  static SA_INLINE float opaque(float v) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    asm("" : "+x"(v));
+#endif
+    return v;
+  }
+  static SA_INLINE ExpClamp make() { return {opaque(-87.0f), opaque(88.0f)}; }
+};
+
+SA_INLINE float sa_exp(float v, ExpClamp clamp) {
+  v = std::min(std::max(v, clamp.lo), clamp.hi);
+  const float magic = 12582912.0f;  // 1.5 * 2^23
   const float t = v * 1.44269504088896341f + magic;
   const float n = t - magic;
-  float r = v - n * 0.693359375f;
-  r = r + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  // one fused multiply-add: the error of ln 2 in float, 2e-9 n, matters only
+  // where the sigmoid saturates
+  const float r = v - n * 0.693147182f;
+  float p = 8.2976548e-3f;
+  p = p * r + 4.1915383e-2f;
+  p = p * r + 1.6667575e-1f;
+  p = p * r + 4.9998894e-1f;
+  p = p * r + 9.9999970e-1f;
+  p = p * r + 1.0000001f;
+  int32_t bits;
+  std::memcpy(&bits, &t, sizeof(bits));
+  bits = static_cast<int32_t>(static_cast<uint32_t>(bits) << 23) + 0x3f800000;
   float scale;
   std::memcpy(&scale, &bits, sizeof(scale));
   return p * scale;
 }
-
-SA_INLINE float sa_sigmoid(float v) { return 1.0f / (1.0f + sa_exp(-v)); }
-SA_INLINE double sa_sigmoid(double v) { return 1.0 / (1.0 + std::exp(-v)); }
+SA_INLINE double sa_exp(double v, ExpClamp) { return std::exp(v); }
 
 // Elements summed in the compute dtype before the sum joins the accumulator
 // (double for float input): fast, and within 1e-6 of an exact sum.
 constexpr int64_t kBlock = 1024;
+// Partial sums per reduction in the light passes (4 AVX2 / 2 AVX-512 registers
+// of float), so that they are not bound by the latency of one add chain; the
+// heavy ones keep one register per sum.
+constexpr int64_t kLanes = 32;
 
 template <typename scalar_t>
 using op_t = at::opmath_type<scalar_t>;  // float, or double for double
 template <typename scalar_t>
 using acc_t = at::acc_type<scalar_t, false>;  // double for float and double, else float
 
-template <typename scalar_t>
+// Adds sum(f(i).a) and sum(f(i).b) over i in [0, len) to sum_a and sum_b,
+// where f(i, a, b) sets a and b; `lanes` partial sums per block of kBlock.
+// The partial sums start from the block's first values rather than from zero,
+// which GCC would turn into a memset of the (then spilled) lane arrays.
+template <int64_t lanes, typename op, typename acc, typename F>
+SA_INLINE void block_sums(int64_t len, F f, acc& sum_a, acc& sum_b) {
+  for (int64_t start = 0; start < len; start += kBlock) {
+    const int64_t stop = std::min(len, start + kBlock);
+    int64_t tail = start;
+    op block_a = 0, block_b = 0;
+    if (lanes > 1 && stop - start >= lanes) {
+      op lane_a[lanes], lane_b[lanes];
+#pragma omp simd
+      for (int64_t l = 0; l < lanes; ++l) f(start + l, lane_a[l], lane_b[l]);
+      tail = start + (stop - start) / lanes * lanes;
+      for (int64_t i = start + lanes; i < tail; i += lanes) {
+#pragma omp simd
+        for (int64_t l = 0; l < lanes; ++l) {
+          op a, b;
+          f(i + l, a, b);
+          lane_a[l] += a;
+          lane_b[l] += b;
+        }
+      }
+#pragma omp simd reduction(+ : block_a, block_b)
+      for (int64_t l = 0; l < lanes; ++l) {
+        block_a += lane_a[l];
+        block_b += lane_b[l];
+      }
+    }
+#pragma omp simd reduction(+ : block_a, block_b)
+    for (int64_t i = tail; i < stop; ++i) {
+      op a, b;
+      f(i, a, b);
+      block_a += a;
+      block_b += b;
+    }
+    sum_a += block_a;
+    sum_b += block_b;
+  }
+}
+
 struct Planes {
   int64_t channels;  // C
   int64_t plane;     // H * W
   int64_t params;    // P
   bool shuffle;
+};
 
-  // Index of the output plane of input plane p = n * C + c.
-  SA_INLINE int64_t out_plane(int64_t p) const {
-    if (!shuffle) return p;
-    const int64_t n = p / channels, c = p % channels, half = channels / 2;
-    return n * channels + 2 * (c % half) + c / half;
+// Walks the planes p = n * C + c from a first one on: the channel c, its gate
+// parameter j = c % P (j < P / 2: channel attention, else spatial) and its
+// output plane, kept by increments (integer divisions per plane would cost as
+// much as the work on a plane of a few elements).
+struct PlaneCursor {
+  const Planes& planes;
+  int64_t n, c, j;
+
+  SA_INLINE PlaneCursor(const Planes& planes, int64_t p)
+      : planes(planes), n(p / planes.channels), c(p % planes.channels), j(c % planes.params) {}
+  SA_INLINE bool spatial() const { return j >= planes.params / 2; }
+  // the channel shuffle with two groups sends channel c to 2 * (c % (C / 2)) + c / (C / 2)
+  SA_INLINE int64_t out_plane() const {
+    const int64_t half = planes.channels / 2;
+    const int64_t out = !planes.shuffle ? c : c < half ? 2 * c : 2 * (c - half) + 1;
+    return n * planes.channels + out;
   }
-  SA_INLINE int64_t param(int64_t p) const { return (p % channels) % params; }
-  SA_INLINE bool spatial(int64_t p) const { return param(p) >= params / 2; }
+  SA_INLINE void next() {
+    if (++c == planes.channels) {
+      c = 0;
+      ++n;
+    }
+    if (++j == planes.params) j = 0;  // C is a multiple of P: j wraps with c
+  }
 };
 
 template <typename scalar_t>
 struct ForwardArgs {
-  Planes<scalar_t> planes;
+  Planes planes;
   const scalar_t* x;
   scalar_t* out;
   const op_t<scalar_t>* weight;
@@ -107,41 +189,39 @@ SA_INLINE void forward_range(const ForwardArgs<scalar_t>& a, int64_t begin, int6
   using op = op_t<scalar_t>;
   using acc = acc_t<scalar_t>;
   const int64_t len = a.planes.plane;
-  for (int64_t p = begin; p < end; ++p) {
+  const acc inv_len = acc(1) / len;
+  const ExpClamp clamp = ExpClamp::make();
+  PlaneCursor plane(a.planes, begin);
+  for (int64_t p = begin; p < end; ++p, plane.next()) {
     const scalar_t* x = a.x + p * len;
-    scalar_t* y = a.out + a.planes.out_plane(p) * len;
-    const int64_t j = a.planes.param(p);
-    const op w = a.weight[j], b = a.bias[j];
+    scalar_t* y = a.out + plane.out_plane() * len;
+    const op w = a.weight[plane.j], b = a.bias[plane.j];
     // statistics, shifted by the first element so that one pass is exact enough
     const op shift = static_cast<op>(x[0]);
     acc sum = 0, sum_sq = 0;
-    for (int64_t start = 0; start < len; start += kBlock) {
-      const int64_t stop = std::min(len, start + kBlock);
-      op block_sum = 0, block_sum_sq = 0;
-#pragma omp simd reduction(+ : block_sum, block_sum_sq)
-      for (int64_t i = start; i < stop; ++i) {
-        const op d = static_cast<op>(x[i]) - shift;
-        block_sum += d;
-        block_sum_sq += d * d;
-      }
-      sum += block_sum;
-      sum_sq += block_sum_sq;
-    }
-    const acc mean_shifted = sum / len;
-    const acc var = std::max(sum_sq / len - mean_shifted * mean_shifted, acc(0));
+    block_sums<kLanes, op>(
+        len,
+        [&](int64_t i, op& d, op& d2) {
+          d = static_cast<op>(x[i]) - shift;
+          d2 = d * d;
+        },
+        sum, sum_sq);
+    const acc mean_shifted = sum * inv_len;
+    const acc var = std::max(sum_sq * inv_len - mean_shifted * mean_shifted, acc(0));
     const op mean = static_cast<op>(shift + mean_shifted);
-    const op rstd = static_cast<op>(1 / std::sqrt(var + static_cast<acc>(a.eps)));
+    const op rstd = 1 / std::sqrt(static_cast<op>(var) + a.eps);
     a.mean[p] = mean;
     a.rstd[p] = rstd;
-    if (a.planes.spatial(p)) {
-      const op slope = w * rstd;
+    if (plane.spatial()) {
+      // y = x * sigmoid(z) = x / (1 + exp(-z)), z = w * rstd * (x - mean) + b
+      const op neg_slope = -w * rstd, neg_b = -b;
 #pragma omp simd
       for (int64_t i = 0; i < len; ++i) {
         const op v = static_cast<op>(x[i]);
-        y[i] = static_cast<scalar_t>(v * sa_sigmoid(slope * (v - mean) + b));
+        y[i] = static_cast<scalar_t>(v / (1 + sa_exp(neg_slope * (v - mean) + neg_b, clamp)));
       }
     } else {
-      const op gate = sa_sigmoid(w * mean + b);
+      const op gate = 1 / (1 + sa_exp(-(w * mean + b), clamp));
 #pragma omp simd
       for (int64_t i = 0; i < len; ++i) {
         y[i] = static_cast<scalar_t>(static_cast<op>(x[i]) * gate);
@@ -152,7 +232,7 @@ SA_INLINE void forward_range(const ForwardArgs<scalar_t>& a, int64_t begin, int6
 
 template <typename scalar_t>
 struct BackwardArgs {
-  Planes<scalar_t> planes;
+  Planes planes;
   const scalar_t* grad_out;
   const scalar_t* x;
   scalar_t* grad_x;
@@ -168,59 +248,54 @@ template <typename scalar_t>
 SA_INLINE void backward_range(const BackwardArgs<scalar_t>& a, int64_t begin, int64_t end) {
   using op = op_t<scalar_t>;
   using acc = acc_t<scalar_t>;
+  constexpr bool in_grad_x = std::is_same_v<scalar_t, op>;
   const int64_t len = a.planes.plane;
-  std::vector<op> gates;  // spatial gates of one plane, kept between the two passes
-  for (int64_t p = begin; p < end; ++p) {
+  const acc inv_len = acc(1) / len;
+  const ExpClamp clamp = ExpClamp::make();
+  // the spatial planes' first pass leaves g s + a u in grad_x, or for
+  // reduced-precision grad_x in this buffer
+  std::vector<op> buffer(in_grad_x ? 0 : len);
+  PlaneCursor plane(a.planes, begin);
+  for (int64_t p = begin; p < end; ++p, plane.next()) {
     const scalar_t* x = a.x + p * len;
-    const scalar_t* g = a.grad_out + a.planes.out_plane(p) * len;
+    const scalar_t* g = a.grad_out + plane.out_plane() * len;
     scalar_t* dx = a.grad_x + p * len;
-    const int64_t j = a.planes.param(p);
-    const op w = a.weight[j], b = a.bias[j], mean = a.mean[p];
-    if (a.planes.spatial(p)) {
-      gates.resize(len);
-      op* s = gates.data();
-      const op rstd = a.rstd[p], slope = w * rstd;
+    const op w = a.weight[plane.j], b = a.bias[plane.j], mean = a.mean[p];
+    if (plane.spatial()) {
+      op* partial = in_grad_x ? reinterpret_cast<op*>(dx) : buffer.data();
+      const op rstd = a.rstd[p], slope = w * rstd, neg_slope = -slope, neg_b = -b;
       acc sum_u = 0, sum_ud = 0;
-      for (int64_t start = 0; start < len; start += kBlock) {
-        const int64_t stop = std::min(len, start + kBlock);
-        op block_u = 0, block_ud = 0;
-#pragma omp simd reduction(+ : block_u, block_ud)
-        for (int64_t i = start; i < stop; ++i) {
-          const op v = static_cast<op>(x[i]), d = v - mean;
-          const op gate = sa_sigmoid(slope * d + b);
-          const op u = static_cast<op>(g[i]) * v * gate * (1 - gate);
-          s[i] = gate;
-          block_u += u;
-          block_ud += u * d;
-        }
-        sum_u += block_u;
-        sum_ud += block_ud;
-      }
+      block_sums<1, op>(
+          len,
+          [&](int64_t i, op& u, op& ud) {
+            const op v = static_cast<op>(x[i]), gi = static_cast<op>(g[i]), d = v - mean;
+            const op gate = 1 / (1 + sa_exp(neg_slope * d + neg_b, clamp));
+            u = gi * v * (gate - gate * gate);
+            ud = u * d;
+            partial[i] = gi * gate + slope * u;
+          },
+          sum_u, sum_ud);
       // dx = g s + a u - a rstd^2 t (x - mean) / HW - a S1 / HW
-      const op c_d = static_cast<op>(slope * rstd * rstd * sum_ud / len);
-      const op c_0 = static_cast<op>(slope * sum_u / len);
+      const op c_d = static_cast<op>(slope * rstd * rstd * sum_ud * inv_len);
+      const op c_0 = static_cast<op>(slope * sum_u * inv_len);
 #pragma omp simd
       for (int64_t i = 0; i < len; ++i) {
-        const op v = static_cast<op>(x[i]), gi = static_cast<op>(g[i]), gate = s[i];
-        const op u = gi * v * gate * (1 - gate);
-        dx[i] = static_cast<scalar_t>(gi * gate + slope * u - c_d * (v - mean) - c_0);
+        dx[i] = static_cast<scalar_t>(partial[i] - c_d * (static_cast<op>(x[i]) - mean) - c_0);
       }
       a.grad_weight[p] = static_cast<op>(rstd * sum_ud);
       a.grad_bias[p] = static_cast<op>(sum_u);
     } else {
-      acc sum_gx = 0;
-      for (int64_t start = 0; start < len; start += kBlock) {
-        const int64_t stop = std::min(len, start + kBlock);
-        op block_gx = 0;
-#pragma omp simd reduction(+ : block_gx)
-        for (int64_t i = start; i < stop; ++i) {
-          block_gx += static_cast<op>(g[i]) * static_cast<op>(x[i]);
-        }
-        sum_gx += block_gx;
-      }
-      const op gate = sa_sigmoid(w * mean + b);
+      acc sum_gx = 0, unused = 0;
+      block_sums<kLanes, op>(
+          len,
+          [&](int64_t i, op& gx, op& zero) {
+            gx = static_cast<op>(g[i]) * static_cast<op>(x[i]);
+            zero = 0;
+          },
+          sum_gx, unused);
+      const op gate = 1 / (1 + sa_exp(-(w * mean + b), clamp));
       const op grad_logit = static_cast<op>(gate * (1 - gate) * sum_gx);
-      const op c_0 = w * grad_logit / len;
+      const op c_0 = static_cast<op>(w * grad_logit * inv_len);
 #pragma omp simd
       for (int64_t i = 0; i < len; ++i) {
         dx[i] = static_cast<scalar_t>(static_cast<op>(g[i]) * gate + c_0);
@@ -263,8 +338,7 @@ void check_inputs(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
               "shuffle_attention: bad weight/bias size ", params, " for C=", channels);
 }
 
-template <typename scalar_t>
-Planes<scalar_t> planes_of(const at::Tensor& x, const at::Tensor& weight, bool shuffle) {
+Planes planes_of(const at::Tensor& x, const at::Tensor& weight, bool shuffle) {
   return {x.size(1), x.size(2) * x.size(3), weight.numel(), shuffle};
 }
 
@@ -284,7 +358,7 @@ std::tuple<at::Tensor, at::Tensor> shuffle_attention_forward(
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, x.scalar_type(),
                                   "shuffle_attention_forward", [&] {
     using op = op_t<scalar_t>;
-    const ForwardArgs<scalar_t> args{planes_of<scalar_t>(x, weight, shuffle),
+    const ForwardArgs<scalar_t> args{planes_of(x, weight, shuffle),
                                      x.const_data_ptr<scalar_t>(), out.data_ptr<scalar_t>(),
                                      weight.const_data_ptr<op>(), bias.const_data_ptr<op>(),
                                      mean.data_ptr<op>(), rstd.data_ptr<op>(),
@@ -310,19 +384,33 @@ std::tuple<at::Tensor, at::Tensor> shuffle_attention_backward(
                     t->is_contiguous(),
                 "shuffle_attention: mean and rstd must be the (N, C) tensors of forward");
   }
-  const int64_t rows = x.size(0) * x.size(1);
-  auto grad_weight = at::empty({x.size(0), x.size(1)}, weight.options());
+  const int64_t rows = x.size(0) * x.size(1), params = weight.numel();
+  auto grad_weight = at::empty({params}, weight.options());
   auto grad_bias = at::empty_like(grad_weight);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, x.scalar_type(),
                                   "shuffle_attention_backward", [&] {
     using op = op_t<scalar_t>;
+    std::vector<op> partial(2 * rows);  // per plane: weight, then bias gradients
     const BackwardArgs<scalar_t> args{
-        planes_of<scalar_t>(x, weight, shuffle), grad_out.const_data_ptr<scalar_t>(),
+        planes_of(x, weight, shuffle), grad_out.const_data_ptr<scalar_t>(),
         x.const_data_ptr<scalar_t>(), grad_x.data_ptr<scalar_t>(),
         weight.const_data_ptr<op>(), bias.const_data_ptr<op>(), mean.const_data_ptr<op>(),
-        rstd.const_data_ptr<op>(), grad_weight.data_ptr<op>(), grad_bias.data_ptr<op>()};
+        rstd.const_data_ptr<op>(), partial.data(), partial.data() + rows};
     at::parallel_for(0, rows, grain(args.planes.plane),
                      [&](int64_t begin, int64_t end) { run_backward(args, begin, end); });
+    // the planes' partial sums reduced in plane order: bit-identical runs
+    std::vector<acc_t<op>> sums(2 * params, 0);
+    PlaneCursor plane(args.planes, 0);
+    for (int64_t p = 0; p < rows; ++p, plane.next()) {
+      sums[plane.j] += args.grad_weight[p];
+      sums[params + plane.j] += args.grad_bias[p];
+    }
+    op* gw = grad_weight.data_ptr<op>();
+    op* gb = grad_bias.data_ptr<op>();
+    for (int64_t j = 0; j < params; ++j) {
+      gw[j] = static_cast<op>(sums[j]);
+      gb[j] = static_cast<op>(sums[params + j]);
+    }
   });
   return {grad_weight, grad_bias};
 }
