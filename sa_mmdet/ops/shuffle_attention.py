@@ -217,7 +217,6 @@ def _forward_cpu(
     return out, mean, rstd
 
 
-@_forward.register_kernel('cuda')
 def _forward_cuda(
     x: Tensor, weight: Tensor, bias: Tensor, eps: float, shuffle: bool
 ) -> Tuple[Tensor, Tensor, Tensor]:
@@ -303,7 +302,6 @@ def _backward_cpu(
     return grad_x, grad_weight, grad_bias
 
 
-@_backward.register_kernel('cuda')
 def _backward_cuda(
     grad_out: Tensor,
     x: Tensor,
@@ -366,13 +364,21 @@ torch.library.register_autograd(
 )
 
 
-# The CPU kernels go through the low-level registration API: CustomOpDef.register_kernel wraps
+# The device kernels go through the low-level registration API: CustomOpDef.register_kernel wraps
 # each call in Python checks that cost more than the kernel itself on small inputs. Where the
-# extension is built, it registers the autograd of the ops for CPU tensors in C++
+# extension is built, it registers the autograd of the ops for CPU and CUDA tensors in C++
 # (csrc/autograd/), which takes precedence over register_autograd's Python autograd.Function.
-_CPU_LIB = torch.library.Library('sa_mmdet', 'IMPL', 'CPU')
-_CPU_LIB.impl('shuffle_attention_forward', _forward_cpu)
-_CPU_LIB.impl('shuffle_attention_backward', _backward_cpu)
+def _device_library(key: str, forward, backward) -> torch.library.Library:
+    library = torch.library.Library('sa_mmdet', 'IMPL', key)
+    library.impl('shuffle_attention_forward', forward)
+    library.impl('shuffle_attention_backward', backward)
+    return library
+
+
+_DEVICE_LIBRARIES = (
+    _device_library('CPU', _forward_cpu, _backward_cpu),
+    _device_library('CUDA', _forward_cuda, _backward_cuda),
+)
 
 
 # functional ------------------------------------------------------------------------------------

@@ -261,3 +261,14 @@ def test_cpu_autograd_is_the_compiled_one(make_case, reference):
     grad = torch.autograd.grad(out, x, upstream, create_graph=True)[0]
     with pytest.raises(RuntimeError, match='not implemented'):
         grad.sum().backward()
+
+
+@needs_kernel
+@pytest.mark.parametrize('device', ['CPU', 'CUDA'])
+def test_kernels_and_cpp_autograd_registered_per_device(device):
+    # Rule: CPU and CUDA kernels are registered with the dispatcher directly (no per-call
+    # custom_op wrapper), and the C++ autograd covers both devices; the GPU test runs it on CUDA.
+    for op in ('shuffle_attention_forward', 'shuffle_attention_backward'):
+        name = f'sa_mmdet::{op}'
+        assert torch._C._dispatch_has_kernel_for_dispatch_key(name, device)
+        assert torch._C._dispatch_has_kernel_for_dispatch_key(name, f'Autograd{device}')

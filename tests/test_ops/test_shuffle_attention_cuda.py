@@ -151,6 +151,13 @@ def test_autocast_float16_keeps_fp32_statistics(randomize_sa, sa_reference):
     assert_close([got], [expected], 2e-2)
 
 
+def test_cuda_autograd_is_the_compiled_one(randomize_sa):
+    pytest.importorskip('sa_mmdet._ext')
+    sa, x, _ = make_case((2, 64, 5, 7), 8, randomize_sa)
+    out = sa.cuda()(x.cuda().requires_grad_())
+    assert 'ShuffleAttentionFunction' in out.grad_fn.name()
+
+
 def test_amp_optim_wrapper_trains_an_sa_backbone():
     # mmdet's --amp: AmpOptimWrapper (fp16 autocast and a dynamic loss scale)
     from mmengine.optim import AmpOptimWrapper

@@ -269,6 +269,16 @@ def _without_kernels(fn: Callable) -> Callable:
     return run
 
 
+def _under_autocast(fn: Callable, device: torch.device, dtype: torch.dtype) -> Callable:
+    """``fn`` as AMP runs it: the official form's GroupNorm then computes in float32."""
+
+    def run() -> None:
+        with torch.autocast(device.type, dtype=dtype):
+            fn()
+
+    return run
+
+
 def benchmark_layers(args: argparse.Namespace, device: torch.device, timer: Timer) -> None:
     dtype = getattr(torch, args.dtype)
     peak = peak_bandwidth(device, args.peak_bandwidth)
@@ -290,6 +300,8 @@ def benchmark_layers(args: argparse.Namespace, device: torch.device, timer: Time
         if with_pytorch:
             fns['pytorch fwd'] = _without_kernels(_forward_fn(ours, x))
             fns['pytorch fwd+bwd'] = _without_kernels(_train_fn(ours, x, grad))
+        if dtype != torch.float32:  # half-precision inputs come from AMP
+            fns = {name: _under_autocast(fn, device, dtype) for name, fn in fns.items()}
         fns['copy'] = lambda: x.detach().clone()
         t = time_interleaved(fns, timer, args.repeats, args.warmup)
 

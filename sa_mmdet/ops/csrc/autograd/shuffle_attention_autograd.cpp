@@ -1,13 +1,13 @@
-// Autograd of the sa_mmdet::shuffle_attention ops for CPU tensors, in C++.
+// Autograd of the sa_mmdet::shuffle_attention ops for CPU and CUDA tensors, in C++.
 //
 // The ops are defined in Python (sa_mmdet/ops/shuffle_attention.py, with
 // torch.library.custom_op), which also registers their autograd for every
 // device. That registration runs an autograd.Function in Python on each call;
-// this one, registered for AutogradCPU (which takes precedence over the
-// Autograd alias key), computes the same thing without entering Python: the
-// forward and backward ops are called through the dispatcher, so their CPU
-// kernels, fake implementations and tracing under torch.compile are those of
-// the Python registration.
+// this one, registered for AutogradCPU and AutogradCUDA (which take precedence
+// over the Autograd alias key), computes the same thing without entering
+// Python: the forward and backward ops are called through the dispatcher, so
+// their kernels (C++ on CPU, Triton on CUDA), fake implementations and tracing
+// under torch.compile are those of the Python registration.
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/autograd.h>
 #include <torch/csrc/autograd/autograd_not_implemented_fallback.h>
@@ -74,10 +74,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> forward_autograd(const at::Tensor
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(sa_mmdet, AutogradCPU, m) {
+void register_autograd(torch::Library& m) {
   m.impl("shuffle_attention_forward", TORCH_FN(forward_autograd));
   // not differentiable (no double backward), as in the Python registration
   m.impl("shuffle_attention_backward", torch::autograd::autogradNotImplementedFallback());
 }
+
+TORCH_LIBRARY_IMPL(sa_mmdet, AutogradCPU, m) { register_autograd(m); }
+TORCH_LIBRARY_IMPL(sa_mmdet, AutogradCUDA, m) { register_autograd(m); }
 
 }  // namespace sa_mmdet
