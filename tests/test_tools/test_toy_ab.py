@@ -89,3 +89,12 @@ def test_one_iteration_per_model_prints_the_table(run_python, tmp_path, tool):
     # A second call finds the finished runs and trains nothing.
     again = run_python('tools/analysis_tools/toy_ab.py', *args, timeout=600)
     assert again.returncode == 0 and again.stdout.count('done before') == len(tool.MODELS)
+
+
+def test_arguments_are_checked(tool, capsys):
+    assert tool.parse_args([]).models == ['R50', 'SA', 'SE', 'ECA', 'SGE']  # CBAM optional
+    # Rule: at least one epoch and one thread.
+    for bad in (['--epochs', '0'], ['--threads', '0']):
+        with pytest.raises(SystemExit):
+            tool.parse_args(bad)
+        assert 'must be >= 1' in capsys.readouterr().err

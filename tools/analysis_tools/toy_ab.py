@@ -21,7 +21,8 @@ validation runs once, after it, and no checkpoint is written unless
 (``tools/dataset_converters/generate_toy_coco.py``).
 
 Example:
-    python tools/analysis_tools/toy_ab.py                      # ~35 min on 2 idle cores
+    python tools/analysis_tools/toy_ab.py              # 10 runs of 200 iterations
+    python tools/analysis_tools/toy_ab.py --threads 1  # on a machine shared with other jobs
     python tools/analysis_tools/toy_ab.py --models R50 SA CBAM --seeds 0 1 2 --epochs 4
 """
 
@@ -101,8 +102,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--epochs',
         type=int,
         default=2,
-        help='epochs of 100 iterations per run (default: 2, ~3.5 min per run on 2 idle cores; '
-        'the toy configs train 8)',
+        help='epochs of 100 iterations per run (default: 2; the toy configs train 8, in ~10 min '
+        'on 2 idle cores)',
+    )
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help='CPU threads per training process (OMP_NUM_THREADS; default: torch default). '
+        '1 is faster on a machine shared with other jobs: idle threads then do not spin',
     )
     parser.add_argument('--work-dir', default='work_dirs/toy_ab', help='default: work_dirs/toy_ab')
     parser.add_argument(
@@ -125,6 +133,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error(f'--epochs must be >= 1, got {args.epochs}')
+    if args.threads is not None and args.threads < 1:
+        parser.error(f'--threads must be >= 1, got {args.threads}')
     return args
 
 
@@ -220,8 +230,11 @@ def train(args: argparse.Namespace, model: str, seed: int) -> RunResult:
         command += ['--cfg-options', *args.cfg_options]
     print(f'[toy_ab] {model} seed {seed}: training, log in {work_dir}', flush=True)
     start = time.perf_counter()
+    env = dict(os.environ)
+    if args.threads:
+        env['OMP_NUM_THREADS'] = str(args.threads)
     with open(osp.join(work_dir, 'toy_ab_train.log'), 'w') as log:
-        run = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
+        run = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     if run.returncode != 0:
         raise RuntimeError(
             f'training {model} seed {seed} failed (exit {run.returncode}); see '
