@@ -1,9 +1,9 @@
 """Our complexity figures next to the SA-Net paper's (arXiv 2102.00240).
 
-Paper figures here are only those confirmed: Table 1 (classifiers, 224x224)
-and the SA detectors' parameter counts of Table 3 (1280x800, trainable
-parameters only) plus its RetinaNet ResNet-101 count. Everything else is None
-("n/a"), never estimated.
+Paper figures here are only those confirmed: Table 1 (classifiers, 224x224,
+SA-Net and its baselines SE, CBAM, SGE and ECA) and the detectors' parameter
+counts of Table 3 (1280x800, trainable parameters only: SA, SE and the
+RetinaNet ResNet-101). Everything else is None ("n/a"), never estimated.
 """
 
 import os.path as osp
@@ -13,12 +13,31 @@ from typing import List, Optional, Sequence, Tuple
 from .builder import build_model_from_config
 from .complexity import Complexity, classifier_complexity, detector_complexity
 
-# Paper Table 1 (ImageNet, 224x224): name -> (params in M, GFLOPs).
+# Paper Table 1 (ImageNet, 224x224): name -> (params in M, GFLOPs), printed
+# with 3 decimals.
 PAPER_CLASSIFIERS = {
     'ResNet-50': (25.557, 4.122),
+    'SE-ResNet-50': (28.088, 4.130),
+    'CBAM-ResNet-50': (28.090, 4.139),
+    'SGE-ResNet-50': (25.559, 4.127),
+    'ECA-ResNet-50': (25.557, 4.127),
     'SA-Net-50': (25.557, 4.125),
     'ResNet-101': (44.549, 7.849),
+    'SE-ResNet-101': (49.327, 7.863),
+    'CBAM-ResNet-101': (49.330, 7.879),
+    'SGE-ResNet-101': (44.553, 7.858),
+    'ECA-ResNet-101': (44.549, 7.858),
     'SA-Net-101': (44.551, 7.854),
+}
+
+# Table 1's attention networks, in its order: key -> (name pattern, attention
+# config of AttentionResNet; None for SAResNet).
+CLASSIFIER_ATTENTIONS = {
+    'SE': ('SE-ResNet-{}', dict(type='SqueezeExcitation')),
+    'CBAM': ('CBAM-ResNet-{}', dict(type='CBAM')),
+    'SGE': ('SGE-ResNet-{}', dict(type='SpatialGroupEnhance')),
+    'ECA': ('ECA-ResNet-{}', dict(type='EfficientChannelAttention')),
+    'SA': ('SA-Net-{}', None),
 }
 
 # Our SA detector configs (in configs/sa_resnet/) and their plain-ResNet twins.
@@ -31,8 +50,25 @@ DETECTOR_PAIRS = {
     'retinanet_sa-r101_fpn_1x_coco': 'mmdet::retinanet/retinanet_r101_fpn_1x_coco.py',
 }
 
-# Paper Table 3 parameter counts (M, trainable only). The paper prints 56.64 M
-# for RetinaNet SA-R101, below its own ResNet-101 figure of 56.74 M.
+# The baseline detector configs (in configs/attention_baselines/): Table 3's SE
+# rows and Table 4's Mask R-CNN rows.
+BASELINE_DETECTORS = (
+    'faster-rcnn_se-r50_fpn_1x_coco',
+    'faster-rcnn_se-r101_fpn_1x_coco',
+    'mask-rcnn_se-r50_fpn_1x_coco',
+    'mask-rcnn_se-r101_fpn_1x_coco',
+    'mask-rcnn_eca-r50_fpn_1x_coco',
+    'mask-rcnn_eca-r101_fpn_1x_coco',
+    'mask-rcnn_sge-r50_fpn_1x_coco',
+    'mask-rcnn_sge-r101_fpn_1x_coco',
+    'retinanet_se-r50_fpn_1x_coco',
+    'retinanet_se-r101_fpn_1x_coco',
+)
+
+# Paper Table 3 parameter counts (M, trainable only), printed with 2 decimals.
+# The paper prints 56.64 M for RetinaNet SA-R101, below its own ResNet-101
+# figure of 56.74 M. Its SE rows fit SE without FC biases for Faster and Mask
+# R-CNN, with them for RetinaNet; our SE configs have them (SENet's form).
 PAPER_DETECTOR_PARAMS = {
     'faster-rcnn_sa-r50_fpn_1x_coco': 41.53,
     'faster-rcnn_sa-r101_fpn_1x_coco': 60.53,
@@ -41,6 +77,12 @@ PAPER_DETECTOR_PARAMS = {
     'retinanet_sa-r50_fpn_1x_coco': 37.74,
     'retinanet_sa-r101_fpn_1x_coco': 56.64,
     'retinanet_r101_fpn_1x_coco': 56.74,
+    'faster-rcnn_se-r50_fpn_1x_coco': 44.02,
+    'faster-rcnn_se-r101_fpn_1x_coco': 65.24,
+    'mask-rcnn_se-r50_fpn_1x_coco': 46.67,
+    'mask-rcnn_se-r101_fpn_1x_coco': 67.89,
+    'retinanet_se-r50_fpn_1x_coco': 40.25,
+    'retinanet_se-r101_fpn_1x_coco': 61.49,
 }
 
 
@@ -57,6 +99,8 @@ class ComplexityRow:
             unknown.
         paper_gflops (float, optional): The paper's GFLOPs, None if unknown.
         complexity (Complexity): Everything measured.
+        paper_digits (int): Decimals the paper printed its figures with (3
+            in Table 1, 2 in Table 3). Defaults to 3.
     """
 
     model: str
@@ -65,23 +109,42 @@ class ComplexityRow:
     paper_params: Optional[float]
     paper_gflops: Optional[float]
     complexity: Complexity
+    paper_digits: int = 3
 
 
-def classifier_rows(depths: Sequence[int] = (50, 101), size: int = 224) -> List[ComplexityRow]:
-    """ResNet and SA-Net classifiers, as in the paper's Table 1.
+def classifier_rows(
+    depths: Sequence[int] = (50, 101),
+    size: int = 224,
+    attentions: Optional[Sequence[str]] = None,
+) -> List[ComplexityRow]:
+    """ResNet and its attention variants as classifiers, as in the paper's Table 1.
 
     Args:
         depths (Sequence[int]): ResNet depths. Defaults to (50, 101).
         size (int): Input side. Paper figures are given only for 224.
             Defaults to 224.
+        attentions (Sequence[str], optional): Keys of
+            :data:`CLASSIFIER_ATTENTIONS` (``'SE'``, ``'CBAM'``, ``'SGE'``,
+            ``'ECA'``, ``'SA'``). None means all of them.
 
     Returns:
-        list[ComplexityRow]: ResNet-d then SA-Net-d for each depth.
+        list[ComplexityRow]: For each depth the plain ResNet, then the
+        attention networks in Table 1's order.
     """
+    keys = list(CLASSIFIER_ATTENTIONS) if attentions is None else list(attentions)
+    unknown = [key for key in keys if key not in CLASSIFIER_ATTENTIONS]
+    if unknown:
+        raise KeyError(f'unknown attentions {unknown}; choose from {list(CLASSIFIER_ATTENTIONS)}')
     rows = []
     for depth in depths:
-        for sa, name in ((False, f'ResNet-{depth}'), (True, f'SA-Net-{depth}')):
-            complexity = classifier_complexity(depth, sa=sa, size=size)
+        variants = [(f'ResNet-{depth}', dict(sa=False))]
+        for key in CLASSIFIER_ATTENTIONS:
+            if key in keys:
+                pattern, attention = CLASSIFIER_ATTENTIONS[key]
+                kwargs = dict(sa=True) if attention is None else dict(attention=attention)
+                variants.append((pattern.format(depth), kwargs))
+        for name, kwargs in variants:
+            complexity = classifier_complexity(depth, size=size, **kwargs)
             paper = PAPER_CLASSIFIERS.get(name, (None, None)) if size == 224 else (None, None)
             rows.append(
                 ComplexityRow(name, f'{size}x{size}', complexity.params, *paper, complexity)
@@ -125,6 +188,32 @@ def detector_rows(
     return config_rows(configs, size)
 
 
+def baseline_detector_rows(
+    names: Optional[Sequence[str]] = None, size: Sequence[int] = (1280, 800)
+) -> List[ComplexityRow]:
+    """The baseline detectors (SE, ECA, SGE), as in the paper's Tables 3 and 4.
+
+    Their plain-ResNet and SA twins are the rows of :func:`detector_rows`.
+
+    Args:
+        names (Sequence[str], optional): Config names (with or without
+            ``.py``) of :data:`BASELINE_DETECTORS`. None means all ten.
+        size (Sequence[int]): ``(width, height)`` of the input. Defaults to
+            (1280, 800).
+
+    Returns:
+        list[ComplexityRow]: One row per config, read from the configs
+        installed with the package.
+    """
+    names = list(BASELINE_DETECTORS) if names is None else [n.replace('.py', '') for n in names]
+    unknown = [name for name in names if name not in BASELINE_DETECTORS]
+    if unknown:
+        raise KeyError(
+            f'unknown baseline detector configs {unknown}; choose from {list(BASELINE_DETECTORS)}'
+        )
+    return config_rows([f'sa_mmdet::attention_baselines/{name}.py' for name in names], size)
+
+
 def config_rows(configs: Sequence[str], size: Sequence[int] = (1280, 800)) -> List[ComplexityRow]:
     """Any detector configs, with the paper's parameter count where it has one.
 
@@ -147,7 +236,13 @@ def config_rows(configs: Sequence[str], size: Sequence[int] = (1280, 800)) -> Li
         input_desc = f'{width}x{height}' + (f', {rois} RoIs' if rois else '')
         rows.append(
             ComplexityRow(
-                name, input_desc, complexity.trainable_params, paper_params, None, complexity
+                name,
+                input_desc,
+                complexity.trainable_params,
+                paper_params,
+                None,
+                complexity,
+                paper_digits=2,
             )
         )
     return rows

@@ -29,16 +29,14 @@ Example:
 
 import argparse
 import math
-import platform
-import statistics
-import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import torch
 from mmdet.models.backbones import ResNet
 
 from sa_mmdet.analysis.saved_tensors import saved_tensor_bytes
 from sa_mmdet.analysis.table import format_table
+from sa_mmdet.analysis.timing import Timer, describe_device, time_interleaved
 from sa_mmdet.deploy import fold_shuffle_attention
 from sa_mmdet.models import SAResNet, ShuffleAttention
 from sa_mmdet.ops import sa_backend, sa_kernel_enabled
@@ -148,71 +146,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-class Timer:
-    """Times calls on a device: CUDA events on a GPU, a host clock on the CPU."""
-
-    def __init__(self, device: torch.device, clock: str = 'wall') -> None:
-        self.cuda = device.type == 'cuda'
-        self.clock = time.process_time if clock == 'process' else time.perf_counter
-
-    def __call__(self, fn: Callable[[], object]) -> float:
-        """Seconds one call of ``fn`` takes."""
-        if self.cuda:
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            end.synchronize()
-            return start.elapsed_time(end) / 1e3
-        start = self.clock()
-        fn()
-        return self.clock() - start
-
-
-def time_interleaved(
-    fns: Dict[str, Callable[[], object]], timer: Timer, repeats: int, warmup: int
-) -> Dict[str, float]:
-    """Median seconds per call of each function, the functions run in turn."""
-    times: Dict[str, List[float]] = {name: [] for name in fns}
-    for step in range(warmup + repeats):
-        for name, fn in fns.items():
-            seconds = timer(fn)
-            if step >= warmup:
-                times[name].append(seconds)
-    return {name: statistics.median(values) for name, values in times.items()}
-
-
 def print_table(title: str, header: Sequence[str], rows: List[Sequence[str]]) -> None:
     print('\n' + format_table(header, rows, title=title))
-
-
-def describe_device(device: torch.device) -> str:
-    """The processor the figures come from, with its vector extensions or name."""
-    if device.type == 'cuda':
-        props = torch.cuda.get_device_properties(device)
-        return (
-            f'{props.name}, {props.multi_processor_count} SMs, {props.total_memory / 2**30:.0f} GiB'
-        )
-    model = platform.processor() or 'CPU'
-    try:
-        with open('/proc/cpuinfo') as f:
-            lines = f.read().splitlines()
-        model = next(
-            line.split(':', 1)[1].strip() for line in lines if line.startswith('model name')
-        )
-        flags = set(
-            next(line.split(':', 1)[1] for line in lines if line.startswith('flags')).split()
-        )
-        extensions = [
-            name for name in ('avx2', 'avx512f', 'avx512_bf16', 'amx_tile') if name in flags
-        ]
-    except (OSError, StopIteration):
-        extensions = []
-    capability = torch.backends.cpu.get_cpu_capability()
-    return (
-        f'{model}, vector extensions: {", ".join(extensions) or "none found"} '
-        f'(torch kernels use {capability})'
-    )
 
 
 def peak_bandwidth(device: torch.device, given: Optional[float]) -> Optional[float]:

@@ -1,12 +1,16 @@
-"""Params and FLOPs of SA classifiers and detectors next to the SA-Net paper's.
+"""Params and FLOPs of SA and baseline classifiers and detectors next to the SA-Net paper's.
 
 Counts with mmengine's analysis tools (``FlopAnalyzer``, ``parameter_count``)
-and prints a table with our figures, the paper's (Table 1 at 224x224, Table 3
-at 1280x800) and the differences, followed by notes on counting conventions.
+and prints a table with our figures, the paper's (Table 1 at 224x224: ResNet,
+SE, CBAM, SGE, ECA and SA; Table 3 at 1280x800) and the differences, followed
+by notes on counting conventions.
 
 Example:
-    python tools/analysis_tools/complexity.py                  # all, ~5 min on CPU
+    python tools/analysis_tools/complexity.py                  # all, ~15 min on CPU
     python tools/analysis_tools/complexity.py --only classifiers --format md
+    python tools/analysis_tools/complexity.py --only classifiers --attentions SE SA
+    python tools/analysis_tools/complexity.py --only baseline-detectors \\
+        --baselines mask-rcnn_eca-r50_fpn_1x_coco
     python tools/analysis_tools/complexity.py --only detectors \\
         --detectors faster-rcnn_sa-r50_fpn_1x_coco
     python tools/analysis_tools/complexity.py --only configs \\
@@ -17,8 +21,11 @@ import argparse
 from typing import List, Optional, Sequence
 
 from sa_mmdet.analysis.paper_comparison import (
+    BASELINE_DETECTORS,
+    CLASSIFIER_ATTENTIONS,
     DETECTOR_PAIRS,
     ComplexityRow,
+    baseline_detector_rows,
     classifier_rows,
     config_rows,
     detector_rows,
@@ -35,7 +42,7 @@ HEADER = (
     'GFLOPs (paper-style)',
     'paper GFLOPs',
     'Δ GFLOPs (paper-style)',
-    'SA GFLOPs (mmengine / paper-style)',
+    'attention GFLOPs (mmengine / paper-style)',
 )
 
 NOTES = """\
@@ -48,21 +55,30 @@ Notes
   25.557 M (its abstract says SA adds 300 parameters), where 25,557,740 rounds to
   25.558; its SA-Net-101 figure agrees with +1,524. The -0.01 of three detectors is in
   the last printed digit; the +0.10 of RetinaNet SA-R101 is the paper's misprint (56.64,
-  below its own ResNet-101 figure).
+  below its own ResNet-101 figure). The baselines' Table 1 counts all match. Our SE
+  detectors have SENet's FC biases; the paper's Faster and Mask R-CNN SE rows fit SE
+  without them (-0.014 / -0.025 M: build with dict(type='SqueezeExcitation', bias=False)),
+  its RetinaNet SE rows SE with them.
 - GFLOPs (mmengine): mmengine.analysis.FlopAnalyzer, one multiply-add = one FLOP. It counts
   convolutions, linear layers, BatchNorm (2 per element in eval mode), GroupNorm (5 per
   element), upsampling and adaptive average pooling; it does not count elementwise add,
-  mul, sigmoid, ReLU, mean or max-pooling. Inside SA only the GroupNorm of the spatial
-  halves is counted, 5 FLOPs per element: SA-Net-50 is +0.0138 GFLOPs over ResNet-50.
+  mul, sigmoid, ReLU, mean, max or max-pooling. Inside SA only the GroupNorm of the
+  spatial halves is counted, 5 FLOPs per element: SA-Net-50 is +0.0138 GFLOPs over
+  ResNet-50. SE's pooling (adaptive_avg_pool2d) and FCs are counted; ECA's and SGE's
+  poolings (means) are not, nor CBAM's pools, only its MLP, 7x7 conv and BatchNorm.
 - GFLOPs (paper-style): the same trace plus one FLOP per ReLU output and per max-pool
-  input, with each SA layer counted as one FLOP per element of its halves, C/2 * H * W,
-  instead of its GroupNorm. This reproduces the paper's Table 1 exactly: SA's share,
-  sum(C/2 * H * W) = 2.76e-3 GFLOPs for SA-Net-50, is the figure of the paper's abstract
-  and its +0.003 in Table 1 (+0.0045, printed +0.005, for SA-Net-101) - as if only the
-  global average pooling of the channel halves were counted (by its input) and neither
-  the GroupNorm, the sigmoids nor the gate products. For detectors it only approximates
-  mmcv 1.x's counter (which also counted convolution biases, and no functional ReLUs);
-  the paper's detector GFLOPs could not be confirmed here (n/a).
+  input, with each attention layer counted by the rule the paper's module-hook counter
+  (mmcv 1.x / ptflops family) implies: one FLOP per element its global pooling reads,
+  plus its convolutions, linear layers and BatchNorm; no GroupNorm, sigmoid, product,
+  channel-wise pooling or normalisation. SA: C/2 * H * W (the pooling of its channel
+  halves; 2.76e-3 GFLOPs for SA-Net-50, the figure of the paper's abstract). SE: C*H*W +
+  both FCs. ECA: C*H*W (its 1-D conv, k*C MACs = 8.8e-5 GFLOPs in ECA-ResNet-50, is left
+  out; counting it gives 4.1275, printed 4.128). SGE: C*H*W. CBAM: 2*C*H*W (average and
+  max pooling) + its MLP on both + 7x7 conv + BatchNorm (its channel-wise max and mean
+  not counted). This reproduces all twelve GFLOPs of the paper's Table 1 (its baselines'
+  figures are the ECA-Net paper's). For detectors it only approximates mmcv 1.x's
+  counter (which also counted convolution biases, and no functional ReLUs); the paper's
+  detector GFLOPs could not be confirmed here (n/a).
 - Detectors run in tensor mode (backbone, neck and heads without post-processing), as
   mmdet's tools/analysis_tools/get_flops.py does. Two-stage detectors keep exactly 1000
   RPN proposals (RPN NMS off while counting, so the count does not depend on the
@@ -70,40 +86,38 @@ Notes
 """
 
 
-def _decimals(figure: float) -> int:
-    """Decimals the paper printed a figure with (its figures have no trailing 0)."""
-    return len(repr(figure).partition('.')[2])
+def _paper(figure: Optional[float], digits: int) -> str:
+    return 'n/a' if figure is None else f'{figure:.{digits}f}'
 
 
-def _paper(figure: Optional[float]) -> str:
-    return 'n/a' if figure is None else repr(figure)
-
-
-def _diff(ours: float, paper: Optional[float]) -> str:
+def _diff(ours: float, paper: Optional[float], digits: int) -> str:
     """``ours - paper`` with ours rounded as the paper printed its figure."""
     if paper is None:
         return 'n/a'
-    digits = _decimals(paper)
     diff = round(round(ours, digits) - paper, digits)
     return '0' if diff == 0 else f'{diff:+.{digits}f}'
 
 
 def row_cells(row: ComplexityRow) -> List[str]:
     """The table cells of one row (params in M, FLOPs in G)."""
-    c = row.complexity
+    c, digits = row.complexity, row.paper_digits
     params, gflops, paper_style = row.params / 1e6, c.flops / 1e9, c.paper_flops / 1e9
-    sa = f'{c.sa_flops / 1e9:.4f} / {c.sa_half_elements / 1e9:.4f}' if c.sa_layers else '-'
+    attention = (
+        f'{c.attention_flops / 1e9:.4f} / {c.attention_paper_flops / 1e9:.4f}'
+        if c.attention_layers
+        else '-'
+    )
     return [
         row.model,
         row.input,
         f'{params:.3f}',
-        _paper(row.paper_params),
-        _diff(params, row.paper_params),
+        _paper(row.paper_params, digits),
+        _diff(params, row.paper_params, digits),
         f'{gflops:.3f}',
         f'{paper_style:.3f}',
-        _paper(row.paper_gflops),
-        _diff(paper_style, row.paper_gflops),
-        sa,
+        _paper(row.paper_gflops, 3),
+        _diff(paper_style, row.paper_gflops, 3),
+        attention,
     ]
 
 
@@ -111,9 +125,24 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument(
         '--only',
-        choices=('all', 'classifiers', 'detectors', 'configs'),
+        choices=('all', 'classifiers', 'detectors', 'baseline-detectors', 'configs'),
         default='all',
         help='which table part to compute (default: all; configs: only those given with --configs)',
+    )
+    parser.add_argument(
+        '--attentions',
+        nargs='+',
+        choices=list(CLASSIFIER_ATTENTIONS),
+        default=None,
+        help='attention classifiers next to ResNet (default: all: '
+        f'{" ".join(CLASSIFIER_ATTENTIONS)})',
+    )
+    parser.add_argument(
+        '--baselines',
+        nargs='+',
+        choices=list(BASELINE_DETECTORS),
+        metavar='NAME',
+        help=f'baseline detector configs (default: all ten: {", ".join(BASELINE_DETECTORS)})',
     )
     parser.add_argument(
         '--detectors',
@@ -156,9 +185,11 @@ def main(argv: Optional[Sequence[str]] = None) -> List[ComplexityRow]:
     args = parse_args(argv)
     rows = []
     if args.only in ('all', 'classifiers'):
-        rows += classifier_rows(args.depths, args.classifier_size)
+        rows += classifier_rows(args.depths, args.classifier_size, args.attentions)
     if args.only in ('all', 'detectors'):
         rows += detector_rows(args.detectors, args.detector_size)
+    if args.only in ('all', 'baseline-detectors'):
+        rows += baseline_detector_rows(args.baselines, args.detector_size)
     rows += config_rows(args.configs, args.detector_size)
     print(format_table(HEADER, [row_cells(row) for row in rows], args.format))
     print()

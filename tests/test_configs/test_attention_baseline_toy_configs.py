@@ -1,0 +1,42 @@
+"""The toy A/B configs (configs/attention_baselines/toy/) switch only the backbone."""
+
+import glob
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+SA_TOY = osp.join(ROOT, 'configs', 'toy', 'faster-rcnn_sa-r50_fpn_8e_toy-shapes.py')
+TOY_DIR = osp.join(ROOT, 'configs', 'attention_baselines', 'toy')
+BACKBONES = {
+    'faster-rcnn_r50_fpn_8e_toy-shapes.py': ('ResNet', None),
+    'faster-rcnn_se-r50_fpn_8e_toy-shapes.py': ('AttentionResNet', 'SqueezeExcitation'),
+    'faster-rcnn_eca-r50_fpn_8e_toy-shapes.py': ('AttentionResNet', 'EfficientChannelAttention'),
+    'faster-rcnn_sge-r50_fpn_8e_toy-shapes.py': ('AttentionResNet', 'SpatialGroupEnhance'),
+    'faster-rcnn_cbam-r50_fpn_8e_toy-shapes.py': ('AttentionResNet', 'CBAM'),
+}
+
+
+def test_every_baseline_has_a_toy_twin():
+    assert sorted(osp.basename(p) for p in glob.glob(osp.join(TOY_DIR, '*.py'))) == sorted(
+        BACKBONES
+    )
+
+
+@pytest.mark.parametrize('name', sorted(BACKBONES))
+def test_toy_twin_differs_from_the_sa_config_only_in_the_backbone(name):
+    sa = Config.fromfile(SA_TOY).to_dict()
+    twin = Config.fromfile(osp.join(TOY_DIR, name)).to_dict()
+    backbone_type, attention = BACKBONES[name]
+    sa_backbone, twin_backbone = sa['model'].pop('backbone'), twin['model'].pop('backbone')
+    assert twin_backbone.pop('type') == backbone_type and sa_backbone.pop('type') == 'SAResNet'
+    assert twin_backbone.pop('attention', None) == (attention and dict(type=attention))
+    assert twin_backbone == sa_backbone  # depth, frozen_stages=-1, norm_eval=False, init_cfg=None
+    # mmdet's ResNet needs no sa_mmdet model: the plain twin imports only what it uses.
+    sa_imports, twin_imports = sa.pop('custom_imports'), twin.pop('custom_imports')
+    if backbone_type == 'ResNet':
+        assert twin_imports['imports'] == ['sa_mmdet.datasets', 'sa_mmdet.engine']
+    else:
+        assert twin_imports == sa_imports
+    assert twin == sa  # data, schedule, heads, hooks: the same
