@@ -1,4 +1,5 @@
 """Hooks that tests put into real training runs (imported via custom_imports)."""
+
 import os
 import signal
 

@@ -7,6 +7,7 @@ the residual add. Shares no code with ``sa_mmdet``; its ``state_dict`` has the
 official key names, and :func:`save_official_checkpoint` writes the official
 ``.pth.tar`` format.
 """
+
 from typing import List, Tuple
 
 import torch
@@ -53,8 +54,9 @@ class SALayer(nn.Module):
 class SABottleneck(nn.Module):
     expansion = 4
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1,
-                 downsample: nn.Module = None) -> None:
+    def __init__(
+        self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module = None
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
@@ -89,7 +91,8 @@ class OfficialSAResNet(nn.Module):
             stride = 1 if i == 0 else 2
             downsample = nn.Sequential(
                 nn.Conv2d(inplanes, planes * 4, 1, stride=stride, bias=False),
-                nn.BatchNorm2d(planes * 4))
+                nn.BatchNorm2d(planes * 4),
+            )
             layers = [SABottleneck(inplanes, planes, stride, downsample)]
             inplanes = planes * 4
             layers += [SABottleneck(inplanes, planes) for _ in range(num - 1)]
@@ -125,8 +128,9 @@ def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
         for module in model.modules():
             if isinstance(module, nn.Conv2d):
                 fan_in = module.weight[0].numel()
-                module.weight.copy_(torch.randn(module.weight.shape, generator=gen)
-                                    * (2.0 / fan_in)**0.5)
+                module.weight.copy_(
+                    torch.randn(module.weight.shape, generator=gen) * (2.0 / fan_in) ** 0.5
+                )
             elif isinstance(module, nn.BatchNorm2d):
                 module.weight.copy_(rand(module.weight.shape, 0.2, 0.6))
                 module.bias.copy_(rand(module.bias.shape, -0.2, 0.2))
@@ -137,8 +141,14 @@ def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
                 module.weight.copy_(torch.randn(module.weight.shape, generator=gen) * 0.01)
                 module.bias.zero_()
             elif isinstance(module, SALayer):
-                for param in (module.cweight, module.cbias, module.sweight, module.sbias,
-                              module.gn.weight, module.gn.bias):
+                for param in (
+                    module.cweight,
+                    module.cbias,
+                    module.sweight,
+                    module.sbias,
+                    module.gn.weight,
+                    module.gn.bias,
+                ):
                     param.copy_(torch.randn(param.shape, generator=gen))
     return model
 
@@ -146,10 +156,13 @@ def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
 def save_official_checkpoint(model: nn.Module, path: str) -> None:
     """Save as SA-Net's ``main.py`` does, from a DataParallel-wrapped model."""
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-    torch.save({
-        'epoch': 100,
-        'arch': 'sa_resnet50',
-        'state_dict': {f'module.{k}': v for k, v in model.state_dict().items()},
-        'best_acc': torch.tensor(77.88),
-        'optimizer': optimizer.state_dict(),
-    }, path)
+    torch.save(
+        {
+            'epoch': 100,
+            'arch': 'sa_resnet50',
+            'state_dict': {f'module.{k}': v for k, v in model.state_dict().items()},
+            'best_acc': torch.tensor(77.88),
+            'optimizer': optimizer.state_dict(),
+        },
+        path,
+    )
