@@ -49,8 +49,10 @@ def test_folded_sa_resnet_gives_the_same_outputs(randomize):
     x = torch.randn(2, 3, 64, 96, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected, got = model(x), folded(x)
-    for out, want in zip(got, expected):
-        torch.testing.assert_close(out, want)
+    for out, want in zip(got, expected, strict=True):
+        # permuted conv3 channels round differently in oneDNN's blocked kernels, 16 layers deep
+        # (1 of 24,576 outputs was 1.2e-5 off); a wrong permutation is off by O(1)
+        torch.testing.assert_close(out, want, rtol=1e-4, atol=1e-4)
     assert not any(isinstance(m, ShuffleAttention) for m in folded.modules())
     layers = [m for m in folded.modules() if isinstance(m, FoldedShuffleAttention)]
     assert len(layers) == 16 and all(layer.inplace for layer in layers)
