@@ -13,8 +13,9 @@
 # (configs/toy/*_sa-r50-pre_*); the *_sa-r50_* configs train from scratch.
 #
 # Usage: bash tools/run_toy.sh [CONFIG] [EXTRA ARGS FOR mmdet's train.py AND test.py]
-#   CONFIG defaults to configs/toy/faster-rcnn_sa-r50-pre_fpn_4e_toy-shapes.py; extra
-#   args, e.g. --cfg-options train_cfg.max_epochs=1, go to both train and test.
+#   CONFIG defaults to configs/toy/faster-rcnn_sa-r50-pre_fpn_4e_toy-shapes.py (also when
+#   the first argument is an option); extra args, e.g. --cfg-options train_cfg.max_epochs=1,
+#   go to both train and test.
 # Environment:
 #   SKIP_INSTALL=1   do not run tools/install.sh (the stack is already there)
 #   RETRAIN=1        pretrain and train again even if their work dirs are finished
@@ -31,8 +32,11 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
-config=${1:-configs/toy/faster-rcnn_sa-r50-pre_fpn_4e_toy-shapes.py}
-shift $(( $# > 0 ? 1 : 0 ))
+config=configs/toy/faster-rcnn_sa-r50-pre_fpn_4e_toy-shapes.py
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then  # a first argument that is not an option
+  config=$1
+  shift
+fi
 extra=("$@")
 name=$(basename "$config" .py)
 work_dir=${WORK_DIR:-work_dirs/$name}
