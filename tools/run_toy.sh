@@ -117,7 +117,7 @@ else
   if finished "$pretrain_dir"; then
     log "$pretrain_dir already has $(cat "$pretrain_dir/last_checkpoint"); skipping (RETRAIN=1 to redo)"
   else
-    run_stage pretrain "mmpretrain is needed (pip install -e '.[pretrain]'); the log is in $pretrain_dir" \
+    run_stage pretrain "see the error above (log in $pretrain_dir); mmpretrain must be installed (pip install -e '.[pretrain]')" \
       "$py" -m mim train mmpretrain "$pretrain_config" --gpus 0 --work-dir "$pretrain_dir" \
       "${pretrain_args[@]}"
   fi

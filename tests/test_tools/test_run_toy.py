@@ -73,7 +73,7 @@ def run_toy(repo, root, *args: str, **env: str) -> subprocess.CompletedProcess:
 def test_a_failure_names_the_stage_and_what_to_do(repo, root):
     run = run_toy(repo, root, PRETRAIN_CONFIG='configs/toy/no_such_pretraining.py')
     assert run.returncode == 1
-    assert "[run_toy] FAILED in stage 'pretrain': mmpretrain is needed" in run.stderr
+    assert "[run_toy] FAILED in stage 'pretrain': see the error above" in run.stderr
     assert '[run_toy] 5/6 train' not in run.stdout
 
 
