@@ -1,66 +1,150 @@
 #!/usr/bin/env bash
-# The toy main job, end to end on a CPU: install, generate the toy shapes
-# dataset, train a detector with SA-ResNet-50 from scratch (`mim train`), then
-# test its last checkpoint (`mim test`): COCO AP from pycocotools is printed and
-# painted predictions are written under the work dir.
+# The toy main job, end to end on a CPU, as a user runs the SA-Net flow with
+# the official ImageNet weights, on embedded data:
+#   1 install      tools/install.sh (unless SKIP_INSTALL=1)
+#   2 data         generate the toy detection set (data/toy_coco) and the toy
+#                  classification set of shape and background crops (data/toy_cls)
+#   3 pretrain     `mim train mmpretrain` SA-ResNet-50 on the crops
+#   4 convert      tools/model_converters/sanet2mmdet.py checks every backbone key
+#                  and writes the checkpoint the detector's init_cfg names
+#   5 train        `mim train mmdet` the detector from that backbone
+#   6 test         `mim test mmdet`: COCO AP from pycocotools, painted predictions
+# Stages 3-4 run only for configs whose backbone init_cfg names a checkpoint
+# (configs/toy/*_sa-r50-pre_*); the *_sa-r50_* configs train from scratch.
 #
 # Usage: bash tools/run_toy.sh [CONFIG] [EXTRA ARGS FOR mmdet's train.py AND test.py]
-#   CONFIG defaults to configs/toy/faster-rcnn_sa-r50_fpn_toy.py; extra args,
-#   e.g. --cfg-options train_cfg.max_epochs=1, go to both train and test.
+#   CONFIG defaults to configs/toy/faster-rcnn_sa-r50-pre_fpn_4e_toy-shapes.py (also when
+#   the first argument is an option); extra args, e.g. --cfg-options train_cfg.max_epochs=1,
+#   go to both train and test.
 # Environment:
 #   SKIP_INSTALL=1   do not run tools/install.sh (the stack is already there)
-#   RETRAIN=1        train again even if WORK_DIR holds a finished training
+#   RETRAIN=1        pretrain and train again even if their work dirs are finished
 #   WORK_DIR         default work_dirs/<config name>
+#   PRETRAIN_CONFIG  default configs/toy/sa-resnet50_1xb64_toy-shapes-cls.py
+#   PRETRAIN_ARGS    extra args for mmpretrain's train.py (split on spaces)
 #   VIRTUAL_ENV      the venv to use, default ./.venv (as tools/install.sh)
 #
-# Re-running is quick: the dataset is generated only if its annotation files
-# are missing (it is deterministic; delete data/toy_coco to regenerate), and
-# training is skipped when WORK_DIR already has a final checkpoint.
+# A re-run skips every stage whose output exists: the data sets (deterministic;
+# delete data/toy_coco or data/toy_cls to regenerate), a finished pretraining or
+# training (a last_checkpoint in its work dir), a converted checkpoint newer than
+# the pretraining's.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
-config=${1:-configs/toy/faster-rcnn_sa-r50_fpn_toy.py}
-shift $(( $# > 0 ? 1 : 0 ))
+config=configs/toy/faster-rcnn_sa-r50-pre_fpn_4e_toy-shapes.py
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then  # a first argument that is not an option
+  config=$1
+  shift
+fi
 extra=("$@")
 name=$(basename "$config" .py)
 work_dir=${WORK_DIR:-work_dirs/$name}
-data_dir=data/toy_coco  # where configs/toy/ read it
+pretrain_config=${PRETRAIN_CONFIG:-configs/toy/sa-resnet50_1xb64_toy-shapes-cls.py}
+pretrain_dir=work_dirs/$(basename "$pretrain_config" .py)
+read -r -a pretrain_args <<< "${PRETRAIN_ARGS:-}"
+coco_dir=data/toy_coco  # where configs/toy/ read them
+cls_dir=data/toy_cls
 venv=${VIRTUAL_ENV:-$repo/.venv}
 py="$venv/bin/python"
+job_start=$SECONDS
+stage=setup
+
+log() { echo "[run_toy] $*"; }
+on_error() {
+  echo "[run_toy] FAILED in stage '$stage': $1" >&2
+  exit 1
+}
+# Run a stage: STAGE, HINT (what to do if it fails), then the command.
+run_stage() {
+  stage=$1
+  local hint=$2 start=$SECONDS
+  shift 2
+  "$@" || on_error "$hint"
+  log "stage $stage took $(( SECONDS - start )) s"
+}
+finished() {  # a work dir whose last_checkpoint names an existing file
+  [ "${RETRAIN:-0}" != 1 ] && [ -f "$1/last_checkpoint" ] && [ -f "$(cat "$1/last_checkpoint")" ]
+}
+
 if [ ! -f "$config" ]; then
   echo "[run_toy] error: config $config not found; the toy configs are:" >&2
   ls configs/toy/*.py >&2
   exit 1
 fi
 
+log "1/6 install"
 if [ "${SKIP_INSTALL:-0}" = 1 ]; then
-  echo "[run_toy] SKIP_INSTALL=1: using $venv as it is"
+  log "SKIP_INSTALL=1: using $venv as it is"
 else
-  bash tools/install.sh
+  run_stage install "see the messages of tools/install.sh above; re-run it alone to retry" \
+    bash tools/install.sh
+fi
+[ -x "$py" ] || { stage=install; on_error "no Python at $py; run tools/install.sh or set VIRTUAL_ENV"; }
+
+log "2/6 data"
+if [ -f "$coco_dir/annotations/instances_train.json" ] \
+    && [ -f "$coco_dir/annotations/instances_val.json" ]; then
+  log "toy detection set found in $coco_dir (delete it to regenerate)"
+else
+  run_stage data "is sa_mmdet importable by $py? delete $coco_dir and re-run" \
+    "$py" tools/dataset_converters/generate_toy_coco.py "$coco_dir"
 fi
 
-if [ -f "$data_dir/annotations/instances_train.json" ] \
-    && [ -f "$data_dir/annotations/instances_val.json" ]; then
-  echo "[run_toy] toy dataset found in $data_dir (delete it to regenerate)"
+# The checkpoint the detector's backbone init_cfg loads, if any.
+stage=config
+pretrained=$("$py" - "$config" <<'EOF'
+import sys
+
+from mmengine.config import Config
+
+init_cfg = Config.fromfile(sys.argv[1], import_custom_modules=False).model.backbone.get('init_cfg') or {}
+print(init_cfg.get('checkpoint', ''))
+EOF
+) || on_error "$config does not load; see the error above"
+
+if [ -z "$pretrained" ]; then
+  log "3/6 pretrain, 4/6 convert: skipped, $config trains from scratch"
 else
-  echo "[run_toy] generating the toy dataset in $data_dir"
-  "$py" tools/dataset_converters/generate_toy_coco.py "$data_dir"
+  if [ -f "$cls_dir/meta/train.txt" ] && [ -f "$cls_dir/meta/val.txt" ]; then
+    log "toy classification set found in $cls_dir (delete it to regenerate)"
+  else
+    run_stage data "is sa_mmdet importable by $py? delete $cls_dir and re-run" \
+      "$py" tools/dataset_converters/generate_toy_classification.py "$cls_dir"
+  fi
+
+  log "3/6 pretrain $pretrain_config"
+  if finished "$pretrain_dir"; then
+    log "$pretrain_dir already has $(cat "$pretrain_dir/last_checkpoint"); skipping (RETRAIN=1 to redo)"
+  else
+    run_stage pretrain "see the error above (log in $pretrain_dir); mmpretrain must be installed (pip install -e '.[pretrain]')" \
+      "$py" -m mim train mmpretrain "$pretrain_config" --gpus 0 --work-dir "$pretrain_dir" \
+      "${pretrain_args[@]}"
+  fi
+  classifier=$(cat "$pretrain_dir/last_checkpoint")
+
+  log "4/6 convert $classifier -> $pretrained"
+  if [ -f "$pretrained" ] && [ "$pretrained" -nt "$classifier" ]; then
+    log "$pretrained is newer than $classifier; skipping (delete it to convert again)"
+  else
+    run_stage convert "$classifier is not an SA-ResNet checkpoint that fits; delete $pretrain_dir and pretrain again" \
+      "$py" tools/model_converters/sanet2mmdet.py "$classifier" "$pretrained"
+  fi
 fi
 
-last="$work_dir/last_checkpoint"
-if [ "${RETRAIN:-0}" != 1 ] && [ -f "$last" ] && [ -f "$(cat "$last")" ]; then
-  echo "[run_toy] $work_dir already has $(cat "$last"); skipping training (RETRAIN=1 to train again)"
+log "5/6 train $config"
+if finished "$work_dir"; then
+  log "$work_dir already has $(cat "$work_dir/last_checkpoint"); skipping training (RETRAIN=1 to train again)"
 else
-  echo "[run_toy] training $config (progress is logged every 10 iterations)"
-  start=$SECONDS
-  "$py" -m mim train mmdet "$config" --gpus 0 --work-dir "$work_dir" "${extra[@]}"
-  echo "[run_toy] training took $(( SECONDS - start )) s"
+  log "progress is logged every 10 iterations"
+  run_stage train "the log is in $work_dir; fix the cause and re-run (finished stages are skipped)" \
+    "$py" -m mim train mmdet "$config" --gpus 0 --work-dir "$work_dir" "${extra[@]}"
 fi
-checkpoint=$(cat "$last")
+checkpoint=$(cat "$work_dir/last_checkpoint")
 
-echo "[run_toy] testing $checkpoint"
-"$py" -m mim test mmdet "$config" --checkpoint "$checkpoint" \
+log "6/6 test $checkpoint"
+run_stage test "the detector checkpoint is $checkpoint; delete $work_dir to train again" \
+  "$py" -m mim test mmdet "$config" --checkpoint "$checkpoint" \
   --work-dir "$work_dir" --show-dir show "${extra[@]}"
 show=$(ls -td "$work_dir"/*/show 2>/dev/null | head -n 1)
-echo "[run_toy] done: checkpoint $checkpoint, logs in $work_dir, painted predictions in ${show:-$work_dir/<timestamp>/show}"
+log "done in $(( SECONDS - job_start )) s: checkpoint $checkpoint, logs in $work_dir, painted predictions in ${show:-$work_dir/<timestamp>/show}"

@@ -2,6 +2,7 @@ import glob
 import os.path as osp
 
 import pytest
+import torch
 from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
@@ -12,19 +13,60 @@ from sa_mmdet.datasets.toy_coco import generate_toy_coco
 from sa_mmdet.models import SAResNet
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOY_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'toy', '*.py')))
-SEGM = {'mask-rcnn_sa-r50_fpn_8e_toy-shapes.py'}
+ALL_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'toy', '*.py')))
+# Detectors from scratch, detectors from the toy-pretrained backbone, the pretraining.
+SCRATCH = [c for c in ALL_CONFIGS if '_sa-r50_fpn_' in c]
+PRETRAINED = [c for c in ALL_CONFIGS if '_sa-r50-pre_fpn_' in c]
+PRETRAIN = osp.join(REPO, 'configs', 'toy', 'sa-resnet50_1xb64_toy-shapes-cls.py')
+TOY_CONFIGS = SCRATCH + PRETRAINED
+SEGM = {'mask-rcnn_sa-r50_fpn_8e_toy-shapes.py', 'mask-rcnn_sa-r50-pre_fpn_4e_toy-shapes.py'}
+CONVERTED = 'checkpoints/sa-resnet50_toy-shapes-cls.pth'
 
 
 def test_there_is_a_toy_config_per_detector():
-    assert [osp.basename(c) for c in TOY_CONFIGS] == [
+    assert [osp.basename(c) for c in ALL_CONFIGS] == [
+        'faster-rcnn_sa-r50-pre_fpn_4e_toy-shapes.py',
         'faster-rcnn_sa-r50_fpn_8e_toy-shapes.py',
+        'mask-rcnn_sa-r50-pre_fpn_4e_toy-shapes.py',
         'mask-rcnn_sa-r50_fpn_8e_toy-shapes.py',
+        'retinanet_sa-r50-pre_fpn_4e_toy-shapes.py',
         'retinanet_sa-r50_fpn_8e_toy-shapes.py',
+        'sa-resnet50_1xb64_toy-shapes-cls.py',
     ]
 
 
-@pytest.mark.parametrize('config', TOY_CONFIGS, ids=osp.basename)
+@pytest.mark.parametrize('config', PRETRAINED, ids=osp.basename)
+def test_pretrained_toy_detector_is_the_scratch_one_with_the_pretrained_backbone(config):
+    cfg = Config.fromfile(config)
+    scratch = Config.fromfile(config.replace('-pre_fpn_4e_', '_fpn_8e_'))
+    init_cfg = cfg.model.backbone.pop('init_cfg')
+    assert init_cfg == dict(type='SANetPretrained', checkpoint=CONVERTED)
+    scratch.model.backbone.pop('init_cfg')
+    for key in ('frozen_stages', 'norm_eval'):
+        scratch.model.backbone.pop(key)
+        cfg.model.backbone.pop(key)
+    assert cfg.model == scratch.model
+    assert cfg.train_dataloader == scratch.train_dataloader
+    assert cfg.val_evaluator == scratch.val_evaluator
+
+
+def test_pretraining_config_builds_an_sa_resnet50_classifier_of_the_toy_crops():
+    pytest.importorskip('mmpretrain')
+    import sa_mmdet.pretrain as pretrain  # registers SAResNet in mmpretrain's MODELS
+    from sa_mmdet.datasets.toy_classification import CLASSES
+
+    cfg = Config.fromfile(PRETRAIN)
+    assert cfg.default_scope == 'mmpretrain'
+    for loader in ('train_dataloader', 'val_dataloader'):
+        assert cfg[loader].dataset.data_root == 'data/toy_cls/'
+        assert tuple(cfg[loader].dataset.metainfo.classes) == CLASSES
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = pretrain.MODELS.build(cfg.model)
+    assert type(model.backbone) is SAResNet and model.backbone.depth == 50
+    assert model.head.fc.out_features == len(CLASSES)
+
+
+@pytest.mark.parametrize('config', SCRATCH, ids=osp.basename)
 def test_toy_config_loads_and_builds_sa_r50_from_scratch(config):
     cfg = Config.fromfile(config)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
@@ -54,10 +96,22 @@ def toy_root(tmp_path_factory):
     return str(root)
 
 
-def tiny_run_cfg(config: str, data_root: str, work_dir: str) -> Config:
+@pytest.fixture(scope='module')
+def toy_pretrained(tmp_path_factory):
+    """An mmpretrain-layout SA-ResNet-50 classifier checkpoint (random weights)."""
+    state_dict = {f'backbone.{k}': v for k, v in SAResNet(depth=50).state_dict().items()}
+    state_dict.update({'head.fc.weight': torch.zeros(5, 2048), 'head.fc.bias': torch.zeros(5)})
+    path = tmp_path_factory.mktemp('pretrained') / 'epoch_2.pth'
+    torch.save(dict(state_dict=state_dict), path)
+    return str(path)
+
+
+def tiny_run_cfg(config: str, data_root: str, work_dir: str, pretrained: str = '') -> Config:
     """The toy config on 2+2 images at 96 px, one epoch of 2 iterations."""
     cfg = Config.fromfile(config)
     cfg.work_dir = work_dir
+    if cfg.model.backbone.init_cfg:
+        cfg.model.backbone.init_cfg.checkpoint = pretrained
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].batch_size = 1
         cfg[loader].num_workers = 0
@@ -83,8 +137,10 @@ def tiny_run_cfg(config: str, data_root: str, work_dir: str) -> Config:
 @pytest.mark.parametrize(
     'config', [c for c in TOY_CONFIGS if 'faster-rcnn' not in c], ids=osp.basename
 )
-def test_toy_detector_trains_saves_and_tests_with_cocoeval(config, toy_root, tmp_path):
-    cfg = tiny_run_cfg(config, toy_root, str(tmp_path))
+def test_toy_detector_trains_saves_and_tests_with_cocoeval(
+    config, toy_root, toy_pretrained, tmp_path
+):
+    cfg = tiny_run_cfg(config, toy_root, str(tmp_path), toy_pretrained)
     runner = Runner.from_cfg(cfg)
     runner.train()
     checkpoint = tmp_path / 'epoch_1.pth'
@@ -95,7 +151,7 @@ def test_toy_detector_trains_saves_and_tests_with_cocoeval(config, toy_root, tmp
     # As `mim test ... --checkpoint epoch_1.pth --show-dir show`: a fresh
     # runner loads the checkpoint (weights-only), evaluates with pycocotools
     # and paints every test image.
-    cfg = tiny_run_cfg(config, toy_root, str(tmp_path))
+    cfg = tiny_run_cfg(config, toy_root, str(tmp_path), toy_pretrained)
     cfg.load_from = str(checkpoint)
     cfg.default_hooks.visualization.update(draw=True, test_out_dir='show')
     runner = Runner.from_cfg(cfg)

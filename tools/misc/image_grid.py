@@ -1,7 +1,8 @@
 """Paste images side by side into one PNG (e.g. a few painted predictions).
 
 Example:
-    python tools/misc/image_grid.py work_dirs/faster-rcnn_sa-r50_fpn_toy/*/show/00000[1-4].jpg \\
+    python tools/misc/image_grid.py \\
+        work_dirs/faster-rcnn_sa-r50-pre_fpn_4e_toy-shapes/*/show/00000[1-4].jpg \\
         --cols 2 --out docs/toy_faster-rcnn_predictions.png
 """
 
