@@ -30,6 +30,11 @@ import torch
 import torch.nn as nn
 from mmdet.models.backbones import ResNet
 
+from sa_mmdet.analysis.benchmark_args import (
+    add_benchmark_arguments,
+    resolve_benchmark_defaults,
+    sa_kernel_name,
+)
 from sa_mmdet.analysis.saved_tensors import saved_tensor_bytes
 from sa_mmdet.analysis.table import format_table
 from sa_mmdet.analysis.timing import Timer, describe_device, time_interleaved
@@ -42,9 +47,6 @@ from sa_mmdet.models import (
     SpatialGroupEnhance,
     SqueezeExcitation,
 )
-from sa_mmdet.ops import sa_backend
-
-SA_SHAPES = ((2, 256, 200, 336), (2, 1024, 50, 84), (8, 512, 28, 28))
 
 #: The attention layers, by the name the tables print, built from the channel count.
 LAYERS: Dict[str, Callable[[int], nn.Module]] = {
@@ -67,84 +69,11 @@ BACKBONES: Dict[str, Callable[..., nn.Module]] = {
 }
 
 
-def parse_shape(text: str) -> tuple:
-    return tuple(int(v) for v in text.split(','))
-
-
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--device', default='cpu', help='cpu or cuda')
-    parser.add_argument(
-        '--threads', type=int, default=None, help='torch intra-op threads on the CPU'
-    )
-    parser.add_argument(
-        '--repeats', type=int, default=None, help='timed runs per layer (default: 10 CPU, 50 CUDA)'
-    )
-    parser.add_argument(
-        '--backbone-repeats',
-        type=int,
-        default=None,
-        help='timed runs per backbone (default: 5 CPU, 20 CUDA)',
-    )
-    parser.add_argument('--warmup', type=int, default=3, help='untimed runs before timing')
-    parser.add_argument(
-        '--shapes',
-        type=parse_shape,
-        nargs='+',
-        default=SA_SHAPES,
-        metavar='N,C,H,W',
-        help='layer input shapes (default: the SA benchmark shapes)',
-    )
-    parser.add_argument(
-        '--dtype',
-        choices=('float32', 'float16', 'bfloat16'),
-        default='float32',
-        help='dtype of the layer inputs and parameters (default: float32)',
-    )
-    parser.add_argument(
-        '--backbone-input',
-        type=parse_shape,
-        default=None,
-        metavar='N,C,H,W',
-        help='backbone input (default: 2,3,512,512 CPU, 2,3,800,1344 CUDA)',
-    )
-    parser.add_argument(
-        '--amp',
-        choices=('on', 'off'),
-        default=None,
-        help='backbones under autocast (fp16 on CUDA, bf16 on the CPU); '
-        'default: on for CUDA, off for the CPU',
-    )
-    parser.add_argument(
-        '--norm-eval',
-        action='store_true',
-        help='backbones with frozen_stages=1, norm_eval=True as in the detection configs '
-        '(default: every layer trains, BN in train mode)',
-    )
+    add_benchmark_arguments(parser)
     parser.add_argument('--skip-layers', action='store_true', help='only benchmark backbones')
-    parser.add_argument('--skip-backbone', action='store_true', help='only benchmark layers')
-    parser.add_argument(
-        '--clock',
-        choices=('wall', 'process'),
-        default='wall',
-        help='CPU clock: wall (elapsed) or process (CPU time of this process)',
-    )
-    args = parser.parse_args(argv)
-    cuda = args.device.startswith('cuda')
-    args.repeats = args.repeats or (50 if cuda else 10)
-    args.backbone_repeats = args.backbone_repeats or (20 if cuda else 5)
-    args.backbone_input = args.backbone_input or ((2, 3, 800, 1344) if cuda else (2, 3, 512, 512))
-    args.amp = (args.amp or ('on' if cuda else 'off')) == 'on'
-    return args
-
-
-def ours_name(device: torch.device) -> str:
-    """Which code SA's operator runs on ``device``."""
-    return {
-        'cpp': 'the compiled CPU kernel (sa_mmdet._ext)',
-        'triton': 'Triton kernels',
-        'pytorch': 'pure PyTorch',
-    }[sa_backend(device)]
+    return resolve_benchmark_defaults(parser.parse_args(argv))
 
 
 def _forward(layer: nn.Module, x: torch.Tensor) -> Callable[[], None]:
@@ -232,7 +161,8 @@ def benchmark_layers(args: argparse.Namespace, device: torch.device, timer: Time
                 'saved / input',
             ],
             rows,
-            title=f'Attention layers ({args.dtype}), median ms; SA (ours) = {ours_name(device)}; '
+            title=f'Attention layers ({args.dtype}), median ms; '
+            f'SA (ours) = {sa_kernel_name(device)}; '
             'saved = bytes autograd keeps for backward (the input included)',
         )
     )
@@ -307,7 +237,7 @@ def benchmark_backbones(args: argparse.Namespace, device: torch.device, timer: T
             rows,
             title=f'Backbones, input {"x".join(map(str, args.backbone_input))}{amp}, median ms; '
             f'train step = forward + backward ({mode}); activations saved = bytes autograd '
-            f'keeps for backward, parameters left out; SA-R50 runs {ours_name(device)}',
+            f'keeps for backward, parameters left out; SA-R50 runs {sa_kernel_name(device)}',
         )
     )
 

@@ -34,6 +34,11 @@ from typing import Callable, List, Optional, Sequence
 import torch
 from mmdet.models.backbones import ResNet
 
+from sa_mmdet.analysis.benchmark_args import (
+    add_benchmark_arguments,
+    resolve_benchmark_defaults,
+    sa_kernel_name,
+)
 from sa_mmdet.analysis.saved_tensors import saved_tensor_bytes
 from sa_mmdet.analysis.table import format_table
 from sa_mmdet.analysis.timing import Timer, describe_device, time_interleaved
@@ -41,7 +46,6 @@ from sa_mmdet.deploy import fold_shuffle_attention
 from sa_mmdet.models import SAResNet, ShuffleAttention
 from sa_mmdet.ops import sa_backend, sa_kernel_enabled
 
-SA_SHAPES = ((2, 256, 200, 336), (2, 1024, 50, 84), (8, 512, 28, 28))
 #: Peak DRAM bandwidth (GB/s) by the vendors' datasheets, by a part of the device name.
 PEAK_BANDWIDTH = {
     'H200': 4800,
@@ -56,46 +60,9 @@ PEAK_BANDWIDTH = {
 }
 
 
-def parse_shape(text: str) -> tuple:
-    return tuple(int(v) for v in text.split(','))
-
-
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--device', default='cpu', help='cpu or cuda')
-    parser.add_argument(
-        '--threads',
-        type=int,
-        default=None,
-        help='torch intra-op threads on the CPU (default: torch default)',
-    )
-    parser.add_argument(
-        '--repeats',
-        type=int,
-        default=None,
-        help='timed runs per SA layer case (default: 10 CPU, 50 CUDA)',
-    )
-    parser.add_argument(
-        '--backbone-repeats',
-        type=int,
-        default=None,
-        help='timed runs per backbone case (default: 5 CPU, 20 CUDA)',
-    )
-    parser.add_argument('--warmup', type=int, default=3, help='untimed runs before timing')
-    parser.add_argument(
-        '--shapes',
-        type=parse_shape,
-        nargs='+',
-        default=SA_SHAPES,
-        metavar='N,C,H,W',
-        help='SA layer input shapes',
-    )
-    parser.add_argument(
-        '--dtype',
-        choices=('float32', 'float16', 'bfloat16'),
-        default='float32',
-        help='dtype of the SA layer inputs (default: float32)',
-    )
+    add_benchmark_arguments(parser)
     parser.add_argument(
         '--no-compile',
         action='store_true',
@@ -103,47 +70,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         'tens of seconds per shape)',
     )
     parser.add_argument(
-        '--backbone-input',
-        type=parse_shape,
-        default=None,
-        metavar='N,C,H,W',
-        help='backbone input (default: 2,3,512,512 CPU, 2,3,800,1344 CUDA)',
-    )
-    parser.add_argument(
-        '--amp',
-        choices=('on', 'off'),
-        default=None,
-        help='backbones under autocast (fp16 on CUDA, bf16 on the CPU); '
-        'default: on for CUDA, off for the CPU',
-    )
-    parser.add_argument(
-        '--norm-eval',
-        action='store_true',
-        help='backbones with frozen_stages=1, norm_eval=True as in the '
-        'detection configs (default: every layer trains, BN in train mode)',
-    )
-    parser.add_argument('--skip-backbone', action='store_true', help='only benchmark SA layers')
-    parser.add_argument(
         '--peak-bandwidth',
         type=float,
         default=None,
         metavar='GB/s',
         help='peak DRAM bandwidth of the GPU (default: from its name)',
     )
-    parser.add_argument(
-        '--clock',
-        choices=('wall', 'process'),
-        default='wall',
-        help='CPU clock: wall (elapsed) or process (CPU time of this process, '
-        'for --threads 1 on a machine shared with other jobs)',
-    )
-    args = parser.parse_args(argv)
-    cuda = args.device.startswith('cuda')
-    args.repeats = args.repeats or (50 if cuda else 10)
-    args.backbone_repeats = args.backbone_repeats or (20 if cuda else 5)
-    args.backbone_input = args.backbone_input or ((2, 3, 800, 1344) if cuda else (2, 3, 512, 512))
-    args.amp = (args.amp or ('on' if cuda else 'off')) == 'on'
-    return args
+    return resolve_benchmark_defaults(parser.parse_args(argv))
 
 
 def print_table(title: str, header: Sequence[str], rows: List[Sequence[str]]) -> None:
@@ -158,15 +91,6 @@ def peak_bandwidth(device: torch.device, given: Optional[float]) -> Optional[flo
         return None
     name = torch.cuda.get_device_name(device)
     return next((gbps * 1e9 for part, gbps in PEAK_BANDWIDTH.items() if part in name), None)
-
-
-def ours_name(device: torch.device) -> str:
-    """Which code the operator runs on ``device``."""
-    return {
-        'cpp': 'compiled CPU kernel (sa_mmdet._ext)',
-        'triton': 'Triton kernels',
-        'pytorch': 'pure PyTorch',
-    }[sa_backend(device)]
 
 
 def _train_fn(layer: torch.nn.Module, x: torch.Tensor, grad: torch.Tensor) -> Callable:
@@ -291,7 +215,7 @@ def benchmark_layers(args: argparse.Namespace, device: torch.device, timer: Time
     header += ['ours vs official', 'ours vs best official']
     geomean = math.exp(sum(map(math.log, speedups)) / len(speedups))
     print_table(
-        f'ShuffleAttention layer ({args.dtype}), ms (median); ours = {ours_name(device)}'
+        f'ShuffleAttention layer ({args.dtype}), ms (median); ours = {sa_kernel_name(device)}'
         + (', pytorch = its pure-PyTorch form' if with_pytorch else '')
         + f'; geometric-mean fwd+bwd speedup over the official form {geomean:.2f}x',
         header,
@@ -388,7 +312,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         f'threads {torch.get_num_threads()}, repeats {args.repeats} (backbone '
         f'{args.backbone_repeats}), warmup {args.warmup}, '
         f'{"CUDA events" if device.type == "cuda" else args.clock + " clock"}; '
-        f'ours = {ours_name(device)}'
+        f'ours = {sa_kernel_name(device)}'
     )
     timer = Timer(device, args.clock)
     benchmark_layers(args, device, timer)
