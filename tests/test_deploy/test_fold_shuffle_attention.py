@@ -9,32 +9,11 @@ from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmdet.utils import register_all_modules
 from mmengine.config import Config
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from sa_mmdet.deploy import fold_shuffle_attention
 from sa_mmdet.models import FoldedShuffleAttention, SAResNet, ShuffleAttention
 
 CONFIG = Path(__file__).parents[2] / 'configs/sa_resnet/faster-rcnn_sa-r50_fpn_1x_coco.py'
-
-
-@pytest.fixture
-def randomize(randomize_sa):
-
-    def randomize_model(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-        """Random SA parameters and BatchNorm statistics, so every gate and channel differs."""
-        gen = torch.Generator().manual_seed(seed)
-        for module in model.modules():
-            if isinstance(module, ShuffleAttention):
-                randomize_sa(module, gen)
-            elif isinstance(module, _BatchNorm):
-                with torch.no_grad():
-                    module.weight.normal_(generator=gen)
-                    module.bias.normal_(generator=gen)
-                    module.running_mean.normal_(generator=gen)
-                    module.running_var.uniform_(0.5, 2, generator=gen)
-        return model
-
-    return randomize_model
 
 
 def flatten(outputs) -> list:

@@ -11,7 +11,6 @@ from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 from mmengine.config import Config
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from sa_mmdet.deploy import (
     EXPORTERS,
@@ -41,26 +40,6 @@ EXAMPLE = (1, 64, 96)
 CASES = ((2, 96, 64), (3, 128, 160))
 
 
-@pytest.fixture
-def randomize(randomize_sa):
-
-    def randomize_model(model: nn.Module, seed: int = 0) -> nn.Module:
-        """Random SA parameters and BatchNorm statistics, so that every gate differs."""
-        gen = torch.Generator().manual_seed(seed)
-        for module in model.modules():
-            if isinstance(module, ShuffleAttention):
-                randomize_sa(module, gen)
-            elif isinstance(module, _BatchNorm):
-                with torch.no_grad():
-                    module.weight.normal_(generator=gen)
-                    module.bias.normal_(generator=gen)
-                    module.running_mean.normal_(generator=gen)
-                    module.running_var.uniform_(0.5, 2, generator=gen)
-        return model.eval()
-
-    return randomize_model
-
-
 def images(channels: int, seed: int = 0):
     gen = torch.Generator().manual_seed(seed)
     return lambda n, h, w: (torch.randn(n, channels, h, w, generator=gen),)
@@ -87,7 +66,7 @@ def assert_dynamic_image(path, channels: int = 3) -> None:
 
 @pytest.mark.parametrize('exporter', EXPORTERS)
 def test_sa_layer_exports_its_computation_as_standard_ops(exporter, randomize, tmp_path):
-    sa = randomize(ShuffleAttention(64, groups=8))
+    sa = randomize(ShuffleAttention(64, groups=8)).eval()
     path = export_onnx(
         sa, images(64)(*EXAMPLE), tmp_path / 'sa.onnx', exporter, dynamic_axes=[IMAGE_AXES]
     )
@@ -101,7 +80,7 @@ def test_sa_layer_exports_its_computation_as_standard_ops(exporter, randomize, t
 
 @pytest.mark.parametrize('exporter', EXPORTERS)
 def test_folded_layer_exports_without_shuffle_and_not_in_place(exporter, randomize, tmp_path):
-    sa = randomize(ShuffleAttention(64, groups=8))
+    sa = randomize(ShuffleAttention(64, groups=8)).eval()
     folded = FoldedShuffleAttention.from_shuffle_attention(sa, inplace=True).eval()
     x = images(64)(*EXAMPLE)[0]
     before = x.clone()
@@ -284,7 +263,7 @@ def test_tensor_mode_detector_rejects_other_models():
     'exporter,strict', [('legacy', False), ('dynamo', False), ('dynamo', True)]
 )
 def test_sa_resnet50_matches_onnxruntime(exporter, strict, randomize, tmp_path):
-    model = randomize(SAResNet(depth=50, out_indices=(0, 1, 2, 3)))
+    model = randomize(SAResNet(depth=50, out_indices=(0, 1, 2, 3))).eval()
     example = images(3)(2 if strict else 1, *EXAMPLE[1:])  # strict mode specialises a batch of 1
     path = export_onnx(
         model, example, tmp_path / 'sa-r50.onnx', exporter, dynamic_axes=[IMAGE_AXES], strict=strict
@@ -299,7 +278,7 @@ def test_sa_resnet50_matches_onnxruntime(exporter, strict, randomize, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize('exporter', EXPORTERS)
 def test_folded_sa_resnet50_has_no_shuffle_and_matches(exporter, randomize, tmp_path):
-    model = randomize(SAResNet(depth=50, out_indices=(0, 1, 2, 3)))
+    model = randomize(SAResNet(depth=50, out_indices=(0, 1, 2, 3))).eval()
     folded = fold_shuffle_attention(model)
     path = export_onnx(
         folded, images(3)(*EXAMPLE), tmp_path / 'folded.onnx', exporter, dynamic_axes=[IMAGE_AXES]
@@ -315,7 +294,7 @@ def test_folded_sa_resnet50_has_no_shuffle_and_matches(exporter, randomize, tmp_
 def build_toy_detector(name: str, randomize) -> nn.Module:
     register_all_modules()
     cfg = Config.fromfile(str(TOY / f'{name}_sa-r50_fpn_8e_toy-shapes.py'))
-    return randomize(MODELS.build(cfg.model))
+    return randomize(MODELS.build(cfg.model)).eval()
 
 
 def detector_inputs(module: TensorModeDetector, seed: int):
