@@ -6,7 +6,9 @@
   paper's equations channel by channel, no reshapes, so it shares no code path
   with the package), and ``randomize_sa`` to give SA parameters random values;
 - ``official_sa_resnet``: an independent torchvision-layout SA-ResNet, as the
-  official SA-Net code builds it (``tests/data/official_sa_resnet.py``).
+  official SA-Net code builds it (``tests/data/official_sa_resnet.py``);
+- ``unreadable_checkpoint``: an empty, truncated, text or folder "checkpoint",
+  with the words of the error that must name what is wrong with it.
 
 Files under ``tests/data/`` are loaded by path or run as scripts, never
 imported as top-level modules.
@@ -18,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 import pytest
 import torch
@@ -166,3 +168,35 @@ def randomize_sa() -> Callable[[torch.nn.Module, torch.Generator], None]:
 def official_sa_resnet() -> ModuleType:
     """The independent torchvision-layout SA-ResNet of ``tests/data/official_sa_resnet.py``."""
     return _import_file(DATA / 'official_sa_resnet.py', 'official_sa_resnet')
+
+
+#: Kinds of unreadable checkpoint files -> a regex of the error that says what is wrong.
+UNREADABLE_CHECKPOINTS = {
+    'empty': r'is empty \(0 bytes\)',
+    'truncated': 'is damaged or truncated',
+    'text': 'is not a PyTorch checkpoint',
+    'folder': 'is a folder, not a file',
+}
+
+
+def _write_unreadable_checkpoint(kind: str, folder: Path) -> Path:
+    path = folder / f'{kind}.pth'
+    if kind == 'folder':
+        path.mkdir()
+    elif kind == 'empty':
+        path.write_bytes(b'')
+    elif kind == 'text':
+        path.write_text('model weights: see the README\n')
+    else:  # a real checkpoint cut in half, as an interrupted write leaves it
+        torch.save({'state_dict': {'w': torch.ones(1000)}}, path)
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+@pytest.fixture(params=list(UNREADABLE_CHECKPOINTS))
+def unreadable_checkpoint(request, tmp_path) -> Tuple[Path, str]:
+    """``(path, words)``: an unreadable checkpoint and what its error must say."""
+    return _write_unreadable_checkpoint(request.param, tmp_path), UNREADABLE_CHECKPOINTS[
+        request.param
+    ]

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
 
+from ..utils import check_output_path, checkpoint_file_errors, save_atomically
 from .weights_only import to_weights_only
 
 _NUMPY_MODULES = ('numpy._core.multiarray', 'numpy.core.multiarray')
@@ -48,7 +49,17 @@ class _DtypeState:
 
 
 class _NdarrayType:
-    """Stands for the ``numpy.ndarray`` class argument of ``_reconstruct``."""
+    """Stands for the ``numpy.ndarray`` class argument of ``_reconstruct``.
+
+    Called directly, ``ndarray(shape, dtype, buffer)`` would build an array
+    from raw bytes the file chose: refused.
+    """
+
+    def __init__(self, *args: Any) -> None:
+        raise pickle.UnpicklingError(
+            'refusing numpy.ndarray(shape, dtype, buffer) in the checkpoint: an array built '
+            'from raw bytes; numpy arrays are read only as numpy pickles them'
+        )
 
 
 class _ArrayState:
@@ -137,9 +148,14 @@ def load_legacy_checkpoint(src: str) -> Any:
         Any: The checkpoint, with ``HistoryBuffer`` objects and numpy arrays.
 
     Raises:
+        FileNotFoundError: If ``src`` does not exist.
+        CheckpointFileError: If it is unreadable, empty, damaged, or not a
+            checkpoint.
         pickle.UnpicklingError: If the file needs anything else.
     """
-    with torch.serialization.safe_globals(STAND_INS):
+    with checkpoint_file_errors(src, resave_hint=False), torch.serialization.safe_globals(
+        STAND_INS
+    ):
         checkpoint = torch.load(src, map_location='cpu', weights_only=True)
     return _resolve(checkpoint)
 
@@ -153,7 +169,15 @@ def resave_checkpoint(src: str, dst: str) -> List[str]:
 
     Returns:
         list[str]: Globals of ``src`` that default weights-only loading refused.
+
+    Raises:
+        IsADirectoryError: If ``dst`` is a folder.
+        ValueError: If ``dst`` is ``src``.
+        FileNotFoundError, CheckpointFileError, pickle.UnpicklingError: As
+            :func:`load_legacy_checkpoint`; ``dst`` is then left as it was.
     """
+    check_output_path(src, dst)
+    checkpoint = to_weights_only(load_legacy_checkpoint(src))
     refused = torch.serialization.get_unsafe_globals_in_checkpoint(src)
-    torch.save(to_weights_only(load_legacy_checkpoint(src)), dst)
+    save_atomically(checkpoint, dst)
     return refused

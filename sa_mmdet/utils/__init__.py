@@ -1,4 +1,24 @@
+from .atomic_file import check_output_path, save_atomically, write_atomically
+from .checkpoint_file import (
+    CheckpointFileError,
+    check_checkpoint_file,
+    checkpoint_file_errors,
+    read_checkpoint,
+    weights_only_refusal_message,
+)
 from .config_package import register_config_package
 from .torchvision_stub import install_torchvision_stub, remove_torchvision_stub
 
-__all__ = ['install_torchvision_stub', 'register_config_package', 'remove_torchvision_stub']
+__all__ = [
+    'CheckpointFileError',
+    'check_checkpoint_file',
+    'check_output_path',
+    'checkpoint_file_errors',
+    'install_torchvision_stub',
+    'read_checkpoint',
+    'register_config_package',
+    'remove_torchvision_stub',
+    'save_atomically',
+    'weights_only_refusal_message',
+    'write_atomically',
+]

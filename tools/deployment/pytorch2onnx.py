@@ -44,7 +44,7 @@ from sa_mmdet.deploy import (
     relative_difference,
     rois_from_rpn,
 )
-from sa_mmdet.utils import register_config_package
+from sa_mmdet.utils import read_checkpoint, register_config_package
 
 #: Default tolerance: largest difference relative to an output's scale.
 TOLERANCE = 1e-4
@@ -75,11 +75,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def load_detector(config: str, checkpoint: str) -> torch.nn.Module:
     """Build the config's detector on the CPU and load ``checkpoint`` weights-only."""
-    if not Path(checkpoint).is_file():
-        raise FileNotFoundError(f'no checkpoint {checkpoint}')
+    state = read_checkpoint(checkpoint)
     cfg = Config.fromfile(config)
     model = init_detector(cfg, checkpoint=None, device='cpu', palette='none')
-    state = torch.load(checkpoint, map_location='cpu', weights_only=True)
     load_state_dict(model, state.get('state_dict', state), strict=True)
     if 'dataset_meta' in state.get('meta', {}):
         model.dataset_meta = state['meta']['dataset_meta']

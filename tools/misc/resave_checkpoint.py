@@ -12,16 +12,22 @@ Example:
 """
 
 import argparse
+import pickle
+import sys
+from typing import List, Optional
 
 from sa_mmdet.engine import resave_checkpoint
 
 
-def main() -> None:
+def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('src', help='checkpoint to read')
     parser.add_argument('dst', help='path of the re-saved checkpoint')
-    args = parser.parse_args()
-    refused = resave_checkpoint(args.src, args.dst)
+    args = parser.parse_args(argv)
+    try:
+        refused = resave_checkpoint(args.src, args.dst)
+    except (OSError, ValueError, pickle.UnpicklingError) as error:
+        sys.exit(f'error: {error}')
     print(f'saved {args.dst}; globals no longer needed: {refused or "none"}')
 
 

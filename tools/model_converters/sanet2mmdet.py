@@ -14,21 +14,53 @@ Example:
 """
 
 import argparse
-import os
 import os.path as osp
 import pickle
 import sys
 from typing import List, Optional
 
-import torch
-
 from sa_mmdet.models.weight_init import (
     SANetCheckpointError,
+    SANetConversion,
     checkpoint_state_dict,
     convert_sanet_state_dict,
     sa_resnet_layout,
     sanet_checkpoint_arch,
 )
+from sa_mmdet.utils import check_output_path, read_checkpoint, save_atomically
+
+
+def convert(src: str, depth: Optional[int]) -> SANetConversion:
+    """Read and check ``src``, and convert it (see the module docstring)."""
+    state_dict = checkpoint_state_dict(read_checkpoint(src))
+    detected_depth, sa_groups = sanet_checkpoint_arch(state_dict)
+    return convert_sanet_state_dict(
+        state_dict, sa_resnet_layout(depth or detected_depth, sa_groups)
+    )
+
+
+def check_existing_output(dst: str) -> None:
+    """Refuse to replace a file that is not a converted SA-ResNet checkpoint.
+
+    Raises:
+        FileExistsError: If ``dst`` exists and is anything else.
+    """
+    if not osp.exists(dst):
+        return
+    try:
+        existing = read_checkpoint(dst)
+    except (OSError, pickle.UnpicklingError) as error:
+        raise FileExistsError(
+            f'the output {dst!r} exists and is not a checkpoint this tool wrote ({error}); '
+            'it is left as it is. Remove it or give another output path.'
+        ) from error
+    meta = existing.get('meta') if isinstance(existing, dict) else None
+    if not (isinstance(meta, dict) and {'depth', 'sa_groups', 'source'} <= set(meta)):
+        raise FileExistsError(
+            f'the output {dst!r} exists and is not a checkpoint this tool wrote (no meta with '
+            'depth, sa_groups and source); it is left as it is. Remove it or give another '
+            'output path.'
+        )
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -44,29 +76,18 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parser.parse_args(argv)
 
     try:
-        state_dict = checkpoint_state_dict(
-            torch.load(args.src, map_location='cpu', weights_only=True)
-        )
-        depth, sa_groups = sanet_checkpoint_arch(state_dict)
-        conversion = convert_sanet_state_dict(
-            state_dict, sa_resnet_layout(args.depth or depth, sa_groups)
-        )
-    except FileNotFoundError:
-        sys.exit(f'error: {args.src} does not exist.')
-    except pickle.UnpicklingError as error:
-        sys.exit(
-            f'error: weights-only loading refused {args.src}, which needs '
-            f'more than tensors and containers; nothing in it was run. '
-            f'{str(error).splitlines()[0]}'
-        )
+        check_output_path(args.src, args.dst)
+        conversion = convert(args.src, args.depth)
+        check_existing_output(args.dst)
     except SANetCheckpointError as error:
         sys.exit(f'error: {args.src} is not a usable SA-ResNet checkpoint: {error}')
+    except (OSError, ValueError, pickle.UnpicklingError) as error:
+        sys.exit(f'error: {error}')
 
-    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     meta = dict(
         depth=conversion.depth, sa_groups=conversion.sa_groups, source=osp.basename(args.src)
     )
-    torch.save(dict(state_dict=conversion.state_dict, meta=meta), args.dst)
+    save_atomically(dict(state_dict=conversion.state_dict, meta=meta), args.dst)
     print(
         f'SA-ResNet-{conversion.depth} (sa_groups={conversion.sa_groups}): '
         f'{len(conversion.state_dict)} keys checked and saved to {args.dst}; '

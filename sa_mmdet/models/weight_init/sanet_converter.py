@@ -75,26 +75,6 @@ def missing_checkpoint_message(filename: str) -> str:
     )
 
 
-def weights_only_refusal_message(filename: str, error: Exception) -> str:
-    """Explain a checkpoint that weights-only ``torch.load`` refused.
-
-    Args:
-        filename (str): The checkpoint.
-        error (Exception): What ``torch.load`` raised.
-
-    Returns:
-        str: A message saying that nothing ran and how to re-save the file.
-    """
-    return (
-        f'torch refused to load {filename!r} with weights_only=True '
-        f'({type(error).__name__}: {str(error).splitlines()[0]}); nothing in the file '
-        'was run. A checkpoint written by an mmengine run without the '
-        'WeightsOnlyCheckpointHook pickles objects beyond tensors and containers; re-save it '
-        'with `python tools/misc/resave_checkpoint.py SRC DST` (weights-only stays on) and '
-        'use DST.'
-    )
-
-
 def checkpoint_state_dict(checkpoint: Any) -> Dict[str, Tensor]:
     """Return the state dict held by a loaded checkpoint.
 

@@ -1,7 +1,6 @@
 """``init_cfg=dict(type='SANetPretrained', ...)``: SA-Net weights, every key checked."""
 
 import os.path as osp
-import pickle
 from functools import lru_cache
 from typing import Dict, Optional, Tuple
 
@@ -12,6 +11,7 @@ from mmengine.model.weight_init import PretrainedInit
 from mmengine.registry import WEIGHT_INITIALIZERS
 from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_with_prefix
 
+from ...utils import checkpoint_file_errors
 from ..backbones import SAResNet
 from .sanet_converter import (
     SANetCheckpointError,
@@ -19,7 +19,6 @@ from .sanet_converter import (
     checkpoint_state_dict,
     convert_sanet_state_dict,
     missing_checkpoint_message,
-    weights_only_refusal_message,
 )
 
 
@@ -120,16 +119,21 @@ class SANetPretrainedInit(PretrainedInit):
     def _load(self) -> Dict[str, torch.Tensor]:
         """The checkpoint's state dict, under ``prefix`` if one is set."""
         filename = self.checkpoint
-        if '://' not in filename and not osp.isfile(osp.expanduser(filename)):
+        if '://' in filename:
+            return self._load_state_dict(filename)
+        filename = osp.expanduser(filename)
+        if not osp.lexists(filename):
             raise FileNotFoundError(missing_checkpoint_message(filename))
+        with checkpoint_file_errors(filename):
+            return self._load_state_dict(filename)
+
+    def _load_state_dict(self, filename: str) -> Dict[str, torch.Tensor]:
         try:
             if self.prefix is None:
                 return checkpoint_state_dict(
                     _load_checkpoint(filename, map_location=self.map_location, logger='current')
                 )
             return _load_checkpoint_with_prefix(self.prefix, filename, self.map_location)
-        except pickle.UnpicklingError as error:
-            raise pickle.UnpicklingError(weights_only_refusal_message(filename, error)) from error
         except AssertionError as error:  # mmengine: no key under the prefix
             raise SANetCheckpointError(f'{filename}: {error}; check init_cfg.prefix.') from error
 

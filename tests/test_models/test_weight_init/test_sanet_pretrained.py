@@ -22,6 +22,7 @@ from sa_mmdet.models.weight_init import (
     sa_resnet_layout,
     sanet_checkpoint_arch,
 )
+from sa_mmdet.utils import CheckpointFileError
 
 REPO = Path(__file__).resolve().parents[3]
 CONVERTER = REPO / 'tools/model_converters/sanet2mmdet.py'
@@ -320,7 +321,7 @@ def test_converter_main_rejects_unknown_depth_and_missing_source(tmp_path):
     save_as_official(unknown_depth_state(), src)
     with pytest.raises(SystemExit, match=r'is not a usable SA-ResNet checkpoint: unknown depth'):
         converter_main(src, tmp_path / 'dst.pth')
-    with pytest.raises(SystemExit, match=r'nope\.pth\.tar does not exist'):
+    with pytest.raises(SystemExit, match=r"nope\.pth\.tar' does not exist"):
         converter_main(tmp_path / 'nope.pth.tar', tmp_path / 'dst.pth')
     assert not (tmp_path / 'dst.pth').exists()
 
@@ -347,6 +348,61 @@ def test_converter_never_runs_code_from_the_file(tmp_path, run_converter):
     torch.save({'state_dict': layout_state(), 'arch': RunsShell()}, src)
     result = run_converter(src, tmp_path / 'dst.pth')
     assert result.returncode == 1
-    assert 'weights-only loading refused' in result.stderr
+    assert (
+        'with weights_only=True (it needs posix.system); nothing in the file was run'
+        in result.stderr
+    )
     for cwd in (tmp_path, REPO):
         assert not (cwd / 'pwned_by_checkpoint').exists()
+
+
+def test_init_cfg_names_an_unreadable_checkpoint(unreadable_checkpoint):
+    path, words = unreadable_checkpoint
+    with pytest.raises(CheckpointFileError, match=words) as error:
+        pretrained(path).init_weights()
+    assert str(path) in str(error.value)
+
+
+def test_converter_names_an_unreadable_source(unreadable_checkpoint, tmp_path):
+    path, words = unreadable_checkpoint
+    with pytest.raises(SystemExit, match=f'^error: .*{re.escape(str(path))}.*{words}'):
+        converter_main(path, tmp_path / 'dst.pth')
+    assert not (tmp_path / 'dst.pth').exists()
+
+
+def test_converter_cli_exits_1_without_a_traceback(tmp_path, run_converter):
+    src = tmp_path / 'src.pth.tar'
+    src.write_bytes(b'')
+    result = run_converter(src, tmp_path / 'dst.pth')
+    assert result.returncode == 1
+    assert result.stderr.startswith('error: ') and 'Traceback' not in result.stderr
+
+
+@pytest.mark.parametrize('link', ['same path', 'hard link', 'symbolic link'])
+def test_converter_never_writes_over_its_source(official_file, tmp_path, link):
+    src = tmp_path / official_file.name
+    src.write_bytes(official_file.read_bytes())
+    dst = {'same path': src, 'hard link': tmp_path / 'hard.pth', 'symbolic link': tmp_path / 'sym'}
+    dst = dst[link]
+    if link == 'hard link':
+        os.link(src, dst)
+    elif link == 'symbolic link':
+        dst.symlink_to(src)
+    with pytest.raises(SystemExit, match='is the input'):
+        converter_main(src, dst)
+    assert src.read_bytes() == official_file.read_bytes()
+
+
+def test_converter_output_folder_and_foreign_file_are_refused(official_file, tmp_path):
+    with pytest.raises(SystemExit, match='is a folder: give a file name in it'):
+        converter_main(official_file, tmp_path)
+    foreign = tmp_path / 'notes.pth'
+    foreign.write_text('my notes')
+    with pytest.raises(SystemExit, match='exists and is not a checkpoint this tool wrote'):
+        converter_main(official_file, foreign)
+    assert foreign.read_text() == 'my notes'
+    # its own output is replaced on a re-run
+    dst = tmp_path / 'converted.pth'
+    converter_main(official_file, dst)
+    converter_main(official_file, dst)
+    assert torch.load(dst)['meta']['source'] == official_file.name

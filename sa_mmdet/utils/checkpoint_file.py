@@ -1,0 +1,181 @@
+"""Read checkpoint files with errors that name the file and what is wrong with it.
+
+``torch.load`` reports an unreadable file by what its reader tripped over: an
+empty file is a bare ``EOFError``, a text file ``KeyError: 101``, a truncated
+one a message about miniz's central directory. :func:`read_checkpoint` and
+:func:`checkpoint_file_errors` check the file first (missing, a folder, no
+permission, empty) and turn torch's errors into one
+:class:`CheckpointFileError` saying whether the file is damaged or not a
+checkpoint at all, and what to do. Loading stays weights-only.
+"""
+
+import os.path as osp
+import pickle
+import re
+import zipfile
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import torch
+
+#: First bytes of torch's two formats: a zip archive, or a pickle (protocol >= 2).
+_ZIP_MAGIC = b'PK\x03\x04'
+_PICKLE_MAGIC = b'\x80'
+#: What torch raises for a damaged file, besides ``pickle.UnpicklingError``.
+_DAMAGE_ERRORS = (RuntimeError, EOFError, KeyError, ValueError, IndexError, OSError)
+
+
+class CheckpointFileError(OSError):
+    """A checkpoint file that cannot be read: a folder, unreadable, empty, damaged, or not one."""
+
+
+def weights_only_refusal_message(filename: str, error: Exception, resave_hint: bool = True) -> str:
+    """Explain a checkpoint that weights-only ``torch.load`` refused.
+
+    Args:
+        filename (str): The checkpoint.
+        error (Exception): What ``torch.load`` raised.
+        resave_hint (bool): Whether to advise the re-save tool (not where the
+            re-save tool itself refused the file). Defaults to True.
+
+    Returns:
+        str: A message saying that nothing ran and what to do.
+    """
+    found = re.search(r'GLOBAL (\S+)', str(error))
+    reason = f'it needs {found.group(1)}' if found else _first_sentence(error)
+    advice = (
+        'A checkpoint written by an mmengine run without the WeightsOnlyCheckpointHook '
+        'pickles objects beyond tensors and containers; re-save it with `python '
+        'tools/misc/resave_checkpoint.py SRC DST` (weights-only stays on) and use DST.'
+        if resave_hint
+        else 'No sa_mmdet loader allows that global: the file cannot be read safely.'
+    )
+    return (
+        f'torch refused to load {filename!r} with weights_only=True ({reason}); nothing in '
+        f'the file was run. {advice}'
+    )
+
+
+def check_checkpoint_file(filename: str) -> None:
+    """Raise unless ``filename`` is a non-empty file this process may read.
+
+    Args:
+        filename (str): Local path of a checkpoint.
+
+    Raises:
+        FileNotFoundError: If nothing is at ``filename``.
+        CheckpointFileError: If it is a folder, cannot be opened, or is empty.
+    """
+    if osp.isdir(filename):
+        raise CheckpointFileError(
+            f'checkpoint {filename!r} is a folder, not a file: give the path of a .pth file in it.'
+        )
+    if not osp.exists(filename):
+        raise FileNotFoundError(f'checkpoint {filename!r} does not exist.')
+    try:
+        with open(filename, 'rb'):
+            pass
+    except OSError as error:
+        raise CheckpointFileError(
+            f'checkpoint {filename!r} cannot be opened ({error.strerror}): check its '
+            'permissions (`ls -l`) or copy it somewhere this user can read.'
+        ) from error
+    if osp.getsize(filename) == 0:
+        raise CheckpointFileError(
+            f'checkpoint {filename!r} is empty (0 bytes): it was cut off while being written '
+            'or copied. Write or copy it again, or use an earlier checkpoint.'
+        )
+
+
+def _first_sentence(error: BaseException) -> str:
+    text = (str(error).splitlines() or ['-'])[0]
+    return text.split('. ')[0].rstrip('.')
+
+
+def _damage_message(filename: str, error: BaseException) -> str:
+    """What is wrong with a file that ``torch.load`` failed to read."""
+    with open(filename, 'rb') as f:
+        head = f.read(8)
+    size = osp.getsize(filename)
+    reason = f'{type(error).__name__}: {_first_sentence(error)}'
+    if head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_MAGIC):
+        return (
+            f'checkpoint {filename!r} is damaged or truncated ({size} bytes; torch: {reason}): '
+            'the write or copy was probably interrupted. Write or copy it again, or use an '
+            'earlier checkpoint.'
+        )
+    return (
+        f'{filename!r} is not a PyTorch checkpoint: it starts with {head!r}, not with a zip '
+        'archive or a pickle as torch.save writes them. Check the path.'
+    )
+
+
+@contextmanager
+def checkpoint_file_errors(filename: str, resave_hint: bool = True) -> Iterator[None]:
+    """Check a local checkpoint, and explain torch's errors for it in the ``with`` block.
+
+    Use it around code that loads ``filename`` with ``torch.load`` (for example
+    mmengine's loading). Weights-only refusals stay ``pickle.UnpicklingError``
+    with a message that says how to re-save the file.
+
+    Args:
+        filename (str): Local path of the checkpoint.
+        resave_hint (bool): Whether a refusal advises the re-save tool
+            (:func:`weights_only_refusal_message`). Defaults to True.
+
+    Raises:
+        FileNotFoundError: If nothing is at ``filename``.
+        CheckpointFileError: If it is unreadable, empty, damaged, or not a
+            checkpoint.
+        pickle.UnpicklingError: If weights-only loading refuses a global.
+    """
+    check_checkpoint_file(filename)
+    try:
+        yield
+    except pickle.UnpicklingError as error:
+        if 'GLOBAL' in str(error):
+            raise pickle.UnpicklingError(
+                weights_only_refusal_message(filename, error, resave_hint)
+            ) from error
+        if _intact(filename):
+            raise
+        raise CheckpointFileError(_damage_message(filename, error)) from error
+    except _DAMAGE_ERRORS as error:
+        if isinstance(error, (FileNotFoundError, CheckpointFileError)) or _intact(filename):
+            raise  # not the file's fault: an error of the code that used it
+        raise CheckpointFileError(_damage_message(filename, error)) from error
+
+
+def _intact(filename: str) -> bool:
+    """Whether the file is whole: a zip whose every record checks, or a loadable pickle."""
+    with open(filename, 'rb') as f:
+        is_zip = f.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC
+    try:
+        if is_zip:
+            with zipfile.ZipFile(filename) as archive:
+                return archive.testzip() is None
+        torch.load(filename, map_location='cpu', weights_only=True)
+    except Exception:
+        return False
+    return True
+
+
+def read_checkpoint(filename: str, map_location: Any = 'cpu', **kwargs: Any) -> Any:
+    """``torch.load`` with weights only, whose every failure names the file and the fix.
+
+    Args:
+        filename (str): Local path of the checkpoint.
+        map_location (Any): As for :func:`torch.load`. Defaults to 'cpu'.
+        **kwargs: Other arguments of :func:`torch.load` (not ``weights_only``).
+
+    Returns:
+        Any: The loaded object.
+
+    Raises:
+        FileNotFoundError: If nothing is at ``filename``.
+        CheckpointFileError: If it is unreadable, empty, damaged, or not a
+            checkpoint.
+        pickle.UnpicklingError: If weights-only loading refuses a global.
+    """
+    with checkpoint_file_errors(filename):
+        return torch.load(filename, map_location=map_location, weights_only=True, **kwargs)
