@@ -7,9 +7,12 @@ a message that names neither the file nor the entry.
 
 import json
 import math
+import os
 import os.path as osp
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
+
+from PIL import Image
 
 _REQUIRED = {
     'images': ('id', 'file_name', 'width', 'height'),
@@ -81,7 +84,9 @@ def check_coco_dict(
        ``bbox`` is four finite numbers ``[x, y, width, height]`` with
        ``width, height >= 0`` that lies inside its image, allowing
        :data:`BOX_TOLERANCE` (1 pixel) beyond each border for float rounding;
-    6. with ``img_dir``: every image file exists.
+    6. with ``img_dir``: every image file exists, is not empty, has an image
+       header, and its size (read from the header only, no decoding) is the
+       ``width``/``height`` of its entry.
 
     Args:
         dataset (dict): Parsed annotation file.
@@ -93,7 +98,8 @@ def check_coco_dict(
     Raises:
         ValueError: Malformed structure, ids or sizes of the wrong type,
             duplicates, dangling ids, bad boxes, config classes that are not
-            categories of the file.
+            categories of the file, or image files that are empty, not images
+            or of another size than their entry says.
         FileNotFoundError: Missing image files.
     """
     _check_structure(dataset, ann_file)
@@ -462,8 +468,35 @@ def _id_range(items: Dict[int, dict]) -> str:
     return f'{ids[:10]}' + (' ...' if len(ids) > 10 else '')
 
 
+def read_image_size(path: str) -> Tuple[int, int]:
+    """Read the size of an image file from its header, without decoding it.
+
+    Args:
+        path (str): Path of an existing file.
+
+    Returns:
+        Tuple[int, int]: ``(width, height)`` as stored, before any EXIF
+        rotation.
+
+    Raises:
+        ValueError: If the file is empty or its header is not that of an
+            image format Pillow knows.
+    """
+    if os.stat(path).st_size == 0:
+        raise ValueError('the file is empty (0 bytes)')
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except Image.UnidentifiedImageError as error:
+        raise ValueError('its header is not that of an image format') from error
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise ValueError(f'its header cannot be read ({type(error).__name__}: {error})') from error
+
+
 def check_image_files(images: List[dict], ann_file: str, img_dir: str) -> None:
-    """Check that the image files exist.
+    """Check that the image files exist, are images and have their entries' size.
+
+    Only the file headers are read (see :func:`read_image_size`).
 
     Args:
         images (List[dict]): ``images`` of the annotation file, types checked.
@@ -472,13 +505,45 @@ def check_image_files(images: List[dict], ann_file: str, img_dir: str) -> None:
 
     Raises:
         FileNotFoundError: If image files are missing.
+        ValueError: If files are empty or not images, or their size differs
+            from their entry's width/height.
     """
-    missing = [
-        im['file_name'] for im in images if not osp.isfile(osp.join(img_dir, im['file_name']))
-    ]
+    missing, unreadable, wrong_size = [], [], []
+    for image in images:
+        name = image['file_name']
+        path = osp.join(img_dir, name)
+        if not osp.isfile(path):
+            missing.append(name)
+            continue
+        try:
+            size = read_image_size(path)
+        except ValueError as error:
+            unreadable.append(f'{name!r} (image id {image["id"]}): {error}')
+            continue
+        if size != (image['width'], image['height']):
+            wrong_size.append(
+                f'{name!r} (image id {image["id"]}) is {size[0]}x{size[1]} pixels, but its '
+                f'entry says width {image["width"]}, height {image["height"]}'
+            )
     if missing:
         raise FileNotFoundError(
             f'{len(missing)} of {len(images)} images of {ann_file!r} are missing '
             f'from {img_dir!r} (e.g. {missing[:MAX_EXAMPLES]}): check `data_root` and '
             f'`data_prefix=dict(img=...)` of the dataset in your config.'
         )
+    _report(
+        unreadable,
+        ann_file,
+        f'image files in {img_dir!r} that are empty or not images',
+        len(images),
+        'Replace them with the real images (copy or download them again), or remove '
+        'their entries and annotations.',
+    )
+    _report(
+        wrong_size,
+        ann_file,
+        f'image files in {img_dir!r} whose size differs from width/height of their entry',
+        len(images),
+        'Set width and height of these entries to the size of the files (or replace the '
+        'files); boxes are checked and filtered against the declared size.',
+    )

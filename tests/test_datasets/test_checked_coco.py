@@ -245,3 +245,43 @@ def test_many_problems_are_counted_and_a_few_quoted(tmp_path):
         ValueError, match=r'\(5 of 5\): annotation id 0 .*; annotation id 2 [^;]*; and 2 more\.'
     ):
         build(tmp_path)
+
+
+def _write_png(path, width, height):
+    cv2.imwrite(str(path), np.zeros((height, width, 3), np.uint8))
+
+
+def test_image_size_disagrees_with_the_file(tmp_path):
+    write_coco(tmp_path)
+    _write_png(tmp_path / 'images' / '2.png', 16, 24)
+    # Before: passed; boxes were checked against the declared 32x32.
+    with pytest.raises(
+        ValueError,
+        match=r"whose size differs .*\(1 of 2\): '2.png' \(image id 2\) is 16x24 pixels, "
+        r'but its entry says width 32, height 32',
+    ):
+        build(tmp_path)
+
+
+def test_declared_sizes_larger_than_every_file(tmp_path):
+    write_coco(tmp_path, _both(*[_set('images', i, width=64, height=64) for i in (0, 1)]))
+    # Before: passed; every box fits the declared size, none the real one.
+    with pytest.raises(ValueError, match=r"\(2 of 2\): '1.png' .* is 32x32 pixels.*'2.png'"):
+        build(tmp_path)
+
+
+@pytest.mark.parametrize(
+    'content,message',
+    [(b'', 'the file is empty'), (b'not an image', 'its header is not that of an image')],
+    ids=['empty', 'not-an-image'],
+)
+def test_image_file_is_not_an_image(tmp_path, content, message):
+    write_coco(tmp_path)
+    (tmp_path / 'images' / '2.png').write_bytes(content)
+    # Before: passed; cv2 failed when the image was fetched, without naming it.
+    with pytest.raises(
+        ValueError,
+        match=r"'.*ann.json': image files .* empty or not images .*'2.png' \(image id 2\): "
+        + message,
+    ):
+        build(tmp_path)
