@@ -1,4 +1,5 @@
 import json
+import os.path as osp
 
 import cv2
 import numpy as np
@@ -285,3 +286,22 @@ def test_image_file_is_not_an_image(tmp_path, content, message):
         + message,
     ):
         build(tmp_path)
+
+
+def test_toy_dataset_loads_the_same_as_coco_dataset(tmp_path):
+    from sa_mmdet.datasets.toy_coco import CLASSES as TOY_CLASSES
+    from sa_mmdet.datasets.toy_coco import generate_toy_coco
+
+    toy = generate_toy_coco(str(tmp_path), num_train=4, num_val=1, image_size=176, seed=3)
+    kwargs = dict(
+        data_root=str(tmp_path),
+        ann_file=osp.relpath(toy['train']['ann_file'], tmp_path),
+        data_prefix=dict(img=osp.relpath(toy['train']['img_dir'], tmp_path) + '/'),
+        metainfo=dict(classes=TOY_CLASSES),
+        pipeline=[],
+    )
+    checked, plain = CheckedCocoDataset(**kwargs), CocoDataset(**kwargs)
+    assert len(checked) == 4
+    assert [checked.get_data_info(i) for i in range(4)] == [
+        plain.get_data_info(i) for i in range(4)
+    ]
