@@ -35,11 +35,15 @@ class CheckedCOCO(COCO):
 class CheckedCocoDataset(CocoDataset):
     """``CocoDataset`` whose missing, malformed or mismatching annotations fail early.
 
-    Before any annotation is parsed it checks that the annotation file exists
-    and is valid COCO JSON, that every configured class is a category of the
-    file, that ids are consistent and boxes well formed, and that every image
-    file exists (local files only). Each failure names the config key to fix.
-    Arguments are those of :class:`mmdet.datasets.CocoDataset`.
+    Before any annotation is parsed it checks (see
+    :func:`~sa_mmdet.datasets.coco_checks.check_coco_dict`) that the
+    annotation file exists and is valid COCO JSON, that ids are integers and
+    unique, that every configured class is a category of the file, that every
+    annotation refers to an existing image and category with a finite box
+    inside its image, and, for local files only, that every image file exists,
+    is an image, and has the width and height of its entry (read from the file
+    header). Each failure names the file, the entries and values at fault and
+    how to fix them. Arguments are those of :class:`mmdet.datasets.CocoDataset`.
     """
 
     def load_data_list(self) -> List[dict]:

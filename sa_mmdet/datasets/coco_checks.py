@@ -1,14 +1,37 @@
-"""Checks of a COCO-format annotation file, with errors that name the fix."""
+"""Checks of a COCO-format annotation file, with errors that name the fix.
+
+The checks refuse what mmdet's ``CocoDataset`` would otherwise mangle
+silently (drop boxes, merge images, shift labels) or fail on much later with
+a message that names neither the file nor the entry.
+"""
 
 import json
+import math
+import os
 import os.path as osp
-from typing import Optional, Sequence
+from collections import defaultdict
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from PIL import Image
 
 _REQUIRED = {
     'images': ('id', 'file_name', 'width', 'height'),
     'annotations': ('id', 'image_id', 'category_id', 'bbox'),
     'categories': ('id', 'name'),
 }
+_INT_FIELDS = {
+    'images': ('id',),
+    'annotations': ('id', 'image_id', 'category_id'),
+    'categories': ('id',),
+}
+_STR_FIELDS = {'images': ('file_name',), 'categories': ('name',)}
+
+_NUMBER_TYPES = frozenset((int, float))  # not bool: JSON true/false are no numbers
+
+#: At most this many examples are quoted per kind of problem.
+MAX_EXAMPLES = 3
+#: Pixels a box may reach beyond its image (float rounding of converters).
+BOX_TOLERANCE = 1.0
 
 
 def read_coco_json(ann_file: str) -> dict:
@@ -46,17 +69,78 @@ def check_coco_dict(
 ) -> None:
     """Check a parsed COCO annotation dict against a dataset config.
 
+    In this order, each kind of problem failing with all its cases counted and
+    the first :data:`MAX_EXAMPLES` quoted:
+
+    1. structure: lists ``images``, ``annotations``, ``categories`` whose
+       entries have the COCO keys;
+    2. types: ids (``id``, ``image_id``, ``category_id``) are JSON integers
+       (not booleans, strings, floats or lists), ``width``/``height`` positive
+       integers, ``file_name`` and category ``name`` non-empty strings;
+    3. uniqueness: image, category and annotation ids, file names, category
+       names;
+    4. every configured class is a category of the file;
+    5. every annotation refers to an existing image and category, and its
+       ``bbox`` is four finite numbers ``[x, y, width, height]`` with
+       ``width, height >= 0`` that lies inside its image, allowing
+       :data:`BOX_TOLERANCE` (1 pixel) beyond each border for float rounding;
+    6. with ``img_dir``: every image file exists, is not empty, has an image
+       header, and its size (read from the header only, no decoding) is the
+       ``width``/``height`` of its entry.
+
     Args:
         dataset (dict): Parsed annotation file.
         ann_file (str): Its path, for messages.
         classes (Sequence[str]): Class names of the config (``metainfo``).
-        img_dir (str, optional): Image folder; when given, every image file
-            must exist in it. Defaults to None.
+        img_dir (str, optional): Local image folder; when given, the image
+            files are checked (step 6). Defaults to None.
 
     Raises:
-        ValueError: Malformed structure, dangling ids, bad boxes, or config
-            classes that are not categories of the file.
+        ValueError: Malformed structure, ids or sizes of the wrong type,
+            duplicates, dangling ids, bad boxes, config classes that are not
+            categories of the file, or image files that are empty, not images
+            or of another size than their entry says.
         FileNotFoundError: Missing image files.
+    """
+    _check_structure(dataset, ann_file)
+    _check_types(dataset, ann_file)
+    _check_unique(dataset, ann_file)
+    _check_classes(dataset, ann_file, classes)
+    _check_annotations(dataset, ann_file)
+    if img_dir is not None:
+        check_image_files(dataset['images'], ann_file, img_dir)
+
+
+def _report(problems: List[str], ann_file: str, what: str, total: int, fix: str) -> None:
+    """Raise a ValueError that counts and quotes ``problems``, if any.
+
+    Args:
+        problems (List[str]): One description per problem.
+        ann_file (str): Annotation file, for the message.
+        what (str): What the problems are, e.g. ``'annotations with bad boxes'``.
+        total (int): Number of things checked.
+        fix (str): How to fix them.
+
+    Raises:
+        ValueError: If ``problems`` is not empty.
+    """
+    if not problems:
+        return
+    examples = '; '.join(problems[:MAX_EXAMPLES])
+    if len(problems) > MAX_EXAMPLES:
+        examples += f'; and {len(problems) - MAX_EXAMPLES} more'
+    raise ValueError(f'{ann_file!r}: {what} ({len(problems)} of {total}): {examples}. {fix}')
+
+
+def _check_structure(dataset: dict, ann_file: str) -> None:
+    """Check the top-level lists and the keys of their entries.
+
+    Args:
+        dataset (dict): Parsed annotation file.
+        ann_file (str): Its path, for messages.
+
+    Raises:
+        ValueError: On the first missing list or key.
     """
     if not isinstance(dataset, dict):
         raise ValueError(
@@ -78,6 +162,184 @@ def check_coco_dict(
                     f'entry of {key!r} needs {list(fields)}.'
                 )
 
+
+def _is_int(value: object) -> bool:
+    """Whether ``value`` is an int and not a bool (JSON ``true`` parses as one)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _describe(value: object) -> str:
+    """Quote a value with its Python type, e.g. ``'2' (str)``."""
+    return f'{value!r} ({type(value).__name__})'
+
+
+def _entry_name(key: str, index: int, entry: dict) -> str:
+    """Name an entry by position, id and the field that identifies it to a person.
+
+    Args:
+        key (str): ``'images'``, ``'annotations'`` or ``'categories'``.
+        index (int): Its position in that list.
+        entry (dict): The entry.
+
+    Returns:
+        str: E.g. ``images[3] (id 12, '000012.jpg')`` or ``annotations[0] (id 5)``.
+    """
+    label = {'images': 'file_name', 'categories': 'name'}.get(key)
+    if label is None:
+        return f'{key}[{index}] (id {entry["id"]!r})'
+    return f'{key}[{index}] (id {entry["id"]!r}, {entry[label]!r})'
+
+
+def _type_problem(key: str, index: int, entry: dict) -> Optional[str]:
+    """Describe the fields of one entry whose type or value is wrong, if any.
+
+    Args:
+        key (str): ``'images'``, ``'annotations'`` or ``'categories'``.
+        index (int): Position of the entry in its list.
+        entry (dict): The entry.
+
+    Returns:
+        str, optional: The entry and its wrong fields, or None if all are right.
+    """
+    wrong = [
+        f'{field} is {_describe(entry[field])}, not an integer'
+        for field in _INT_FIELDS[key]
+        if not _is_int(entry[field])
+    ]
+    wrong += [
+        f'{field} is {_describe(entry[field])}, not a non-empty string'
+        for field in _STR_FIELDS.get(key, ())
+        if not isinstance(entry[field], str) or not entry[field]
+    ]
+    if key == 'images':
+        wrong += [
+            f'{field} is {_describe(entry[field])}, not a positive integer'
+            for field in ('width', 'height')
+            if not _is_int(entry[field]) or entry[field] <= 0
+        ]
+    return f'{_entry_name(key, index, entry)}: {", ".join(wrong)}' if wrong else None
+
+
+def _types_ok(dataset: dict) -> bool:
+    """Whether all ids, sizes and names have their types: the fast path of ``_check_types``.
+
+    Args:
+        dataset (dict): Parsed annotation file, structure checked.
+
+    Returns:
+        bool: True if ``_check_types`` would find nothing.
+    """
+    sizes = [image[f] for image in dataset['images'] for f in ('width', 'height')]
+    if {type(size) for size in sizes} - {int} or min(sizes, default=1) <= 0:
+        return False
+    for key, fields in _INT_FIELDS.items():
+        if {type(entry[f]) for entry in dataset[key] for f in fields} - {int}:
+            return False
+    for key, fields in _STR_FIELDS.items():
+        names = [entry[f] for entry in dataset[key] for f in fields]
+        if {type(name) for name in names} - {str} or '' in names:
+            return False
+    return True
+
+
+def _check_types(dataset: dict, ann_file: str) -> None:
+    """Check ids, sizes and names for their types (see :func:`check_coco_dict`).
+
+    Args:
+        dataset (dict): Parsed annotation file, structure checked.
+        ann_file (str): Its path, for messages.
+
+    Raises:
+        ValueError: Listing the fields of the wrong type.
+    """
+    if _types_ok(dataset):
+        return
+    problems = [
+        _type_problem(key, index, entry)
+        for key in _REQUIRED
+        for index, entry in enumerate(dataset[key])
+    ]
+    problems = [problem for problem in problems if problem]
+    total = sum(len(dataset[key]) for key in _REQUIRED)
+    _report(
+        problems,
+        ann_file,
+        'entries with fields of the wrong type',
+        total,
+        'Ids (id, image_id, category_id) must be JSON integers such as 3 (not true, "3", '
+        '3.0 or [3]), width and height the pixel size of the image file as positive '
+        'integers, file_name and category names non-empty strings.',
+    )
+
+
+def _duplicates(entries: List[dict], key: str, field: str, label: str) -> Tuple[List[str], int]:
+    """Describe the values of ``field`` that more than one entry has.
+
+    Args:
+        entries (List[dict]): Entries of one list of the file.
+        key (str): Name of the list, for messages.
+        field (str): Field that must be unique.
+        label (str): Name of the field in messages, e.g. ``'image id'``.
+
+    Returns:
+        Tuple[List[str], int]: Descriptions such as ``image id 1 is not unique
+        (images[0] (id 1, '1.png'), images[1] (id 1, '2.png'))``, and the
+        number of distinct values.
+    """
+    values = [entry[field] for entry in entries]
+    if field == 'file_name':
+        values = [osp.normpath(value) for value in values]
+    if len(set(values)) == len(values):
+        return [], len(values)
+    holders: Dict[object, List[int]] = defaultdict(list)
+    for index, value in enumerate(values):
+        holders[value].append(index)
+    problems = [
+        f'{label} {value!r} is not unique '
+        f'({", ".join(_entry_name(key, i, entries[i]) for i in indices)})'
+        for value, indices in holders.items()
+        if len(indices) > 1
+    ]
+    return problems, len(holders)
+
+
+def _check_unique(dataset: dict, ann_file: str) -> None:
+    """Check that ids, file names and category names are unique.
+
+    pycocotools keeps the last entry of an id, so a duplicate image id gives
+    the last image the boxes of all of them, and a duplicate category name
+    shifts the labels of mmdet.
+
+    Args:
+        dataset (dict): Parsed annotation file, types checked.
+        ann_file (str): Its path, for messages.
+
+    Raises:
+        ValueError: On the first kind of duplicate, quoting its entries.
+    """
+    checks = (
+        ('images', 'id', 'image id', 'Give every image its own id, and its annotations that id.'),
+        ('images', 'file_name', 'file_name', 'List every image file once, under one id.'),
+        ('categories', 'id', 'category id', 'Give every category its own id.'),
+        ('categories', 'name', 'category name', 'Give every category its own name.'),
+        ('annotations', 'id', 'annotation id', 'Give every annotation its own id.'),
+    )
+    for key, field, label, fix in checks:
+        problems, values = _duplicates(dataset[key], key, field, label)
+        _report(problems, ann_file, f'{label}s used more than once', values, fix)
+
+
+def _check_classes(dataset: dict, ann_file: str, classes: Sequence[str]) -> None:
+    """Check that every configured class is a category of the file.
+
+    Args:
+        dataset (dict): Parsed annotation file.
+        ann_file (str): Its path, for messages.
+        classes (Sequence[str]): Class names of the config.
+
+    Raises:
+        ValueError: Naming the classes that are not categories.
+    """
     names = [cat['name'] for cat in dataset['categories']]
     unknown = [name for name in classes if name not in names]
     if unknown:
@@ -87,44 +349,201 @@ def check_coco_dict(
             f'(and `num_classes` of the heads) to names from the file.'
         )
 
-    image_ids = {image['id'] for image in dataset['images']}
-    category_ids = {cat['id'] for cat in dataset['categories']}
-    ann_ids = set()
-    for ann in dataset['annotations']:
-        where = f'{ann_file!r}: annotation id {ann["id"]}'
-        if ann['id'] in ann_ids:
-            raise ValueError(f'{where} is not unique.')
-        ann_ids.add(ann['id'])
-        if ann['image_id'] not in image_ids:
-            raise ValueError(
-                f'{where} refers to image_id {ann["image_id"]}, which is not in "images".'
-            )
-        if ann['category_id'] not in category_ids:
-            raise ValueError(
-                f'{where} refers to category_id {ann["category_id"]}, '
-                f'which is not in "categories" (ids {sorted(category_ids)}).'
-            )
-        bbox = ann['bbox']
-        if (
-            not isinstance(bbox, list)
-            or len(bbox) != 4
-            or not all(isinstance(v, (int, float)) for v in bbox)
-            or min(bbox[2:]) < 0
-        ):
-            raise ValueError(
-                f'{where} has bbox {bbox!r}; COCO boxes are '
-                f'[x, y, width, height] with width, height >= 0.'
-            )
 
-    if img_dir is not None:
-        missing = [
-            im['file_name']
-            for im in dataset['images']
-            if not osp.isfile(osp.join(img_dir, im['file_name']))
-        ]
-        if missing:
-            raise FileNotFoundError(
-                f'{len(missing)} of {len(image_ids)} images of {ann_file!r} are missing '
-                f'from {img_dir!r} (e.g. {missing[:3]}): check `data_root` and '
-                f'`data_prefix=dict(img=...)` of the dataset in your config.'
+def _bbox_problem(bbox: object) -> Optional[str]:
+    """Say what is wrong with a COCO box, if anything.
+
+    Args:
+        bbox (object): The ``bbox`` value of an annotation.
+
+    Returns:
+        str, optional: The problem, or None for a well-formed box.
+    """
+    if type(bbox) is not list or len(bbox) != 4 or not _NUMBER_TYPES.issuperset(map(type, bbox)):
+        return 'not a list of 4 numbers'
+    if not all(map(math.isfinite, bbox)):
+        return 'a value that is not finite'
+    if bbox[2] < 0 or bbox[3] < 0:
+        return 'a negative width or height'
+    return None
+
+
+def _outside_problem(bbox: List[float], image: dict) -> Optional[str]:
+    """Say by how much a well-formed box leaves its image, beyond the tolerance.
+
+    Args:
+        bbox (List[float]): ``[x, y, width, height]``.
+        image (dict): Its image entry (``width``, ``height``).
+
+    Returns:
+        str, optional: The borders crossed, or None for a box inside.
+    """
+    x, y, w, h = bbox
+    tol, width, height = BOX_TOLERANCE, image['width'], image['height']
+    if x >= -tol and y >= -tol and x + w <= width + tol and y + h <= height + tol:
+        return None
+    crossed = []
+    if x < -BOX_TOLERANCE:
+        crossed.append(f'x = {x} < 0')
+    if y < -BOX_TOLERANCE:
+        crossed.append(f'y = {y} < 0')
+    if x + w > image['width'] + BOX_TOLERANCE:
+        crossed.append(f'x + width = {x + w} > image width {image["width"]}')
+    if y + h > image['height'] + BOX_TOLERANCE:
+        crossed.append(f'y + height = {y + h} > image height {image["height"]}')
+    return ', '.join(crossed)
+
+
+def _check_annotations(dataset: dict, ann_file: str) -> None:
+    """Check the image, category and box of every annotation.
+
+    Args:
+        dataset (dict): Parsed annotation file, types and ids checked.
+        ann_file (str): Its path, for messages.
+
+    Raises:
+        ValueError: On the first kind of problem, quoting its annotations.
+    """
+    images = {image['id']: image for image in dataset['images']}
+    category_ids = {cat['id'] for cat in dataset['categories']}
+    no_image, no_category, malformed, outside = [], [], [], []
+    for ann in dataset['annotations']:
+        image = images.get(ann['image_id'])
+        if image is None:
+            no_image.append(f'annotation id {ann["id"]} refers to image_id {ann["image_id"]}')
+        if ann['category_id'] not in category_ids:
+            no_category.append(
+                f'annotation id {ann["id"]} refers to category_id {ann["category_id"]}'
             )
+        problem = _bbox_problem(ann['bbox'])
+        if problem:
+            malformed.append(f'annotation id {ann["id"]} has bbox {ann["bbox"]!r}: {problem}')
+        elif image is not None:
+            problem = _outside_problem(ann['bbox'], image)
+            if problem:
+                outside.append(
+                    f'annotation id {ann["id"]} (image id {image["id"]}, '
+                    f'{image["file_name"]!r}, {image["width"]}x{image["height"]}) has bbox '
+                    f'{ann["bbox"]!r}: {problem}'
+                )
+    total = len(dataset['annotations'])
+    _report(
+        no_image,
+        ann_file,
+        'annotations whose image_id is not an id of "images"',
+        total,
+        f'Image ids are {_id_range(images)}: fix the image_id or add the image.',
+    )
+    _report(
+        no_category,
+        ann_file,
+        'annotations whose category_id is not an id of "categories"',
+        total,
+        f'Category ids are {sorted(category_ids)}: fix the category_id or add the category.',
+    )
+    _report(
+        malformed,
+        ann_file,
+        'annotations with a malformed bbox',
+        total,
+        'COCO boxes are [x, y, width, height]: 4 finite numbers with width, height >= 0.',
+    )
+    _report(
+        outside,
+        ann_file,
+        f'annotations whose bbox leaves its image by more than {BOX_TOLERANCE:g} pixel',
+        total,
+        'Fix the box, or the width/height of its image if that is what is wrong '
+        '(mmdet would drop or keep such boxes silently).',
+    )
+
+
+def _id_range(items: Dict[int, dict]) -> str:
+    """Summarise a set of integer ids for a message, e.g. ``'1..400'``."""
+    if not items:
+        return 'none'
+    ids = sorted(items)
+    if ids == list(range(ids[0], ids[-1] + 1)):
+        return f'{ids[0]}..{ids[-1]}'
+    return f'{ids[:10]}' + (' ...' if len(ids) > 10 else '')
+
+
+def read_image_size(path: str) -> Tuple[int, int]:
+    """Read the size of an image file from its header, without decoding it.
+
+    Args:
+        path (str): Path of an existing file.
+
+    Returns:
+        Tuple[int, int]: ``(width, height)`` as stored, before any EXIF
+        rotation.
+
+    Raises:
+        ValueError: If the file is empty or its header is not that of an
+            image format Pillow knows.
+    """
+    if os.stat(path).st_size == 0:
+        raise ValueError('the file is empty (0 bytes)')
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except Image.UnidentifiedImageError as error:
+        raise ValueError('its header is not that of an image format') from error
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise ValueError(f'its header cannot be read ({type(error).__name__}: {error})') from error
+
+
+def check_image_files(images: List[dict], ann_file: str, img_dir: str) -> None:
+    """Check that the image files exist, are images and have their entries' size.
+
+    Only the file headers are read (see :func:`read_image_size`).
+
+    Args:
+        images (List[dict]): ``images`` of the annotation file, types checked.
+        ann_file (str): The annotation file, for messages.
+        img_dir (str): Local folder of the image files.
+
+    Raises:
+        FileNotFoundError: If image files are missing.
+        ValueError: If files are empty or not images, or their size differs
+            from their entry's width/height.
+    """
+    missing, unreadable, wrong_size = [], [], []
+    for image in images:
+        name = image['file_name']
+        path = osp.join(img_dir, name)
+        if not osp.isfile(path):
+            missing.append(name)
+            continue
+        try:
+            size = read_image_size(path)
+        except ValueError as error:
+            unreadable.append(f'{name!r} (image id {image["id"]}): {error}')
+            continue
+        if size != (image['width'], image['height']):
+            wrong_size.append(
+                f'{name!r} (image id {image["id"]}) is {size[0]}x{size[1]} pixels, but its '
+                f'entry says width {image["width"]}, height {image["height"]}'
+            )
+    if missing:
+        raise FileNotFoundError(
+            f'{len(missing)} of {len(images)} images of {ann_file!r} are missing '
+            f'from {img_dir!r} (e.g. {missing[:MAX_EXAMPLES]}): check `data_root` and '
+            f'`data_prefix=dict(img=...)` of the dataset in your config.'
+        )
+    _report(
+        unreadable,
+        ann_file,
+        f'image files in {img_dir!r} that are empty or not images',
+        len(images),
+        'Replace them with the real images (copy or download them again), or remove '
+        'their entries and annotations.',
+    )
+    _report(
+        wrong_size,
+        ann_file,
+        f'image files in {img_dir!r} whose size differs from width/height of their entry',
+        len(images),
+        'Set width and height of these entries to the size of the files (or replace the '
+        'files); boxes are checked and filtered against the declared size.',
+    )
