@@ -125,6 +125,7 @@ setup(
         'mmcv>=2.0.0,<2.2.0',
         'mmdet>=3.3.0,<3.4.0',
         'numpy',
+        'Pillow',  # image headers of the checked datasets
         'pycocotools',
     ],
     # tests (pytest, ruff), pretrain (mmpretrain, ImageNet pretraining), deploy (ONNX export and

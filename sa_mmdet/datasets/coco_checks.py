@@ -7,12 +7,12 @@ a message that names neither the file nor the entry.
 
 import json
 import math
-import os
 import os.path as osp
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from PIL import Image
+from .image_file_checks import check_image_files
+from .problem_report import report_problems
 
 _REQUIRED = {
     'images': ('id', 'file_name', 'width', 'height'),
@@ -28,8 +28,6 @@ _STR_FIELDS = {'images': ('file_name',), 'categories': ('name',)}
 
 _NUMBER_TYPES = frozenset((int, float))  # not bool: JSON true/false are no numbers
 
-#: At most this many examples are quoted per kind of problem.
-MAX_EXAMPLES = 3
 #: Pixels a box may reach beyond its image (float rounding of converters).
 BOX_TOLERANCE = 1.0
 
@@ -109,27 +107,6 @@ def check_coco_dict(
     _check_annotations(dataset, ann_file)
     if img_dir is not None:
         check_image_files(dataset['images'], ann_file, img_dir)
-
-
-def _report(problems: List[str], ann_file: str, what: str, total: int, fix: str) -> None:
-    """Raise a ValueError that counts and quotes ``problems``, if any.
-
-    Args:
-        problems (List[str]): One description per problem.
-        ann_file (str): Annotation file, for the message.
-        what (str): What the problems are, e.g. ``'annotations with bad boxes'``.
-        total (int): Number of things checked.
-        fix (str): How to fix them.
-
-    Raises:
-        ValueError: If ``problems`` is not empty.
-    """
-    if not problems:
-        return
-    examples = '; '.join(problems[:MAX_EXAMPLES])
-    if len(problems) > MAX_EXAMPLES:
-        examples += f'; and {len(problems) - MAX_EXAMPLES} more'
-    raise ValueError(f'{ann_file!r}: {what} ({len(problems)} of {total}): {examples}. {fix}')
 
 
 def _check_structure(dataset: dict, ann_file: str) -> None:
@@ -261,7 +238,7 @@ def _check_types(dataset: dict, ann_file: str) -> None:
     ]
     problems = [problem for problem in problems if problem]
     total = sum(len(dataset[key]) for key in _REQUIRED)
-    _report(
+    report_problems(
         problems,
         ann_file,
         'entries with fields of the wrong type',
@@ -326,7 +303,7 @@ def _check_unique(dataset: dict, ann_file: str) -> None:
     )
     for key, field, label, fix in checks:
         problems, values = _duplicates(dataset[key], key, field, label)
-        _report(problems, ann_file, f'{label}s used more than once', values, fix)
+        report_problems(problems, ann_file, f'{label}s used more than once', values, fix)
 
 
 def _check_classes(dataset: dict, ann_file: str, classes: Sequence[str]) -> None:
@@ -427,28 +404,28 @@ def _check_annotations(dataset: dict, ann_file: str) -> None:
                     f'{ann["bbox"]!r}: {problem}'
                 )
     total = len(dataset['annotations'])
-    _report(
+    report_problems(
         no_image,
         ann_file,
         'annotations whose image_id is not an id of "images"',
         total,
         f'Image ids are {_id_range(images)}: fix the image_id or add the image.',
     )
-    _report(
+    report_problems(
         no_category,
         ann_file,
         'annotations whose category_id is not an id of "categories"',
         total,
         f'Category ids are {sorted(category_ids)}: fix the category_id or add the category.',
     )
-    _report(
+    report_problems(
         malformed,
         ann_file,
         'annotations with a malformed bbox',
         total,
         'COCO boxes are [x, y, width, height]: 4 finite numbers with width, height >= 0.',
     )
-    _report(
+    report_problems(
         outside,
         ann_file,
         f'annotations whose bbox leaves its image by more than {BOX_TOLERANCE:g} pixel',
@@ -466,84 +443,3 @@ def _id_range(items: Dict[int, dict]) -> str:
     if ids == list(range(ids[0], ids[-1] + 1)):
         return f'{ids[0]}..{ids[-1]}'
     return f'{ids[:10]}' + (' ...' if len(ids) > 10 else '')
-
-
-def read_image_size(path: str) -> Tuple[int, int]:
-    """Read the size of an image file from its header, without decoding it.
-
-    Args:
-        path (str): Path of an existing file.
-
-    Returns:
-        Tuple[int, int]: ``(width, height)`` as stored, before any EXIF
-        rotation.
-
-    Raises:
-        ValueError: If the file is empty or its header is not that of an
-            image format Pillow knows.
-    """
-    if os.stat(path).st_size == 0:
-        raise ValueError('the file is empty (0 bytes)')
-    try:
-        with Image.open(path) as image:
-            return image.size
-    except Image.UnidentifiedImageError as error:
-        raise ValueError('its header is not that of an image format') from error
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise ValueError(f'its header cannot be read ({type(error).__name__}: {error})') from error
-
-
-def check_image_files(images: List[dict], ann_file: str, img_dir: str) -> None:
-    """Check that the image files exist, are images and have their entries' size.
-
-    Only the file headers are read (see :func:`read_image_size`).
-
-    Args:
-        images (List[dict]): ``images`` of the annotation file, types checked.
-        ann_file (str): The annotation file, for messages.
-        img_dir (str): Local folder of the image files.
-
-    Raises:
-        FileNotFoundError: If image files are missing.
-        ValueError: If files are empty or not images, or their size differs
-            from their entry's width/height.
-    """
-    missing, unreadable, wrong_size = [], [], []
-    for image in images:
-        name = image['file_name']
-        path = osp.join(img_dir, name)
-        if not osp.isfile(path):
-            missing.append(name)
-            continue
-        try:
-            size = read_image_size(path)
-        except ValueError as error:
-            unreadable.append(f'{name!r} (image id {image["id"]}): {error}')
-            continue
-        if size != (image['width'], image['height']):
-            wrong_size.append(
-                f'{name!r} (image id {image["id"]}) is {size[0]}x{size[1]} pixels, but its '
-                f'entry says width {image["width"]}, height {image["height"]}'
-            )
-    if missing:
-        raise FileNotFoundError(
-            f'{len(missing)} of {len(images)} images of {ann_file!r} are missing '
-            f'from {img_dir!r} (e.g. {missing[:MAX_EXAMPLES]}): check `data_root` and '
-            f'`data_prefix=dict(img=...)` of the dataset in your config.'
-        )
-    _report(
-        unreadable,
-        ann_file,
-        f'image files in {img_dir!r} that are empty or not images',
-        len(images),
-        'Replace them with the real images (copy or download them again), or remove '
-        'their entries and annotations.',
-    )
-    _report(
-        wrong_size,
-        ann_file,
-        f'image files in {img_dir!r} whose size differs from width/height of their entry',
-        len(images),
-        'Set width and height of these entries to the size of the files (or replace the '
-        'files); boxes are checked and filtered against the declared size.',
-    )

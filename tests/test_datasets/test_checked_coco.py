@@ -264,6 +264,19 @@ def test_image_size_disagrees_with_the_file(tmp_path):
         build(tmp_path)
 
 
+def test_exif_orientation_is_applied_as_opencv_loads_the_image(tmp_path):
+    from PIL import Image
+
+    from sa_mmdet.datasets.image_file_checks import read_image_size
+
+    path = tmp_path / 'turned.jpg'
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 40 wide, 24 high; shown turned a quarter
+    Image.new('RGB', (40, 24)).save(path, exif=exif)
+    assert cv2.imread(str(path)).shape[:2] == (40, 24)  # height, width as mmdet sees it
+    assert read_image_size(str(path)) == (24, 40)
+
+
 def test_declared_sizes_larger_than_every_file(tmp_path):
     write_coco(tmp_path, _both(*[_set('images', i, width=64, height=64) for i in (0, 1)]))
     # Before: passed; every box fits the declared size, none the real one.

@@ -163,3 +163,24 @@ def test_resave_refuses_object_arrays_and_malformed_ones(tmp_path):
     torch.save({'a': array.reshape(2, 3), 's': np.float64(2.5)}, path)
     loaded = load_legacy_checkpoint(path)
     assert loaded['a'].tolist() == array.reshape(2, 3).tolist() and loaded['s'] == 2.5
+
+
+def resave_main(import_tool, *args):
+    return import_tool('tools/misc/resave_checkpoint.py').main(list(map(str, args)))
+
+
+def test_resave_tool_names_an_unreadable_source(unreadable_checkpoint, tmp_path, import_tool):
+    path, words = unreadable_checkpoint
+    with pytest.raises(SystemExit, match=f'^error: .*{words}'):
+        resave_main(import_tool, path, tmp_path / 'dst.pth')
+    assert not (tmp_path / 'dst.pth').exists()
+
+
+def test_resave_tool_never_writes_over_its_source(plain_checkpoint, tmp_path, import_tool):
+    src = tmp_path / 'src.pth'
+    src.write_bytes(plain_checkpoint.read_bytes())
+    with pytest.raises(SystemExit, match='is the input'):
+        resave_main(import_tool, src, src)
+    with pytest.raises(SystemExit, match='is a folder'):
+        resave_main(import_tool, src, tmp_path)
+    assert src.read_bytes() == plain_checkpoint.read_bytes()
