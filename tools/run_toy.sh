@@ -26,8 +26,9 @@
 #
 # A re-run skips every stage whose output exists: the data sets (deterministic;
 # delete data/toy_coco or data/toy_cls to regenerate), a finished pretraining or
-# training (a last_checkpoint in its work dir), a converted checkpoint newer than
-# the pretraining's.
+# training (a `finished` file beside last_checkpoint in its work dir), a converted
+# checkpoint newer than the pretraining's. A pretraining or training that was
+# interrupted resumes from its last checkpoint (--resume).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -63,8 +64,17 @@ run_stage() {
   "$@" || on_error "$hint"
   log "stage $stage took $(( SECONDS - start )) s"
 }
-finished() {  # a work dir whose last_checkpoint names an existing file
-  [ "${RETRAIN:-0}" != 1 ] && [ -f "$1/last_checkpoint" ] && [ -f "$(cat "$1/last_checkpoint")" ]
+# A training stage writes WORK_DIR/finished when it completes; one that was interrupted after
+# a checkpoint (the toy configs keep one every epoch) resumes from it on the next run.
+finished() {  # a work dir whose training completed, unless RETRAIN=1
+  [ "${RETRAIN:-0}" != 1 ] && [ -f "$1/finished" ] && [ -f "$1/last_checkpoint" ] \
+    && [ -f "$(cat "$1/last_checkpoint")" ]
+}
+resume_args() {  # --resume for a work dir with a checkpoint of an interrupted run
+  if [ "${RETRAIN:-0}" != 1 ] && [ -f "$1/last_checkpoint" ]; then
+    log "resuming the interrupted run in $1 from $(cat "$1/last_checkpoint")" >&2
+    echo --resume
+  fi
 }
 
 if [ ! -f "$config" ]; then
@@ -117,9 +127,12 @@ else
   if finished "$pretrain_dir"; then
     log "$pretrain_dir already has $(cat "$pretrain_dir/last_checkpoint"); skipping (RETRAIN=1 to redo)"
   else
+    rm -f "$pretrain_dir/finished"
+    read -r -a resume <<< "$(resume_args "$pretrain_dir")"
     run_stage pretrain "see the error above (log in $pretrain_dir); mmpretrain must be installed (pip install -e '.[pretrain]')" \
       "$py" -m mim train mmpretrain "$pretrain_config" --gpus 0 --work-dir "$pretrain_dir" \
-      "${pretrain_args[@]}"
+      "${resume[@]}" "${pretrain_args[@]}"
+    touch "$pretrain_dir/finished"
   fi
   classifier=$(cat "$pretrain_dir/last_checkpoint")
 
@@ -137,8 +150,11 @@ if finished "$work_dir"; then
   log "$work_dir already has $(cat "$work_dir/last_checkpoint"); skipping training (RETRAIN=1 to train again)"
 else
   log "progress is logged every 10 iterations"
-  run_stage train "the log is in $work_dir; fix the cause and re-run (finished stages are skipped)" \
-    "$py" -m mim train mmdet "$config" --gpus 0 --work-dir "$work_dir" "${extra[@]}"
+  rm -f "$work_dir/finished"
+  read -r -a resume <<< "$(resume_args "$work_dir")"
+  run_stage train "the log is in $work_dir; fix the cause and re-run (finished stages are skipped, an interrupted one resumes)" \
+    "$py" -m mim train mmdet "$config" --gpus 0 --work-dir "$work_dir" "${resume[@]}" "${extra[@]}"
+  touch "$work_dir/finished"
 fi
 checkpoint=$(cat "$work_dir/last_checkpoint")
 

@@ -120,6 +120,14 @@ def test_whole_flow_pretrains_converts_trains_tests_and_paints(repo, root):
     assert 'skipping training' in again.stdout
     assert 'stage test took' in again.stdout
 
+    # A training that did not finish (no `finished` file) resumes from its last checkpoint.
+    (work_dir / 'finished').unlink()
+    resumed = run_toy(repo, root, *TINY_DETECTOR, PRETRAIN_ARGS=TINY_PRETRAIN)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert f'resuming the interrupted run in work_dirs/{DETECTOR} from ' in resumed.stderr
+    assert 'resumed epoch: 1, iter: 1' in resumed.stdout + resumed.stderr
+    assert (work_dir / 'finished').is_file()
+
 
 @pytest.mark.slow
 def test_from_scratch_config_skips_pretraining(repo, root):
