@@ -4,8 +4,9 @@
 ``HOOK:POINT``, the toy model of ``toy_runner.py`` in ``ROOT/HOOK-POINT`` for 2
 epochs with ``default_hooks.checkpoint = dict(type=HOOK, interval=1,
 max_keep_ckpts=1)``. While epoch 2 is saved, the run sends itself SIGKILL at
-POINT, found by watching the file operations (``open``, ``os.replace``,
-``os.remove``), so that the kill is deterministic whatever the hook does:
+POINT, found by watching the file operations (``open``, ``os.fdopen``,
+``os.replace``, ``os.remove``; Linux, for the name of an fdopen-ed file), so
+that the kill is deterministic whatever the hook does:
 
 - ``open-checkpoint``: epoch 2's file (or its temporary file) was just created, empty;
 - ``mid-checkpoint``: half of epoch 2's bytes are written;
@@ -73,21 +74,31 @@ class HalfWriter:
 
 def arm(point: str) -> None:
     """Watch the file operations, to kill the process at ``point``."""
-    real_open, real_replace, real_remove = builtins.open, os.replace, os.remove
+    real_open, real_fdopen = builtins.open, os.fdopen
+    real_replace, real_remove = os.replace, os.remove
+    # a file being written whose name contains this (epoch_2.pth, .epoch_2.pth.k3j_x9a1.tmp)
     targets = {
         'open-checkpoint': 'epoch_2.pth',
         'mid-checkpoint': 'epoch_2.pth',
         'mid-last-checkpoint': 'last_checkpoint',
     }
 
-    def watched_open(file, mode='r', *args, **kwargs):
-        writing = isinstance(file, (str, os.PathLike)) and 'w' in mode
-        if not (point in targets and writing and osp.basename(file).startswith(targets[point])):
-            return real_open(file, mode, *args, **kwargs)
-        f = real_open(file, mode, *args, **kwargs)
+    def watch(opener, file, mode='r', *args, **kwargs):
+        f = opener(file, mode, *args, **kwargs)
+        if point not in targets or 'w' not in mode or isinstance(file, bytes):
+            return f
+        path = os.readlink(f'/proc/self/fd/{file}') if isinstance(file, int) else file
+        if targets[point] not in osp.basename(path):
+            return f
         if point == 'open-checkpoint':
             die()
         return HalfWriter(f)
+
+    def watched_open(file, mode='r', *args, **kwargs):
+        return watch(real_open, file, mode, *args, **kwargs)
+
+    def watched_fdopen(fd, mode='r', *args, **kwargs):
+        return watch(real_fdopen, fd, mode, *args, **kwargs)
 
     def watched_replace(src, dst, *args, **kwargs):
         name = osp.basename(dst)
@@ -105,7 +116,8 @@ def arm(point: str) -> None:
         if point == 'after-remove' and osp.basename(path) == 'epoch_1.pth':
             die()
 
-    builtins.open, os.replace, os.remove = watched_open, watched_replace, watched_remove
+    builtins.open, os.fdopen = watched_open, watched_fdopen
+    os.replace, os.remove = watched_replace, watched_remove
 
 
 class ArmHook(Hook):

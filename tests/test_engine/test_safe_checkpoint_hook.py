@@ -10,7 +10,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.hooks import Hook
 
 import sa_mmdet.engine  # noqa: F401  (registers the hooks)
-from sa_mmdet.engine.hooks import atomic_write
+from sa_mmdet.engine.hooks import AtomicLocalBackend
 from sa_mmdet.utils.checkpoint_file import CheckpointFileError
 
 DATA = Path(__file__).resolve().parents[1] / 'data'
@@ -27,6 +27,13 @@ def _load(name: str):
 crash, toy_runner = _load('checkpoint_crash'), _load('toy_runner')
 # where mmengine's CheckpointHook loses every checkpoint: it removes epoch 1 before writing epoch 2
 OLD_HOOK_LOSES_AT = ('open-checkpoint', 'mid-checkpoint', 'after-remove')
+# points where SafeCheckpointHook's temporary file is left (and the next run removes it)
+TEMPORARY_FILE_POINTS = (
+    'open-checkpoint',
+    'mid-checkpoint',
+    'before-rename',
+    'mid-last-checkpoint',
+)
 
 
 def make_runner(work_dir, **kwargs):
@@ -69,13 +76,15 @@ def test_kill_while_saving_leaves_a_checkpoint_that_resumes(crashed, point):
     assert checkpoint is not None, sorted(p.name for p in work_dir.iterdir())
     assert Path(path).name in ('epoch_1.pth', 'epoch_2.pth')
     assert checkpoint['meta']['epoch'] == int(Path(path).stem[-1])
+    killed_in_a_temporary_file = point in TEMPORARY_FILE_POINTS
+    assert bool(list(work_dir.glob('.*.tmp'))) == killed_in_a_temporary_file
 
     runner = make_runner(work_dir, resume=True)
     runner.train()
     assert runner.epoch == 2
     assert (work_dir / 'last_checkpoint').read_text() == str(work_dir / 'epoch_2.pth')
     assert torch.load(work_dir / 'epoch_2.pth')['meta']['epoch'] == 2
-    assert not list(work_dir.glob('*.partial'))  # the resumed run removed them
+    assert not list(work_dir.glob('.*.tmp'))  # the resumed run removed the leftovers
     if point != 'after-last-checkpoint':  # killed before epoch 1 was removed: it stays
         assert not (work_dir / 'epoch_1.pth').exists()
 
@@ -89,14 +98,14 @@ def test_mmengines_checkpoint_hook_loses_every_checkpoint(crashed, point):
     assert resumable(root / f'CheckpointHook-{point}') == (None, None)
 
 
-def test_keeps_max_keep_ckpts_and_writes_no_partial_file(tmp_path):
+def test_keeps_max_keep_ckpts_and_leaves_no_temporary_file(tmp_path):
     runner = make_runner(tmp_path, max_epochs=3, max_keep_ckpts=2)
     runner.train()
     assert sorted(p.name for p in tmp_path.glob('*.pth')) == ['epoch_2.pth', 'epoch_3.pth']
     assert runner.message_hub.get_info('keep_ckpt_ids') == [2, 3]
     assert (tmp_path / 'last_checkpoint').read_text() == str(tmp_path / 'epoch_3.pth')
     assert torch.load(tmp_path / 'epoch_3.pth')['message_hub']['runtime_info']['keep_ckpt_ids']
-    assert not list(tmp_path.glob('*.partial'))
+    assert not list(tmp_path.glob('.*.tmp'))
 
 
 class EpochMetric(BaseMetric):
@@ -147,16 +156,16 @@ def test_previous_best_checkpoint_is_removed_after_the_new_one_is_saved(tmp_path
     assert torch.load(tmp_path / 'best_acc_epoch_2.pth')['meta']['epoch'] == 2
 
 
-def test_atomic_write_keeps_the_old_file_when_the_write_fails(tmp_path, monkeypatch):
+def test_atomic_backend_keeps_the_old_file_when_the_write_fails(tmp_path, monkeypatch):
     path = tmp_path / 'last_checkpoint'
-    atomic_write(path, b'old')
+    AtomicLocalBackend().put_text('old', path)
 
     def full_disk(fd):
         raise OSError(28, 'No space left on device')
 
     monkeypatch.setattr('os.fsync', full_disk)
     with pytest.raises(OSError, match='No space'):
-        atomic_write(path, b'new')
+        AtomicLocalBackend().put(b'new', path)
     assert path.read_bytes() == b'old' and [p.name for p in tmp_path.iterdir()] == [path.name]
 
 

@@ -1,4 +1,4 @@
-from .atomic_file import AtomicLocalBackend, atomic_write
+from .atomic_local_backend import AtomicLocalBackend
 from .random_state_hook import RandomStateHook
 from .resume_check import check_resume, verify_checkpoint
 from .safe_checkpoint_hook import SafeCheckpointHook
@@ -9,7 +9,6 @@ __all__ = [
     'RandomStateHook',
     'SafeCheckpointHook',
     'WeightsOnlyCheckpointHook',
-    'atomic_write',
     'check_resume',
     'verify_checkpoint',
 ]

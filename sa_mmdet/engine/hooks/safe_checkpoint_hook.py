@@ -9,7 +9,9 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
-from .atomic_file import PARTIAL_SUFFIX, atomic_write
+from sa_mmdet.utils.atomic_file import write_atomically
+
+from .atomic_local_backend import is_leftover
 from .resume_check import check_resume
 
 
@@ -39,19 +41,21 @@ class SafeCheckpointHook(CheckpointHook):
     writing the new one; ``last_checkpoint`` is written in place too. A job
     killed while saving can so be left with no whole checkpoint. This hook
     writes every checkpoint (the best ones too) and ``last_checkpoint`` to a
-    ``.partial`` file in the same folder, fsyncs it, renames it into place
-    and fsyncs the folder, and removes outdated checkpoints only after that.
-    Everything else is CheckpointHook's: intervals, ``max_keep_ckpts`` (kept in
-    the message hub's ``keep_ckpt_ids``), ``save_best``, ``save_last``,
-    ``published_keys``, only the main process writing.
+    temporary file in the same folder, fsyncs it, renames it into place and
+    fsyncs the folder (:func:`sa_mmdet.utils.write_atomically`, through the
+    file backend ``'atomic_local'``), and removes outdated checkpoints only
+    after that. Everything else is CheckpointHook's: intervals,
+    ``max_keep_ckpts`` (kept in the message hub's ``keep_ckpt_ids``),
+    ``save_best``, ``save_last``, ``published_keys``, only the main process
+    writing.
 
     After a crash the work dir can hold one outdated checkpoint more than
-    ``max_keep_ckpts`` (not removed yet), and a ``*.partial`` file, which
-    the next run removes. Writes are atomic for local folders only: with a
-    remote ``out_dir`` (``s3://...``), ``backend_args`` or
-    ``file_client_args``, the hook saves as CheckpointHook does. The copy
-    that ``published_keys`` publishes after training is written as
-    CheckpointHook writes it (the checkpoint it is made from is whole).
+    ``max_keep_ckpts`` (not removed yet), and a temporary file
+    ``.NAME.XXXXXXXX.tmp``, which the next run removes. Writes are atomic for
+    local folders only: with a remote ``out_dir`` (``s3://...``),
+    ``backend_args`` or ``file_client_args``, the hook saves as
+    CheckpointHook does. The copy that ``published_keys`` publishes after
+    training is written as CheckpointHook writes it (from a whole checkpoint).
 
     When the run resumes (``--resume``), the hook first checks the checkpoint
     to resume (:func:`~sa_mmdet.engine.hooks.resume_check.check_resume`): a
@@ -102,14 +106,14 @@ class SafeCheckpointHook(CheckpointHook):
             self.backend_args = dict(backend='atomic_local')
         super().before_train(runner)
         if self.atomic and is_main_process():
-            self._remove_partial_files(runner)
+            self._remove_leftovers(runner)
 
-    def _remove_partial_files(self, runner) -> None:
+    def _remove_leftovers(self, runner) -> None:
         """Remove what a crash while saving left behind."""
         folders = {self.out_dir, runner.work_dir}
-        for path in sorted(
-            p for f in folders for p in glob.glob(osp.join(f, '*' + PARTIAL_SUFFIX))
-        ):
+        for path in sorted(p for f in folders for p in glob.glob(osp.join(f, '.*.tmp'))):
+            if not is_leftover(path):
+                continue
             os.remove(path)
             runner.logger.info(f'Removed {path}, left by an interrupted checkpoint write.')
 
@@ -154,7 +158,9 @@ class SafeCheckpointHook(CheckpointHook):
         )
         if not is_main_process():
             return
-        atomic_write(osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt.encode())
+        write_atomically(
+            osp.join(runner.work_dir, 'last_checkpoint'), lambda f: f.write(self.last_ckpt.encode())
+        )
         if outdated is not None and outdated != step:
             self._remove_checkpoint(
                 self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(outdated))
