@@ -27,4 +27,3 @@ param_scheduler = [
         convert_to_iter_based=True,
     ),
 ]
-default_hooks = dict(checkpoint=dict(interval=max_epochs))

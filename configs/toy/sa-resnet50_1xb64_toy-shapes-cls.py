@@ -92,6 +92,7 @@ test_cfg = dict()
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
-    checkpoint=dict(type='CheckpointHook', interval=max_epochs, max_keep_ckpts=1),
+    # every epoch, written atomically: a killed run resumes (sa_mmdet.engine)
+    checkpoint=dict(type='SafeCheckpointHook', interval=1, max_keep_ckpts=1),
 )
 randomness = dict(seed=0, deterministic=False)

@@ -1,4 +1,5 @@
-"""Resume after kill -9 and CPU DDP of the toy Faster R-CNN, through `mim train`."""
+"""Resume after kill -9 (or of nothing, or of a damaged checkpoint) and CPU DDP of the toy
+Faster R-CNN, through `mim train`."""
 
 from pathlib import Path
 
@@ -76,8 +77,10 @@ def final_weights(work_dir):
 
 def test_resume_after_kill_equals_uninterrupted_run(tiny_config, tmp_path, mim_train):
     straight, killed = tmp_path / 'straight', tmp_path / 'killed'
-    result = mim_train(tiny_config, straight, '--gpus', 0)
+    # --resume with nothing to resume: a warning, then the same run as without --resume
+    result = mim_train(tiny_config, straight, '--gpus', 0, '--resume')
     assert result.returncode == 0, result.stderr[-3000:]
+    assert f'Nothing to resume: {straight} has no last_checkpoint file' in result.stdout
 
     kill_config = with_hook(tiny_config, 'kill', dict(type='KillAtIterHook', iteration=3))
     result = mim_train(kill_config, killed, '--gpus', 0)
@@ -92,6 +95,23 @@ def test_resume_after_kill_equals_uninterrupted_run(tiny_config, tmp_path, mim_t
     assert expected.keys() == resumed.keys()
     for key in expected:
         torch.testing.assert_close(resumed[key], expected[key], rtol=0, atol=0, msg=key)
+
+
+def test_resume_of_a_damaged_checkpoint_says_what_to_resume_instead(
+    tiny_config, tmp_path, mim_train
+):
+    previous, damaged = tmp_path / 'epoch_1.pth', tmp_path / 'epoch_2.pth'
+    torch.save(dict(meta=dict(epoch=1)), previous)
+    torch.save(dict(meta=dict(epoch=2), state_dict=dict(w=torch.zeros(1000))), damaged)
+    damaged.write_bytes(damaged.read_bytes()[:2000])  # as a write cut off by a crash
+    (tmp_path / 'last_checkpoint').write_text(str(damaged))
+    result = mim_train(tiny_config, tmp_path, '--gpus', 0, '--resume')
+    assert result.returncode != 0
+    assert f'CheckpointFileError: Resume from {previous} with `--resume {previous}`' in (
+        result.stderr
+    )
+    assert f"'{damaged}' is damaged or truncated" in result.stderr
+    assert 'Epoch(train)' not in result.stdout + result.stderr
 
 
 def test_two_cpu_ranks_train_the_detector_to_identical_weights(tiny_config, tmp_path, mim_train):

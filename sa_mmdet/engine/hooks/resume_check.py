@@ -1,0 +1,159 @@
+"""Check, before ``--resume`` loads anything, that there is a readable checkpoint to resume.
+
+mmengine resumes from the file that ``WORK_DIR/last_checkpoint`` names (or
+from ``load_from``). When there is none it logs "Auto resumed from the latest
+checkpoint None." and trains from scratch; when the file is damaged, torch
+raises an error about zip records. :func:`check_resume` says instead what
+there is to resume, and what to run.
+"""
+
+import glob
+import logging
+import os.path as osp
+import re
+from typing import List, Optional, Tuple
+
+from sa_mmdet.utils.checkpoint_file import CheckpointFileError, read_checkpoint
+
+_ZIP_MAGIC = b'PK\x03\x04'
+#: The checkpoints CheckpointHook writes by default (``best_*`` files hold no optimizer).
+_SAVED = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
+
+
+def verify_checkpoint(path: str) -> None:
+    """Read a local checkpoint cheaply, to find out whether it is whole.
+
+    A zip-format file (torch >= 1.6) is read with ``mmap=True``: its central
+    directory and pickled structure are read, its tensor data is not (about
+    0.4 s for a 324 MB SA-R50 Faster R-CNN checkpoint with AdamW state, against
+    0.5-2 s for a full load). A truncated file has no central directory.
+
+    Args:
+        path (str): The checkpoint.
+
+    Raises:
+        FileNotFoundError: If nothing is at ``path``.
+        CheckpointFileError: If it is a folder, unreadable, empty or damaged.
+        pickle.UnpicklingError: If weights-only loading refuses it.
+    """
+    try:
+        with open(path, 'rb') as f:
+            is_zip = f.read(4) == _ZIP_MAGIC
+    except OSError:
+        is_zip = False  # read_checkpoint says what is wrong
+    read_checkpoint(path, mmap=is_zip)
+
+
+def _problem(path: str) -> Optional[str]:
+    """None if ``path`` reads, else why not, in a few words."""
+    try:
+        verify_checkpoint(path)
+    except CheckpointFileError:
+        return 'damaged'
+    except Exception as error:  # a refusal, or a file gone meanwhile: not resumable either
+        return type(error).__name__
+    return None
+
+
+def saved_checkpoints(
+    folders: List[str], exclude: Optional[str] = None
+) -> List[Tuple[str, Optional[str]]]:
+    """The ``epoch_N.pth`` / ``iter_N.pth`` files in ``folders``, newest first.
+
+    Args:
+        folders (list[str]): Folders to look in.
+        exclude (str, optional): A path to leave out.
+
+    Returns:
+        list[tuple[str, str | None]]: Each path, with None if it reads or what is wrong.
+    """
+    excluded = osp.abspath(exclude) if exclude else None
+    found = {}
+    for folder in folders:
+        for path in glob.glob(osp.join(folder, '*.pth')):
+            match = _SAVED.match(osp.basename(path))
+            if match and osp.abspath(path) != excluded:
+                found[osp.abspath(path)] = int(match.group(2))
+    newest_first = sorted(found, key=lambda p: (-found[p], p))
+    return [(path, _problem(path)) for path in newest_first]
+
+
+def _listing(checkpoints: List[Tuple[str, Optional[str]]]) -> str:
+    return ', '.join(p + (f' ({problem})' if problem else '') for p, problem in checkpoints) or (
+        'none'
+    )
+
+
+def _how_to_resume(path: str) -> str:
+    return (
+        f"Resume from {path} with `--resume {path}` (in a config: resume=True, load_from='{path}')"
+    )
+
+
+def check_resume(work_dir: str, load_from: Optional[str], logger: logging.Logger) -> bool:
+    """Check what ``--resume`` would load; call it before the runner loads anything.
+
+    Args:
+        work_dir (str): The run's work dir, which holds ``last_checkpoint``.
+        load_from (str | None): The checkpoint to resume, if given
+            (``--resume PATH``); None to resume the one ``last_checkpoint`` names.
+        logger (logging.Logger): Where to warn.
+
+    Returns:
+        bool: True if the checkpoint to resume reads; False, after a warning,
+        if there is nothing to resume (no ``last_checkpoint``, or it names a
+        missing file, and no other readable checkpoint in ``work_dir``), so
+        that the run starts from scratch.
+
+    Raises:
+        FileNotFoundError: If the checkpoint to resume is missing but a
+            readable one is there, or ``load_from`` is missing; the message
+            says how to resume that one.
+        CheckpointFileError: If the checkpoint to resume is damaged; the
+            message names it and says how to resume the previous one.
+        pickle.UnpicklingError: If weights-only loading refuses it.
+    """
+    if load_from is not None and '://' in load_from:
+        return True  # remote: mmengine downloads it
+    record = osp.join(work_dir, 'last_checkpoint')
+    if load_from is not None:
+        target, source = load_from, f'load_from is {load_from!r}'
+    elif not osp.isfile(record):
+        target, source = '', f'{work_dir} has no last_checkpoint file'
+    else:
+        with open(record) as f:
+            target = f.read().strip()
+        source = f'{record} names {target!r}' if target else f'{record} is empty'
+    folders = [osp.dirname(osp.abspath(target)), work_dir] if target else [work_dir]
+    others = saved_checkpoints(folders, exclude=target)
+    readable = [path for path, problem in others if problem is None]
+
+    if not target or not osp.exists(target):
+        reason = f'{source}, which does not exist' if target else source
+        if load_from is None and not readable:
+            unreadable = f' (unreadable: {_listing(others)})' if others else ''
+            logger.warning(
+                f'Nothing to resume: {reason}, and there is no readable checkpoint{unreadable}. '
+                'This run starts from scratch.'
+            )
+            return False
+        todo = _how_to_resume(readable[0]) if readable else 'Check the path'
+        raise FileNotFoundError(
+            f'{todo}, or train from scratch without --resume: {reason}. '
+            f'Checkpoints there: {_listing(others)}.'
+        )
+    try:
+        verify_checkpoint(target)
+    except CheckpointFileError as error:
+        if readable:
+            todo = _how_to_resume(readable[0]) + ', the newest readable checkpoint'
+        else:
+            todo = (
+                'Train from scratch without --resume: there is no other readable checkpoint '
+                'to resume'
+            )
+        raise CheckpointFileError(
+            f'{todo}. The checkpoint to resume cannot be read ({source}): {error} '
+            f'Other checkpoints: {_listing(others)}.'
+        ) from error
+    return True

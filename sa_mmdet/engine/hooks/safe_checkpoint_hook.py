@@ -1,0 +1,188 @@
+"""mmengine's CheckpointHook, with checkpoints that survive a crash and a checked ``--resume``."""
+
+import glob
+import os
+import os.path as osp
+from typing import List
+
+from mmengine.dist import is_main_process
+from mmengine.hooks import CheckpointHook
+from mmengine.registry import HOOKS
+
+from sa_mmdet.utils.atomic_file import write_atomically
+
+from .atomic_local_backend import is_leftover
+from .resume_check import check_resume
+
+
+class _DeferredRemoval:
+    """A file backend whose ``remove`` and ``rmtree`` only note the path."""
+
+    def __init__(self, backend) -> None:
+        self.backend = backend
+        self.paths: List[str] = []
+
+    def remove(self, path: str) -> None:
+        self.paths.append(path)
+
+    def rmtree(self, path: str) -> None:
+        self.paths.append(path)
+
+    def __getattr__(self, name: str):
+        return getattr(self.backend, name)
+
+
+@HOOKS.register_module()
+class SafeCheckpointHook(CheckpointHook):
+    """A CheckpointHook after which a crash at any moment leaves a checkpoint to resume.
+
+    mmengine's CheckpointHook writes a checkpoint with a plain ``open(path, 'wb')``
+    and, with ``max_keep_ckpts``, removes the oldest checkpoint *before*
+    writing the new one; ``last_checkpoint`` is written in place too. A job
+    killed while saving can so be left with no whole checkpoint. This hook
+    writes every checkpoint (the best ones too) and ``last_checkpoint`` to a
+    temporary file in the same folder, fsyncs it, renames it into place and
+    fsyncs the folder (:func:`sa_mmdet.utils.write_atomically`, through the
+    file backend ``'atomic_local'``), and removes outdated checkpoints only
+    after that. Everything else is CheckpointHook's: intervals,
+    ``max_keep_ckpts`` (kept in the message hub's ``keep_ckpt_ids``),
+    ``save_best``, ``save_last``, ``published_keys``, only the main process
+    writing.
+
+    After a crash the work dir can hold one outdated checkpoint more than
+    ``max_keep_ckpts`` (not removed yet), and a temporary file
+    ``.NAME.XXXXXXXX.tmp``, which the next run removes. Writes are atomic for
+    local folders only: with a remote ``out_dir`` (``s3://...``),
+    ``backend_args`` or ``file_client_args``, the hook saves as
+    CheckpointHook does. The copy that ``published_keys`` publishes after
+    training is written as CheckpointHook writes it (from a whole checkpoint).
+
+    When the run resumes (``--resume``), the hook first checks the checkpoint
+    to resume (:func:`~sa_mmdet.engine.hooks.resume_check.check_resume`): a
+    damaged one raises an error that names it and says how to resume the
+    previous one; when there is nothing at all to resume, it warns and the run
+    starts from scratch. Use it in place of CheckpointHook::
+
+        custom_imports = dict(imports=['sa_mmdet.engine'])
+        default_hooks = dict(
+            checkpoint=dict(type='SafeCheckpointHook', interval=1, max_keep_ckpts=1))
+
+    Args:
+        *args: CheckpointHook's arguments.
+        **kwargs: CheckpointHook's keyword arguments.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.atomic = False
+
+    def before_run(self, runner) -> None:
+        """Check the checkpoint to resume, before the runner loads it.
+
+        Args:
+            runner (Runner): The runner; nothing is checked unless it resumes.
+        """
+        resume = getattr(runner, '_resume', False)
+        if not resume:
+            return
+        # FlexibleRunner takes the path as `resume`, Runner as `load_from`
+        load_from = resume if isinstance(resume, str) else runner._load_from
+        if not check_resume(runner.work_dir, load_from, runner.logger):
+            runner._resume = False  # nothing to resume: not "resumed from None"
+
+    def before_train(self, runner) -> None:
+        """Choose atomic writes for a local folder, then set up as CheckpointHook.
+
+        Args:
+            runner (Runner): The runner of the training process.
+        """
+        out_dir = str(self.out_dir if self.out_dir is not None else runner.work_dir)
+        self.atomic = (
+            '://' not in out_dir
+            and self.file_client_args is None
+            and self.backend_args in (None, {}, {'backend': 'local'}, {'backend': 'atomic_local'})
+        )
+        if self.atomic:
+            self.backend_args = dict(backend='atomic_local')
+        super().before_train(runner)
+        if self.atomic and is_main_process():
+            self._remove_leftovers(runner)
+
+    def _remove_leftovers(self, runner) -> None:
+        """Remove what a crash while saving left behind."""
+        folders = {self.out_dir, runner.work_dir}
+        for path in sorted(p for f in folders for p in glob.glob(osp.join(f, '.*.tmp'))):
+            if not is_leftover(path):
+                continue
+            os.remove(path)
+            runner.logger.info(f'Removed {path}, left by an interrupted checkpoint write.')
+
+    def _remove_checkpoint(self, path: str) -> None:
+        if self.file_backend.isfile(path):
+            self.file_backend.remove(path)
+        elif self.file_backend.isdir(path):  # deepspeed saves folders
+            self.file_backend.rmtree(path)
+
+    def _save_checkpoint_with_step(self, runner, step: int, meta: dict) -> None:
+        """Save checkpoint ``step`` atomically; then point ``last_checkpoint`` at it
+        and remove the outdated one.
+
+        Args:
+            runner (Runner): The runner of the training process.
+            step (int): The epoch or iteration, in the file name.
+            meta (dict): The checkpoint's meta.
+        """
+        if not self.atomic:
+            return super()._save_checkpoint_with_step(runner, step, meta)
+        # CheckpointHook's bookkeeping, but the outdated file goes after the save
+        outdated = None
+        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
+            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
+                outdated = self.keep_ckpt_ids.popleft()
+            self.keep_ckpt_ids.append(step)
+            runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
+
+        ckpt_filename = self.filename_tmpl.format(step)
+        self.last_ckpt = self.file_backend.join_path(self.out_dir, ckpt_filename)
+        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        runner.save_checkpoint(  # atomic: the 'atomic_local' file backend
+            self.out_dir,
+            ckpt_filename,
+            self.file_client_args,
+            save_optimizer=self.save_optimizer,
+            save_param_scheduler=self.save_param_scheduler,
+            meta=meta,
+            by_epoch=self.by_epoch,
+            backend_args=self.backend_args,
+            **self.args,
+        )
+        if not is_main_process():
+            return
+        write_atomically(
+            osp.join(runner.work_dir, 'last_checkpoint'), lambda f: f.write(self.last_ckpt.encode())
+        )
+        if outdated is not None and outdated != step:
+            self._remove_checkpoint(
+                self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(outdated))
+            )
+
+    def _save_best_checkpoint(self, runner, metrics: dict) -> None:
+        """CheckpointHook's, with the previous best checkpoint removed after the new one is saved.
+
+        Args:
+            runner (Runner): The runner of the training process.
+            metrics (dict): Evaluation results of all metrics.
+        """
+        if not self.atomic:
+            return super()._save_best_checkpoint(runner, metrics)
+        backend, deferred = self.file_backend, _DeferredRemoval(self.file_backend)
+        self.file_backend = deferred
+        try:
+            super()._save_best_checkpoint(runner, metrics)
+        finally:
+            self.file_backend = backend
+        current = {self.last_ckpt, getattr(self, 'best_ckpt_path', None)}
+        current.update(getattr(self, 'best_ckpt_path_dict', {}).values())
+        for path in deferred.paths:
+            if path not in current:  # a best checkpoint saved again under its old name stays
+                self._remove_checkpoint(path)
