@@ -11,3 +11,5 @@ model = dict(
 )
 # checkpoints that torch's weights-only loading reads (mim test, --resume)
 custom_hooks = [dict(type='WeightsOnlyCheckpointHook')]
+# checkpoints written atomically, the previous one removed only after (sa_mmdet.engine)
+default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook'))

@@ -29,6 +29,8 @@ custom_imports = dict(imports=['sa_mmdet.pretrain', 'sa_mmdet.engine'], allow_fa
 # checkpoints that torch's weights-only loading reads (the detectors' init_cfg,
 # mim test, --resume)
 custom_hooks = [dict(type='WeightsOnlyCheckpointHook')]
+# checkpoints written atomically, the previous one removed only after (sa_mmdet.engine)
+default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook'))
 
 model = dict(
     backbone=dict(

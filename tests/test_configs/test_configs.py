@@ -31,7 +31,12 @@ PAPER_PARAMS = {
 
 # What each opt-in module of ours registers, by the names configs use.
 PROVIDERS = {
-    'sa_mmdet.engine': {'WeightsOnlyCheckpointHook', 'RandomStateHook', 'CPUAwareRunner'},
+    'sa_mmdet.engine': {
+        'WeightsOnlyCheckpointHook',
+        'RandomStateHook',
+        'SafeCheckpointHook',
+        'CPUAwareRunner',
+    },
     'sa_mmdet.datasets': {'CheckedCocoDataset'},
 }
 MODEL_TYPES = set(sa_mmdet.models.__all__) | {'SANetPretrained'}
@@ -55,8 +60,9 @@ def test_config_imports_exactly_what_it_uses(path):
     if types & MODEL_TYPES:  # mmpretrain configs get SAResNet from sa_mmdet.pretrain
         needed.add('sa_mmdet.pretrain' if cfg.get('default_scope') == 'mmpretrain' else 'sa_mmdet')
     assert set(cfg.custom_imports.imports) == needed
-    # every config that trains writes checkpoints that weights-only loading reads
+    # every config that trains writes checkpoints that weights-only loading reads, atomically
     assert 'WeightsOnlyCheckpointHook' in types
+    assert cfg.default_hooks.checkpoint.type == 'SafeCheckpointHook'
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, ROOT))

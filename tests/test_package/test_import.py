@@ -13,6 +13,7 @@ import json, sys
 import torch
 from mmengine.logging import HistoryBuffer
 from mmengine.registry import HOOKS, MODEL_WRAPPERS, RUNNERS, WEIGHT_INITIALIZERS
+from mmengine.fileio.backends.registry_utils import backends as file_backends
 from mmengine.runner.checkpoint import CheckpointLoader
 from mmdet.registry import DATASETS, MODELS
 import mmdet.models  # mmdet's own imports (it imports mmpretrain where installed) come first
@@ -27,6 +28,7 @@ def state():
         loaders=sorted(f'{k}:{v.__module__}.{v.__qualname__}'
                        for k, v in CheckpointLoader._schemes.items()),
         safe_globals=sorted(map(repr, torch.serialization.get_safe_globals())),
+        file_backends=sorted(file_backends),
         modules=sorted(sys.modules),
         **{name: sorted(k for k, v in registry.module_dict.items()
                         if v.__module__.startswith('sa_mmdet'))
@@ -74,10 +76,11 @@ def test_import_registers_the_models_and_patches_nothing(states):
     assert package['initializers'] == ['SANetPretrained']
     for key in ('datasets', 'hooks', 'runners', 'wrappers'):
         assert package[key] == [], key
-    # only the model and operator modules were imported, no deployment or GPU stack
+    assert package['file_backends'] == mmdet['file_backends']
+    # only the model, operator and small utility modules were imported, no deployment or GPU stack
     new = added(mmdet, package, 'modules')
     subpackages = {m.split('.')[1] for m in new if m.startswith('sa_mmdet.')}
-    assert {'models', 'ops'} <= subpackages <= {'models', 'ops', 'version', '_ext'}
+    assert {'models', 'ops'} <= subpackages <= {'models', 'ops', 'utils', 'version', '_ext'}
     for heavy in ('triton', 'onnx', 'onnxruntime', 'onnxscript'):
         assert heavy not in new, heavy
 
@@ -86,7 +89,14 @@ def test_engine_registers_its_hooks_and_runner_and_patches_nothing(states):
     package, engine = states['package'], states['engine']
     for key in PATCHABLE:
         assert engine[key] == package[key], key
-    assert engine['hooks'] == ['RandomStateHook', 'WeightsOnlyCheckpointHook']
+    assert engine['hooks'] == [
+        'RandomStateHook',
+        'SafeCheckpointHook',
+        'WeightsOnlyCheckpointHook',
+    ]
+    # one file backend added (atomic local writes), none replaced
+    assert added(package, engine, 'file_backends') == ['atomic_local']
+    assert set(package['file_backends']) <= set(engine['file_backends'])
     assert engine['runners'] == ['CPUAwareRunner']
     assert engine['wrappers'] == ['CPUAwareDistributedDataParallel']
     assert engine['datasets'] == []
