@@ -32,6 +32,9 @@ fixed order, so runs are bit-identical.
 
 import contextlib
 import functools
+import math
+import numbers
+import operator
 from types import ModuleType
 from typing import Iterator, List, Optional, Tuple
 
@@ -73,34 +76,139 @@ def valid_sa_groups(in_channels: int) -> List[int]:
     return [g for g in range(1, in_channels // 2 + 1) if in_channels % (2 * g) == 0]
 
 
+def check_positive_int(value: object, arg: str, name: str) -> int:
+    """Return ``value`` as an int, raising unless it is a positive integer.
+
+    Python and NumPy integers are taken; ``bool`` is not a count here.
+
+    Args:
+        value (object): The argument.
+        arg (str): Its name, for the message.
+        name (str): What is checked, for the message.
+
+    Returns:
+        int: ``value`` as a plain int.
+
+    Raises:
+        TypeError: For a non-integer (float, str, bool, ...), naming the int
+            to pass where ``value`` spells one.
+        ValueError: For zero or a negative integer.
+    """
+    number = _as_int(value)
+    if number is None:
+        raise TypeError(
+            f'{name} needs {arg} to be a positive int, but got {value!r} '
+            f'({type(value).__name__}){_int_hint(value, arg)}.'
+        )
+    if number <= 0:
+        raise ValueError(f'{name} needs a positive {arg}, but got {arg}={number}.')
+    return number
+
+
+def _as_int(value: object) -> Optional[int]:
+    """``value`` as a plain int if it is an integer (not a bool), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
+def _int_hint(value: object, arg: str) -> str:
+    """``'; pass {arg}=N'`` where ``value`` is a float or str that spells the int N."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return ''
+    if isinstance(value, bool) or not number.is_integer() or number <= 0:
+        return ''
+    return f'; pass {arg}={int(number)}'
+
+
 def check_sa_groups(in_channels: int, groups: int, even: bool, name: str) -> None:
     """Raise unless ``in_channels`` splits into ``2 * groups`` halves.
 
     Args:
-        in_channels (int): Number of input channels ``C``.
-        groups (int): Number of SA groups ``G``.
+        in_channels (int): Number of input channels ``C``, a positive int.
+        groups (int): Number of SA groups ``G``, a positive int.
         even (bool): Whether ``G`` must also be even (the operator pairs the
             groups; only the reference form of ShuffleAttention takes odd G).
         name (str): What is checked, for the message.
 
     Raises:
+        TypeError: If ``in_channels`` or ``groups`` is not an int (bool is
+            not; NumPy integers are).
         ValueError: Naming the valid group counts.
     """
-    if isinstance(groups, int) and groups > 0 and in_channels % (2 * groups) == 0:
-        if not even or groups % 2 == 0:
-            return  # the operator checks on every call: no list of every valid G
-    valid = [g for g in valid_sa_groups(in_channels) if not even or g % 2 == 0]
-    if groups not in valid:
-        hint = (
-            '; odd groups run only in ShuffleAttention(implementation="reference")'
-            if even and groups in valid_sa_groups(in_channels)
-            else ''
+    # the operator checks on every call: plain ints that fit cost a few comparisons
+    if (
+        type(in_channels) is int
+        and type(groups) is int
+        and in_channels > 0
+        and groups > 0
+        and in_channels % (2 * groups) == 0
+        and (not even or groups % 2 == 0)
+    ):
+        return
+    _check_sa_groups_slowly(in_channels, groups, even, name)
+
+
+def _check_sa_groups_slowly(in_channels: object, groups: object, even: bool, name: str) -> None:
+    """:func:`check_sa_groups` for any other arguments: checks and explains."""
+    in_channels = check_positive_int(in_channels, 'in_channels', name)
+    number = _as_int(groups)
+    if number is None:
+        raise TypeError(
+            f'{name} needs groups to be a positive int, but got {groups!r} '
+            f'({type(groups).__name__}){_int_hint(groups, "groups")}. Valid groups for '
+            f'in_channels={in_channels}: {_valid_groups(in_channels, even)}.'
         )
+    groups = number
+    if groups > 0 and in_channels % (2 * groups) == 0 and (not even or groups % 2 == 0):
+        return
+    valid = _valid_groups(in_channels, even)
+    hint = (
+        '; odd groups run only in ShuffleAttention(implementation="reference")'
+        if even and groups > 0 and in_channels % (2 * groups) == 0
+        else ''
+    )
+    raise ValueError(
+        f'{name} needs a positive groups with in_channels divisible by 2 * groups'
+        f'{" and an even groups" * even}, but got in_channels={in_channels}, groups={groups}. '
+        f'Valid groups for in_channels={in_channels}: {valid}{hint}.'
+    )
+
+
+def _valid_groups(in_channels: int, even: bool) -> List[int]:
+    return [g for g in valid_sa_groups(in_channels) if not even or g % 2 == 0]
+
+
+def check_sa_eps(eps: object, name: str) -> float:
+    """Return ``eps`` as a float, raising unless it is a positive finite number.
+
+    Args:
+        eps (object): Epsilon of the spatial-attention normalisation.
+        name (str): The layer, for the message.
+
+    Returns:
+        float: ``eps``.
+
+    Raises:
+        TypeError: If ``eps`` is not a real number (bool is not).
+        ValueError: If it is not positive and finite.
+    """
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
+        raise TypeError(
+            f'{name} needs eps to be a positive float (e.g. 1e-5), but got {eps!r} '
+            f'({type(eps).__name__}).'
+        )
+    if not 0 < eps < math.inf:
         raise ValueError(
-            f'{name} needs in_channels divisible by 2 * groups{" with an even groups" * even}, '
-            f'but got in_channels={in_channels}, groups={groups}. Valid groups for '
-            f'in_channels={in_channels}: {valid}{hint}.'
+            f'{name} needs a positive, finite eps (e.g. the default 1e-5): it keeps the '
+            f'normalisation of a constant plane finite, but got eps={eps}.'
         )
+    return float(eps)
 
 
 def check_sa_input(x: Tensor, in_channels: int, name: str) -> None:

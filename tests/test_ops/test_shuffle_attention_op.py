@@ -124,3 +124,11 @@ def test_gate_params_flow_into_the_operator(sa_reference, randomize_sa):
         sa.cweight, sa.cbias, sa.sweight, sa.sbias, sa.gn.weight, sa.gn.bias
     )
     torch.testing.assert_close(shuffle_attention(x, weight, bias, 4), sa_reference(sa, x))
+
+
+@pytest.mark.parametrize('groups', [8.0, '8', True])
+def test_non_int_groups_raise_type_error(groups):
+    # Rule: groups is an int (a float 8.0 used to pass as 8).
+    weight, bias, _ = gate_params(64, 8)
+    with pytest.raises(TypeError, match='groups to be a positive int'):
+        shuffle_attention(torch.randn(1, 64, 2, 2), weight.view(2, -1), bias.view(2, -1), groups)

@@ -12,6 +12,7 @@ from mmdet.registry import MODELS
 from torch import Tensor
 
 from ...ops import check_sa_groups, check_sa_input, shuffle_attention
+from ...ops.shuffle_attention import check_positive_int, check_sa_eps
 
 SA_IMPLEMENTATIONS = ('fast', 'reference')
 
@@ -98,12 +99,19 @@ class ShuffleAttention(nn.Module):
     ``implementation`` argument or attribute.
 
     Args:
-        in_channels (int): Number of input channels ``C``.
-        groups (int): Number of groups ``G``; ``C`` must be divisible by
-            ``2 * G``. Defaults to 64.
-        eps (float): Epsilon of the GroupNorm. Defaults to 1e-5.
+        in_channels (int): Number of input channels ``C``, a positive int.
+        groups (int): Number of groups ``G``, a positive int; ``C`` must be
+            divisible by ``2 * G``. Defaults to 64.
+        eps (float): Epsilon of the GroupNorm, positive. Defaults to 1e-5.
         implementation (str): ``'fast'`` or ``'reference'``.
             Defaults to ``'fast'``.
+
+    Raises:
+        TypeError: If ``in_channels`` or ``groups`` is not an int (NumPy
+            integers are taken, bool is not), or ``eps`` not a number.
+        ValueError: For non-positive values, a ``groups`` that does not
+            divide ``C / 2`` (the message lists the valid ones) or an unknown
+            ``implementation``.
 
     Example:
         >>> import torch
@@ -119,7 +127,10 @@ class ShuffleAttention(nn.Module):
     ) -> None:
         super().__init__()
         _check_implementation(implementation)
+        in_channels = check_positive_int(in_channels, 'in_channels', 'ShuffleAttention')
         check_sa_groups(in_channels, groups, even=False, name='ShuffleAttention')
+        groups = check_positive_int(groups, 'groups', 'ShuffleAttention')
+        eps = check_sa_eps(eps, 'ShuffleAttention')
         self.in_channels = in_channels
         self.groups = groups
         self.implementation = implementation

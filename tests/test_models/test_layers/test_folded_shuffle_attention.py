@@ -69,3 +69,18 @@ def test_bad_arguments_raise_value_error():
     # Rule: the input must have in_channels channels.
     with pytest.raises(ValueError, match=r'\(N, 64, H, W\)'):
         FoldedShuffleAttention(64, groups=8)(torch.randn(1, 32, 2, 2))
+
+
+@pytest.mark.parametrize(
+    'kwargs,error,match',
+    [
+        (dict(in_channels=0, groups=2), ValueError, 'positive in_channels'),
+        (dict(in_channels=64, groups=2.0), TypeError, 'pass groups=2'),
+        (dict(in_channels=64, groups=True), TypeError, 'groups to be a positive int'),
+        (dict(in_channels=64, groups=2, eps=0), ValueError, 'positive, finite eps'),
+    ],
+)
+def test_bad_argument_types_and_signs_raise(kwargs, error, match):
+    # Rule: ShuffleAttention's, plus an even groups.
+    with pytest.raises(error, match=match):
+        FoldedShuffleAttention(**kwargs)

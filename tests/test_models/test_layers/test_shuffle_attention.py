@@ -1,5 +1,6 @@
 """ShuffleAttention: the paper's layer, its parameters, both implementations and its errors."""
 
+import numpy as np
 import pytest
 import torch
 from mmdet.registry import MODELS
@@ -170,3 +171,56 @@ def test_bad_arguments_raise_value_error():
     # Rule: gate weight and bias are (2, C / 2G).
     with pytest.raises(ValueError, match=r'\(2, 4\)'):
         shuffle_attention(torch.randn(1, 64, 2, 2), torch.zeros(4), torch.zeros(4), 8)
+
+
+# argument checks -------------------------------------------------------------------------------
+
+
+def test_zero_in_channels_raise_value_error():
+    # Rule: in_channels is a positive int (0 used to divide by zero in GroupNorm).
+    with pytest.raises(ValueError, match='positive in_channels, but got in_channels=0'):
+        ShuffleAttention(0, 1)
+
+
+@pytest.mark.parametrize('channels', ['64', 64.0, True])
+def test_non_int_in_channels_raise_type_error(channels):
+    # Rule: in_channels is an int; a bool is not a channel count.
+    with pytest.raises(TypeError, match='in_channels to be a positive int') as info:
+        ShuffleAttention(channels, groups=2)
+    assert repr(channels) in str(info.value)
+    if not isinstance(channels, bool):  # the int it spells
+        assert 'pass in_channels=64' in str(info.value)
+
+
+@pytest.mark.parametrize('groups', [32.0, 2.5, '2', True])
+def test_non_int_groups_raise_type_error(groups):
+    # Rule: groups is an int; the message lists the valid ones.
+    with pytest.raises(TypeError, match='groups to be a positive int') as info:
+        ShuffleAttention(64, groups=groups)
+    assert repr(groups) in str(info.value) and str(valid_sa_groups(64)) in str(info.value)
+
+
+def test_negative_groups_raise_value_error():
+    # Rule: groups is positive.
+    with pytest.raises(ValueError, match='positive groups') as info:
+        ShuffleAttention(64, groups=-2)
+    assert 'groups=-2' in str(info.value) and str(valid_sa_groups(64)) in str(info.value)
+
+
+def test_numpy_integers_are_taken_as_ints():
+    sa = ShuffleAttention(np.int64(64), groups=np.int32(4))
+    assert type(sa.in_channels) is int and type(sa.groups) is int
+    assert (sa.in_channels, sa.groups) == (64, 4)
+
+
+@pytest.mark.parametrize('eps', [0, -1e-5, float('nan'), float('inf')])
+def test_non_positive_eps_raise_value_error(eps):
+    # Rule: eps is positive and finite (it keeps a constant plane's normalisation finite).
+    with pytest.raises(ValueError, match='positive, finite eps'):
+        ShuffleAttention(64, groups=4, eps=eps)
+
+
+@pytest.mark.parametrize('eps', ['1e-5', True, None])
+def test_non_number_eps_raise_type_error(eps):
+    with pytest.raises(TypeError, match='eps to be a positive float'):
+        ShuffleAttention(64, groups=4, eps=eps)
