@@ -36,7 +36,7 @@ import math
 import numbers
 import operator
 from types import ModuleType
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, NoReturn, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -211,22 +211,58 @@ def check_sa_eps(eps: object, name: str) -> float:
     return float(eps)
 
 
-def check_sa_input(x: Tensor, in_channels: int, name: str) -> None:
-    """Raise unless ``x`` is an (N, ``in_channels``, H, W) tensor.
+#: Method that converts a module or tensor to each float dtype, for messages.
+_DTYPE_METHODS = {
+    torch.float64: 'double',
+    torch.float32: 'float',
+    torch.float16: 'half',
+    torch.bfloat16: 'bfloat16',
+}
+
+
+def check_sa_input(
+    x: Tensor, in_channels: int, name: str, param_dtype: Optional[torch.dtype] = None
+) -> None:
+    """Raise unless ``x`` is an (N, ``in_channels``, H, W) tensor of a dtype the layer takes.
+
+    The dtype rule is ``nn.GroupNorm``'s: the input has the parameters' dtype,
+    or is float16 or bfloat16 with float32 parameters (mixed precision).
 
     Args:
         x (Tensor): The input.
         in_channels (int): Expected channels ``C``.
         name (str): The layer, for the message.
+        param_dtype (torch.dtype, optional): The layer's parameter dtype;
+            None skips the dtype check. Defaults to None.
 
     Raises:
         ValueError: For any other shape.
+        RuntimeError: For any other dtype (as PyTorch's layers raise),
+            naming the conversion that fixes it.
     """
     if x.dim() != 4 or x.shape[1] != in_channels:
         raise ValueError(
             f'{name}({in_channels}) expects an input of shape '
             f'(N, {in_channels}, H, W), but got {tuple(x.shape)}.'
         )
+    if param_dtype is not None and x.dtype != param_dtype:
+        if param_dtype != torch.float32 or x.dtype not in (torch.float16, torch.bfloat16):
+            _raise_dtype_mismatch(x.dtype, param_dtype, name)
+
+
+def _raise_dtype_mismatch(dtype: torch.dtype, param_dtype: torch.dtype, name: str) -> NoReturn:
+    def to(target: torch.dtype) -> str:
+        method = _DTYPE_METHODS.get(target)
+        return f'.{method}()' if method else f'.to({target})'
+
+    fix = f'the input (x{to(param_dtype)})'
+    if dtype.is_floating_point:
+        fix = f'the layer (layer{to(dtype)}) or {fix}'
+    raise RuntimeError(
+        f'{name} has {param_dtype} parameters but got a {dtype} input. Like nn.GroupNorm it '
+        f"takes an input of its parameters' dtype, or a float16/bfloat16 input with float32 "
+        f'parameters. Convert {fix}.'
+    )
 
 
 def opmath_dtype(dtype: torch.dtype) -> torch.dtype:

@@ -30,6 +30,10 @@ class FoldedShuffleAttention(nn.Module):
     shape (2, k) with ``k = C / 2G``: ``[0] = (cweight, cbias)`` and
     ``[1] = (sweight * gn.weight, sweight * gn.bias + sbias)``.
 
+    Inputs follow :class:`ShuffleAttention`'s dtype rule (the parameters'
+    dtype, or float16/bfloat16 with float32 parameters; the output has the
+    input's dtype).
+
     Args:
         in_channels (int): Number of input channels ``C``, a positive int.
         groups (int): Number of SA groups ``G``, a positive even int, with
@@ -98,7 +102,7 @@ class FoldedShuffleAttention(nn.Module):
         Returns:
             Tensor: Output of shape (N, C, H, W), in the same channel order.
         """
-        check_sa_input(x, self.in_channels, 'FoldedShuffleAttention')
+        check_sa_input(x, self.in_channels, 'FoldedShuffleAttention', self.weight.dtype)
         return shuffle_attention(
             x, self.weight, self.bias, self.groups, self.eps, shuffle=False, inplace=self.inplace
         )

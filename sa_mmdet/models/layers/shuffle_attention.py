@@ -98,6 +98,14 @@ class ShuffleAttention(nn.Module):
     form of the official code (:meth:`forward_reference`). Switch with the
     ``implementation`` argument or attribute.
 
+    Both implementations follow one dtype rule, ``nn.GroupNorm``'s: the
+    input has the parameters' dtype, or is float16/bfloat16 with float32
+    parameters (mixed precision, as under ``torch.autocast``); any other
+    input (e.g. float64 into a float32 layer) raises a RuntimeError that
+    names the conversion. A float16/bfloat16 input into float32 parameters
+    is computed in float32 (statistics, gates and products); the output
+    always has the input's dtype, under ``torch.autocast`` or not.
+
     Args:
         in_channels (int): Number of input channels ``C``, a positive int.
         groups (int): Number of groups ``G``, a positive int; ``C`` must be
@@ -150,7 +158,7 @@ class ShuffleAttention(nn.Module):
         Returns:
             Tensor: Output of shape (N, C, H, W).
         """
-        check_sa_input(x, self.in_channels, 'ShuffleAttention')
+        check_sa_input(x, self.in_channels, 'ShuffleAttention', self.cweight.dtype)
         if self.implementation == 'fast' and self.groups % 2 == 0:
             weight, bias = sa_gate_params(
                 self.cweight, self.cbias, self.sweight, self.sbias, self.gn.weight, self.gn.bias
@@ -162,12 +170,22 @@ class ShuffleAttention(nn.Module):
     def forward_reference(self, x: Tensor) -> Tensor:
         """The straightforward form of the official SA-Net code.
 
+        A float16/bfloat16 input into float32 parameters is computed in
+        float32 and the output cast back to the input's dtype, as the
+        operator does.
+
         Args:
             x (Tensor): Input of shape (N, C, H, W).
 
         Returns:
-            Tensor: Output of shape (N, C, H, W).
+            Tensor: Output of shape (N, C, H, W), in the dtype of ``x``.
         """
+        if x.dtype in (torch.float16, torch.bfloat16) and self.cweight.dtype == torch.float32:
+            return self._official(x.float()).to(x.dtype)
+        return self._official(x)
+
+    def _official(self, x: Tensor) -> Tensor:
+        """The official SA-Net forward, for an input of the parameters' dtype."""
         n, c, h, w = x.shape
         x = x.reshape(n * self.groups, c // self.groups, h, w)
         x_channel, x_spatial = x.chunk(2, dim=1)

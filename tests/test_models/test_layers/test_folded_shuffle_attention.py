@@ -84,3 +84,9 @@ def test_bad_argument_types_and_signs_raise(kwargs, error, match):
     # Rule: ShuffleAttention's, plus an even groups.
     with pytest.raises(error, match=match):
         FoldedShuffleAttention(**kwargs)
+
+
+def test_float64_input_into_float32_layer_raise_runtime_error():
+    # Rule: nn.GroupNorm's, as ShuffleAttention.
+    with pytest.raises(RuntimeError, match=r'layer\.double\(\).*x\.float\(\)'):
+        FoldedShuffleAttention(64, groups=4)(torch.randn(2, 64, 4, 4, dtype=torch.float64))

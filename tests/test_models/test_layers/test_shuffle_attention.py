@@ -224,3 +224,65 @@ def test_non_positive_eps_raise_value_error(eps):
 def test_non_number_eps_raise_type_error(eps):
     with pytest.raises(TypeError, match='eps to be a positive float'):
         ShuffleAttention(64, groups=4, eps=eps)
+
+
+# dtypes ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('implementation', ['fast', 'reference'])
+def test_float64_input_into_float32_layer_raise_runtime_error(implementation):
+    # Rule: nn.GroupNorm's; both implementations raise, naming the two fixes.
+    sa = ShuffleAttention(64, groups=4, implementation=implementation)
+    with pytest.raises(RuntimeError, match=r'float32 parameters but got a torch\.float64') as info:
+        sa(torch.randn(2, 64, 4, 4, dtype=torch.float64))
+    assert 'layer.double()' in str(info.value) and 'x.float()' in str(info.value)
+
+
+@pytest.mark.parametrize('implementation', ['fast', 'reference'])
+@pytest.mark.parametrize(
+    'layer_dtype,input_dtype',
+    [
+        (torch.float64, torch.float32),
+        (torch.float16, torch.float32),
+        (torch.bfloat16, torch.float16),
+    ],
+)
+def test_other_dtype_mismatches_raise_runtime_error(implementation, layer_dtype, input_dtype):
+    sa = ShuffleAttention(64, groups=4, implementation=implementation).to(layer_dtype)
+    with pytest.raises(RuntimeError, match=f'{layer_dtype} parameters but got a {input_dtype}'):
+        sa(torch.randn(2, 64, 4, 4).to(input_dtype))
+
+
+def half_precision_outputs(sa, x, randomize_sa):
+    """Both implementations' outputs for ``x``, and the float32 output of ``x.float()``."""
+    randomize_sa(sa, torch.Generator().manual_seed(0))
+    outs = []
+    for implementation in ('fast', 'reference'):
+        sa.implementation = implementation
+        outs.append(sa(x))
+    return outs, sa(x.float())
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+def test_half_precision_input_keeps_its_dtype_in_both_implementations(dtype, randomize_sa):
+    # Rule: float32 statistics, the output in the input's dtype (as nn.GroupNorm).
+    x = torch.randn(2, 64, 5, 7, generator=torch.Generator().manual_seed(1)).to(dtype)
+    (fast, reference), expected = half_precision_outputs(
+        ShuffleAttention(64, groups=4), x, randomize_sa
+    )
+    assert fast.dtype == reference.dtype == dtype
+    assert fast.shape == reference.shape == x.shape
+    torch.testing.assert_close(fast, reference)
+    torch.testing.assert_close(fast, expected.to(dtype))
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+def test_autocast_keeps_the_input_dtype_in_both_implementations(dtype, randomize_sa):
+    x = torch.randn(2, 64, 5, 7, generator=torch.Generator().manual_seed(1)).to(dtype)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        (fast, reference), expected = half_precision_outputs(
+            ShuffleAttention(64, groups=4), x, randomize_sa
+        )
+    assert fast.dtype == reference.dtype == dtype
+    torch.testing.assert_close(fast, reference)
+    torch.testing.assert_close(fast, expected.to(dtype))
