@@ -528,6 +528,24 @@ _DEVICE_LIBRARIES = (
 # functional ------------------------------------------------------------------------------------
 
 
+def empty_sa_output(x: Tensor, *params: Tensor) -> Tensor:
+    """Shuffle Attention of an empty input (N, H or W is 0): an empty output.
+
+    The output still depends on ``x`` and ``params``, so that backward gives
+    them gradients, all zeros (no statistic of an empty plane is computed,
+    which would be NaN).
+
+    Args:
+        x (Tensor): The empty input (N, C, H, W).
+        *params (Tensor): The layer's parameters.
+
+    Returns:
+        Tensor: A new tensor of the shape, dtype and memory format of ``x``.
+    """
+    zero = sum((p.sum() * 0 for p in params), x.new_zeros(()))
+    return x + zero.to(x.dtype)
+
+
 def shuffle_attention(
     x: Tensor,
     weight: Tensor,
@@ -555,7 +573,8 @@ def shuffle_attention(
             ``shuffle`` is False and no gradient is needed. Defaults to False.
 
     Returns:
-        Tensor: Output of the shape and dtype of ``x``.
+        Tensor: Output of the shape and dtype of ``x``; empty (and a new
+        tensor) for an empty ``x``.
     """
     channels = x.shape[1]
     check_sa_groups(channels, groups, even=True, name='the Shuffle Attention operator')
@@ -569,6 +588,8 @@ def shuffle_attention(
     weight, bias = weight.reshape(-1).to(dtype), bias.reshape(-1).to(dtype)
     if is_exporting():  # standard ops, which the exporters translate
         return shuffle_attention_export(x, weight, bias, groups, eps, shuffle)
+    if x.numel() == 0:  # N, H or W is 0: no plane to normalise
+        return empty_sa_output(x, weight, bias)
     if not shuffle:  # shuffled order: channel c uses the parameters of pre-shuffle channel
         weight, bias = weight.repeat_interleave(2), bias.repeat_interleave(2)
     if not (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)):

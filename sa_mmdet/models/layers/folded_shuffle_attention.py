@@ -32,7 +32,7 @@ class FoldedShuffleAttention(nn.Module):
 
     Inputs follow :class:`ShuffleAttention`'s dtype rule (the parameters'
     dtype, or float16/bfloat16 with float32 parameters; the output has the
-    input's dtype).
+    input's dtype), and an empty input gives an empty output.
 
     Args:
         in_channels (int): Number of input channels ``C``, a positive int.

@@ -12,7 +12,7 @@ from mmdet.registry import MODELS
 from torch import Tensor
 
 from ...ops import check_sa_groups, check_sa_input, shuffle_attention
-from ...ops.shuffle_attention import check_positive_int, check_sa_eps
+from ...ops.shuffle_attention import check_positive_int, check_sa_eps, empty_sa_output
 
 SA_IMPLEMENTATIONS = ('fast', 'reference')
 
@@ -104,7 +104,9 @@ class ShuffleAttention(nn.Module):
     input (e.g. float64 into a float32 layer) raises a RuntimeError that
     names the conversion. A float16/bfloat16 input into float32 parameters
     is computed in float32 (statistics, gates and products); the output
-    always has the input's dtype, under ``torch.autocast`` or not.
+    always has the input's dtype, under ``torch.autocast`` or not. An empty
+    input (N, H or W is 0) gives an empty output of its shape and dtype, and
+    zero parameter gradients.
 
     Args:
         in_channels (int): Number of input channels ``C``, a positive int.
@@ -172,7 +174,7 @@ class ShuffleAttention(nn.Module):
 
         A float16/bfloat16 input into float32 parameters is computed in
         float32 and the output cast back to the input's dtype, as the
-        operator does.
+        operator does; an empty input gives an empty output.
 
         Args:
             x (Tensor): Input of shape (N, C, H, W).
@@ -180,6 +182,8 @@ class ShuffleAttention(nn.Module):
         Returns:
             Tensor: Output of shape (N, C, H, W), in the dtype of ``x``.
         """
+        if x.numel() == 0:  # the statistics of an empty plane would be NaN
+            return empty_sa_output(x, *self.parameters())
         if x.dtype in (torch.float16, torch.bfloat16) and self.cweight.dtype == torch.float32:
             return self._official(x.float()).to(x.dtype)
         return self._official(x)

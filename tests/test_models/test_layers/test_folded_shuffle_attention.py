@@ -90,3 +90,18 @@ def test_float64_input_into_float32_layer_raise_runtime_error():
     # Rule: nn.GroupNorm's, as ShuffleAttention.
     with pytest.raises(RuntimeError, match=r'layer\.double\(\).*x\.float\(\)'):
         FoldedShuffleAttention(64, groups=4)(torch.randn(2, 64, 4, 4, dtype=torch.float64))
+
+
+@pytest.mark.parametrize('shape', [(0, 64, 3, 3), (2, 64, 0, 5), (2, 64, 3, 0)])
+@pytest.mark.parametrize('inplace', [False, True])
+def test_empty_input_gives_an_empty_output_and_zero_gradients(shape, inplace):
+    folded = FoldedShuffleAttention(64, groups=4, inplace=inplace)
+    x = torch.randn(shape, requires_grad=True)
+    out = folded(x)
+    assert out.shape == shape and out.dtype == x.dtype
+    out.sum().backward()
+    assert x.grad.shape == shape
+    assert torch.equal(folded.weight.grad, torch.zeros(2, 8))
+    assert torch.equal(folded.bias.grad, torch.zeros(2, 8))
+    with torch.no_grad():
+        assert folded(torch.randn(shape)).shape == shape

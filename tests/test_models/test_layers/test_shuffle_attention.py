@@ -286,3 +286,21 @@ def test_autocast_keeps_the_input_dtype_in_both_implementations(dtype, randomize
     assert fast.dtype == reference.dtype == dtype
     torch.testing.assert_close(fast, reference)
     torch.testing.assert_close(fast, expected.to(dtype))
+
+
+# empty inputs ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('shape', [(0, 64, 3, 3), (2, 64, 0, 5), (2, 64, 3, 0)])
+@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
+def test_empty_input_gives_an_empty_output_and_zero_gradients(shape, dtype):
+    # Rule: N, H or W may be 0, in both implementations (as nn.GroupNorm).
+    for implementation, groups in (('fast', 4), ('reference', 4), ('reference', 1)):
+        sa = ShuffleAttention(64, groups=groups, implementation=implementation)
+        x = torch.randn(shape).to(dtype).requires_grad_()
+        out = sa(x)
+        assert out.shape == shape and out.dtype == dtype, implementation
+        out.sum().backward()
+        assert x.grad.shape == shape
+        for name, param in sa.named_parameters():
+            assert torch.equal(param.grad, torch.zeros_like(param)), (implementation, name)
