@@ -32,8 +32,11 @@ fixed order, so runs are bit-identical.
 
 import contextlib
 import functools
+import math
+import numbers
+import operator
 from types import ModuleType
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, NoReturn, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -73,52 +76,193 @@ def valid_sa_groups(in_channels: int) -> List[int]:
     return [g for g in range(1, in_channels // 2 + 1) if in_channels % (2 * g) == 0]
 
 
+def check_positive_int(value: object, arg: str, name: str) -> int:
+    """Return ``value`` as an int, raising unless it is a positive integer.
+
+    Python and NumPy integers are taken; ``bool`` is not a count here.
+
+    Args:
+        value (object): The argument.
+        arg (str): Its name, for the message.
+        name (str): What is checked, for the message.
+
+    Returns:
+        int: ``value`` as a plain int.
+
+    Raises:
+        TypeError: For a non-integer (float, str, bool, ...), naming the int
+            to pass where ``value`` spells one.
+        ValueError: For zero or a negative integer.
+    """
+    number = _as_int(value)
+    if number is None:
+        raise TypeError(
+            f'{name} needs {arg} to be a positive int, but got {value!r} '
+            f'({type(value).__name__}){_int_hint(value, arg)}.'
+        )
+    if number <= 0:
+        raise ValueError(f'{name} needs a positive {arg}, but got {arg}={number}.')
+    return number
+
+
+def _as_int(value: object) -> Optional[int]:
+    """``value`` as a plain int if it is an integer (not a bool), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
+def _int_hint(value: object, arg: str) -> str:
+    """``'; pass {arg}=N'`` where ``value`` is a float or str that spells the int N."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return ''
+    if isinstance(value, bool) or not number.is_integer() or number <= 0:
+        return ''
+    return f'; pass {arg}={int(number)}'
+
+
 def check_sa_groups(in_channels: int, groups: int, even: bool, name: str) -> None:
     """Raise unless ``in_channels`` splits into ``2 * groups`` halves.
 
     Args:
-        in_channels (int): Number of input channels ``C``.
-        groups (int): Number of SA groups ``G``.
+        in_channels (int): Number of input channels ``C``, a positive int.
+        groups (int): Number of SA groups ``G``, a positive int.
         even (bool): Whether ``G`` must also be even (the operator pairs the
             groups; only the reference form of ShuffleAttention takes odd G).
         name (str): What is checked, for the message.
 
     Raises:
+        TypeError: If ``in_channels`` or ``groups`` is not an int (bool is
+            not; NumPy integers are).
         ValueError: Naming the valid group counts.
     """
-    if isinstance(groups, int) and groups > 0 and in_channels % (2 * groups) == 0:
-        if not even or groups % 2 == 0:
-            return  # the operator checks on every call: no list of every valid G
-    valid = [g for g in valid_sa_groups(in_channels) if not even or g % 2 == 0]
-    if groups not in valid:
-        hint = (
-            '; odd groups run only in ShuffleAttention(implementation="reference")'
-            if even and groups in valid_sa_groups(in_channels)
-            else ''
+    # the operator checks on every call: plain ints that fit cost a few comparisons
+    if (
+        type(in_channels) is int
+        and type(groups) is int
+        and in_channels > 0
+        and groups > 0
+        and in_channels % (2 * groups) == 0
+        and (not even or groups % 2 == 0)
+    ):
+        return
+    _check_sa_groups_slowly(in_channels, groups, even, name)
+
+
+def _check_sa_groups_slowly(in_channels: object, groups: object, even: bool, name: str) -> None:
+    """:func:`check_sa_groups` for any other arguments: checks and explains."""
+    in_channels = check_positive_int(in_channels, 'in_channels', name)
+    number = _as_int(groups)
+    if number is None:
+        raise TypeError(
+            f'{name} needs groups to be a positive int, but got {groups!r} '
+            f'({type(groups).__name__}){_int_hint(groups, "groups")}. Valid groups for '
+            f'in_channels={in_channels}: {_valid_groups(in_channels, even)}.'
         )
+    groups = number
+    if groups > 0 and in_channels % (2 * groups) == 0 and (not even or groups % 2 == 0):
+        return
+    valid = _valid_groups(in_channels, even)
+    hint = (
+        '; odd groups run only in ShuffleAttention(implementation="reference")'
+        if even and groups > 0 and in_channels % (2 * groups) == 0
+        else ''
+    )
+    raise ValueError(
+        f'{name} needs a positive groups with in_channels divisible by 2 * groups'
+        f'{" and an even groups" * even}, but got in_channels={in_channels}, groups={groups}. '
+        f'Valid groups for in_channels={in_channels}: {valid}{hint}.'
+    )
+
+
+def _valid_groups(in_channels: int, even: bool) -> List[int]:
+    return [g for g in valid_sa_groups(in_channels) if not even or g % 2 == 0]
+
+
+def check_sa_eps(eps: object, name: str) -> float:
+    """Return ``eps`` as a float, raising unless it is a positive finite number.
+
+    Args:
+        eps (object): Epsilon of the spatial-attention normalisation.
+        name (str): The layer, for the message.
+
+    Returns:
+        float: ``eps``.
+
+    Raises:
+        TypeError: If ``eps`` is not a real number (bool is not).
+        ValueError: If it is not positive and finite.
+    """
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
+        raise TypeError(
+            f'{name} needs eps to be a positive float (e.g. 1e-5), but got {eps!r} '
+            f'({type(eps).__name__}).'
+        )
+    if not 0 < eps < math.inf:
         raise ValueError(
-            f'{name} needs in_channels divisible by 2 * groups{" with an even groups" * even}, '
-            f'but got in_channels={in_channels}, groups={groups}. Valid groups for '
-            f'in_channels={in_channels}: {valid}{hint}.'
+            f'{name} needs a positive, finite eps (e.g. the default 1e-5): it keeps the '
+            f'normalisation of a constant plane finite, but got eps={eps}.'
         )
+    return float(eps)
 
 
-def check_sa_input(x: Tensor, in_channels: int, name: str) -> None:
-    """Raise unless ``x`` is an (N, ``in_channels``, H, W) tensor.
+#: Method that converts a module or tensor to each float dtype, for messages.
+_DTYPE_METHODS = {
+    torch.float64: 'double',
+    torch.float32: 'float',
+    torch.float16: 'half',
+    torch.bfloat16: 'bfloat16',
+}
+
+
+def check_sa_input(
+    x: Tensor, in_channels: int, name: str, param_dtype: Optional[torch.dtype] = None
+) -> None:
+    """Raise unless ``x`` is an (N, ``in_channels``, H, W) tensor of a dtype the layer takes.
+
+    The dtype rule is ``nn.GroupNorm``'s: the input has the parameters' dtype,
+    or is float16 or bfloat16 with float32 parameters (mixed precision).
 
     Args:
         x (Tensor): The input.
         in_channels (int): Expected channels ``C``.
         name (str): The layer, for the message.
+        param_dtype (torch.dtype, optional): The layer's parameter dtype;
+            None skips the dtype check. Defaults to None.
 
     Raises:
         ValueError: For any other shape.
+        RuntimeError: For any other dtype (as PyTorch's layers raise),
+            naming the conversion that fixes it.
     """
     if x.dim() != 4 or x.shape[1] != in_channels:
         raise ValueError(
             f'{name}({in_channels}) expects an input of shape '
             f'(N, {in_channels}, H, W), but got {tuple(x.shape)}.'
         )
+    if param_dtype is not None and x.dtype != param_dtype:
+        if param_dtype != torch.float32 or x.dtype not in (torch.float16, torch.bfloat16):
+            _raise_dtype_mismatch(x.dtype, param_dtype, name)
+
+
+def _raise_dtype_mismatch(dtype: torch.dtype, param_dtype: torch.dtype, name: str) -> NoReturn:
+    def to(target: torch.dtype) -> str:
+        method = _DTYPE_METHODS.get(target)
+        return f'.{method}()' if method else f'.to({target})'
+
+    fix = f'the input (x{to(param_dtype)})'
+    if dtype.is_floating_point:
+        fix = f'the layer (layer{to(dtype)}) or {fix}'
+    raise RuntimeError(
+        f'{name} has {param_dtype} parameters but got a {dtype} input. Like nn.GroupNorm it '
+        f"takes an input of its parameters' dtype, or a float16/bfloat16 input with float32 "
+        f'parameters. Convert {fix}.'
+    )
 
 
 def opmath_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -384,6 +528,24 @@ _DEVICE_LIBRARIES = (
 # functional ------------------------------------------------------------------------------------
 
 
+def empty_sa_output(x: Tensor, *params: Tensor) -> Tensor:
+    """Shuffle Attention of an empty input (N, H or W is 0): an empty output.
+
+    The output still depends on ``x`` and ``params``, so that backward gives
+    them gradients, all zeros (no statistic of an empty plane is computed,
+    which would be NaN).
+
+    Args:
+        x (Tensor): The empty input (N, C, H, W).
+        *params (Tensor): The layer's parameters.
+
+    Returns:
+        Tensor: A new tensor of the shape, dtype and memory format of ``x``.
+    """
+    zero = sum((p.sum() * 0 for p in params), x.new_zeros(()))
+    return x + zero.to(x.dtype)
+
+
 def shuffle_attention(
     x: Tensor,
     weight: Tensor,
@@ -411,7 +573,8 @@ def shuffle_attention(
             ``shuffle`` is False and no gradient is needed. Defaults to False.
 
     Returns:
-        Tensor: Output of the shape and dtype of ``x``.
+        Tensor: Output of the shape and dtype of ``x``; empty (and a new
+        tensor) for an empty ``x``.
     """
     channels = x.shape[1]
     check_sa_groups(channels, groups, even=True, name='the Shuffle Attention operator')
@@ -425,6 +588,8 @@ def shuffle_attention(
     weight, bias = weight.reshape(-1).to(dtype), bias.reshape(-1).to(dtype)
     if is_exporting():  # standard ops, which the exporters translate
         return shuffle_attention_export(x, weight, bias, groups, eps, shuffle)
+    if x.numel() == 0:  # N, H or W is 0: no plane to normalise
+        return empty_sa_output(x, weight, bias)
     if not shuffle:  # shuffled order: channel c uses the parameters of pre-shuffle channel
         weight, bias = weight.repeat_interleave(2), bias.repeat_interleave(2)
     if not (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)):

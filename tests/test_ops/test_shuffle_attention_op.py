@@ -124,3 +124,25 @@ def test_gate_params_flow_into_the_operator(sa_reference, randomize_sa):
         sa.cweight, sa.cbias, sa.sweight, sa.sbias, sa.gn.weight, sa.gn.bias
     )
     torch.testing.assert_close(shuffle_attention(x, weight, bias, 4), sa_reference(sa, x))
+
+
+@pytest.mark.parametrize('shape', [(0, 64, 3, 3), (2, 64, 0, 5), (2, 64, 3, 0)])
+@pytest.mark.parametrize('shuffle', [True, False])
+def test_empty_input_gives_an_empty_output_and_zero_gradients(shape, shuffle):
+    # Rule: N, H or W may be 0 (no plane statistic is computed: it would be NaN).
+    weight, bias, _ = gate_params(64, 8)
+    weight, bias = weight.view(2, -1).requires_grad_(), bias.view(2, -1).requires_grad_()
+    x = torch.randn(shape, dtype=torch.bfloat16, requires_grad=True)
+    out = shuffle_attention(x, weight, bias, 8, shuffle=shuffle)
+    assert out.shape == shape and out.dtype == torch.bfloat16
+    grads = torch.autograd.grad(out.sum(), [x, weight, bias])
+    assert grads[0].shape == shape
+    assert torch.equal(grads[1], torch.zeros(2, 4)) and torch.equal(grads[2], torch.zeros(2, 4))
+
+
+@pytest.mark.parametrize('groups', [8.0, '8', True])
+def test_non_int_groups_raise_type_error(groups):
+    # Rule: groups is an int (a float 8.0 used to pass as 8).
+    weight, bias, _ = gate_params(64, 8)
+    with pytest.raises(TypeError, match='groups to be a positive int'):
+        shuffle_attention(torch.randn(1, 64, 2, 2), weight.view(2, -1), bias.view(2, -1), groups)

@@ -4,6 +4,7 @@ Builds the SA-Net paper's baselines (arXiv 2102.00240, Tables 1, 3 and 4):
 SE-, ECA-, SGE- and CBAM-ResNets, with the attention where SA sits.
 """
 
+import operator
 from collections.abc import Mapping
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -41,6 +42,12 @@ class AttentionResNet(ResNet):
             (``out_indices``, ``frozen_stages``, ``norm_eval``, ``with_cp``,
             ``dcn``, ``stage_with_dcn``, ``style``, ``init_cfg``, ...).
 
+    Raises:
+        TypeError: If ``depth`` is not an int (e.g. ``'50'``).
+        KeyError: For another int ``depth`` (the message lists the valid
+            ones) or an unregistered attention type.
+        ValueError: For a malformed ``attention``.
+
     Example:
         >>> import torch
         >>> from sa_mmdet.models.backbones.attention_resnet import AttentionResNet
@@ -64,12 +71,12 @@ class AttentionResNet(ResNet):
     def __init__(
         self, depth: int, attention: AttentionCfg, plugins: Optional[List[dict]] = None, **kwargs
     ) -> None:
-        if depth not in self.arch_settings:
-            raise KeyError(
-                f'invalid depth {depth} for AttentionResNet: use one of '
-                f'{sorted(self.arch_settings)}. Depth 18/34 are built from BasicBlocks, '
-                f'which take no plugins.'
-            )
+        depth = check_depth(
+            depth,
+            self.arch_settings,
+            'AttentionResNet',
+            'Depth 18/34 are built from BasicBlocks, which take no plugins.',
+        )
         num_stages = kwargs.get('num_stages', 4)
         self.attention_cfgs = _per_stage_cfgs(attention, num_stages)
         attention_plugins = [
@@ -91,6 +98,46 @@ class AttentionResNet(ResNet):
         """
         super().train(mode)
         return self
+
+
+def check_depth(depth: object, arch_settings: Mapping, name: str, note: str = '') -> int:
+    """Return ``depth`` as an int, raising unless it is one of ``arch_settings``.
+
+    Args:
+        depth (object): The ``depth`` argument of a ResNet.
+        arch_settings (Mapping): The valid depths (its keys).
+        name (str): The backbone, for the message.
+        note (str): Why other depths are left out, for the message.
+
+    Returns:
+        int: ``depth`` as a plain int (NumPy integers are taken).
+
+    Raises:
+        TypeError: If ``depth`` is not an int (e.g. ``'50'``, ``50.0``, bool).
+        KeyError: For an int that is not a valid depth (as mmdet's ResNet).
+    """
+    valid = sorted(arch_settings)
+    try:
+        number = None if isinstance(depth, bool) else operator.index(depth)
+    except TypeError:
+        number = None
+    if number is None:
+        raise TypeError(
+            f'invalid depth {depth!r} ({type(depth).__name__}) for {name}: depth must be an '
+            f'int, one of {valid}{_depth_hint(depth, valid)}.'
+        )
+    if number not in arch_settings:
+        raise KeyError(f'invalid depth {number} for {name}: use one of {valid}. {note}'.strip())
+    return number
+
+
+def _depth_hint(depth: object, valid: List[int]) -> str:
+    """``'; pass depth=N'`` where ``depth`` is a str or float that spells a valid N."""
+    try:
+        number = float(depth)
+    except (TypeError, ValueError, OverflowError):
+        return ''
+    return f'; pass depth={int(number)}' if number in valid else ''
 
 
 def _per_stage_cfgs(attention: AttentionCfg, num_stages: int) -> Tuple[Optional[dict], ...]:

@@ -9,7 +9,9 @@ from typing import List, Optional, Sequence
 from mmdet.models.backbones import ResNet
 from mmdet.registry import MODELS
 
+from ...ops.shuffle_attention import check_positive_int
 from ..layers import ShuffleAttention
+from .attention_resnet import check_depth
 
 
 @MODELS.register_module()
@@ -24,8 +26,9 @@ class SAResNet(ResNet):
 
     Args:
         depth (int): Depth of the network, one of {50, 101, 152}.
-        sa_groups (int): Groups ``G`` of every SA layer; each stage's output
-            channels must be divisible by ``2 * G``. Defaults to 64.
+        sa_groups (int): Groups ``G`` of every SA layer, a positive int; each
+            stage's output channels must be divisible by ``2 * G``.
+            Defaults to 64.
         sa_stages (Sequence[bool], optional): Which stages carry SA, one flag
             per stage (``num_stages`` flags). ``None`` means every stage.
             Defaults to None.
@@ -38,6 +41,12 @@ class SAResNet(ResNet):
             official SA-Net ``.pth.tar`` files with every key and shape
             checked (:class:`~sa_mmdet.models.weight_init.SANetPretrainedInit`);
             ``type='Pretrained'`` is mmengine's lenient loading.
+
+    Raises:
+        TypeError: If ``depth`` or ``sa_groups`` is not an int (e.g. ``'50'``).
+        KeyError: For another int ``depth``; the message lists the valid ones.
+        ValueError: For a non-positive ``sa_groups``, one that does not
+            divide a stage's channels, or bad ``sa_stages``.
 
     Example:
         >>> import torch
@@ -63,13 +72,14 @@ class SAResNet(ResNet):
         plugins: Optional[List[dict]] = None,
         **kwargs,
     ) -> None:
-        if depth not in self.arch_settings:
-            raise KeyError(
-                f'invalid depth {depth} for SAResNet: use one of '
-                f'{sorted(self.arch_settings)}. Depth 18/34 are built from '
-                f'BasicBlocks, whose 64-channel outputs cannot be split into '
-                f'2 * {sa_groups} SA groups and which take no plugins.'
-            )
+        depth = check_depth(
+            depth,
+            self.arch_settings,
+            'SAResNet',
+            f'Depth 18/34 are built from BasicBlocks, whose 64-channel outputs cannot be '
+            f'split into 2 * {sa_groups} SA groups and which take no plugins.',
+        )
+        sa_groups = check_positive_int(sa_groups, 'sa_groups', 'SAResNet')
         num_stages = kwargs.get('num_stages', 4)
         if sa_stages is None:
             sa_stages = (True,) * num_stages

@@ -10,6 +10,7 @@ from mmdet.registry import MODELS
 from torch import Tensor
 
 from ...ops import check_sa_groups, check_sa_input, shuffle_attention
+from ...ops.shuffle_attention import check_positive_int, check_sa_eps
 from .shuffle_attention import ShuffleAttention, sa_gate_params
 
 
@@ -29,16 +30,26 @@ class FoldedShuffleAttention(nn.Module):
     shape (2, k) with ``k = C / 2G``: ``[0] = (cweight, cbias)`` and
     ``[1] = (sweight * gn.weight, sweight * gn.bias + sbias)``.
 
+    Inputs follow :class:`ShuffleAttention`'s dtype rule (the parameters'
+    dtype, or float16/bfloat16 with float32 parameters; the output has the
+    input's dtype), and an empty input gives an empty output.
+
     Args:
-        in_channels (int): Number of input channels ``C``.
-        groups (int): Number of SA groups ``G``; must be even, with ``C``
-            divisible by ``2 * G``. Defaults to 64.
-        eps (float): Epsilon of the spatial-attention normalisation.
-            Defaults to 1e-5.
+        in_channels (int): Number of input channels ``C``, a positive int.
+        groups (int): Number of SA groups ``G``, a positive even int, with
+            ``C`` divisible by ``2 * G``. Defaults to 64.
+        eps (float): Epsilon of the spatial-attention normalisation,
+            positive. Defaults to 1e-5.
         inplace (bool): Write the output into the input when no gradient is
             needed. Only safe where nothing else reads the input afterwards
             (true for the output of a bottleneck's last BatchNorm).
             Defaults to False.
+
+    Raises:
+        TypeError: If ``in_channels`` or ``groups`` is not an int, or
+            ``eps`` not a number.
+        ValueError: For non-positive values or a ``groups`` that is odd or
+            does not divide ``C / 2`` (the message lists the valid ones).
     """
 
     _abbr_ = 'sa'
@@ -47,12 +58,14 @@ class FoldedShuffleAttention(nn.Module):
         self, in_channels: int, groups: int = 64, eps: float = 1e-5, inplace: bool = False
     ) -> None:
         super().__init__()
-        check_sa_groups(in_channels, groups, even=True, name='FoldedShuffleAttention')
+        name = 'FoldedShuffleAttention'
+        in_channels = check_positive_int(in_channels, 'in_channels', name)
+        check_sa_groups(in_channels, groups, even=True, name=name)
         self.in_channels = in_channels
-        self.groups = groups
-        self.eps = eps
+        self.groups = check_positive_int(groups, 'groups', name)
+        self.eps = check_sa_eps(eps, name)
         self.inplace = inplace
-        k = in_channels // (2 * groups)
+        k = in_channels // (2 * self.groups)
         self.weight = nn.Parameter(torch.zeros(2, k))
         self.bias = nn.Parameter(torch.ones(2, k))
 
@@ -89,7 +102,7 @@ class FoldedShuffleAttention(nn.Module):
         Returns:
             Tensor: Output of shape (N, C, H, W), in the same channel order.
         """
-        check_sa_input(x, self.in_channels, 'FoldedShuffleAttention')
+        check_sa_input(x, self.in_channels, 'FoldedShuffleAttention', self.weight.dtype)
         return shuffle_attention(
             x, self.weight, self.bias, self.groups, self.eps, shuffle=False, inplace=self.inplace
         )

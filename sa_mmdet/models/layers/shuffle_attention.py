@@ -12,6 +12,7 @@ from mmdet.registry import MODELS
 from torch import Tensor
 
 from ...ops import check_sa_groups, check_sa_input, shuffle_attention
+from ...ops.shuffle_attention import check_positive_int, check_sa_eps, empty_sa_output
 
 SA_IMPLEMENTATIONS = ('fast', 'reference')
 
@@ -97,13 +98,30 @@ class ShuffleAttention(nn.Module):
     form of the official code (:meth:`forward_reference`). Switch with the
     ``implementation`` argument or attribute.
 
+    Both implementations follow one dtype rule, ``nn.GroupNorm``'s: the
+    input has the parameters' dtype, or is float16/bfloat16 with float32
+    parameters (mixed precision, as under ``torch.autocast``); any other
+    input (e.g. float64 into a float32 layer) raises a RuntimeError that
+    names the conversion. A float16/bfloat16 input into float32 parameters
+    is computed in float32 (statistics, gates and products); the output
+    always has the input's dtype, under ``torch.autocast`` or not. An empty
+    input (N, H or W is 0) gives an empty output of its shape and dtype, and
+    zero parameter gradients.
+
     Args:
-        in_channels (int): Number of input channels ``C``.
-        groups (int): Number of groups ``G``; ``C`` must be divisible by
-            ``2 * G``. Defaults to 64.
-        eps (float): Epsilon of the GroupNorm. Defaults to 1e-5.
+        in_channels (int): Number of input channels ``C``, a positive int.
+        groups (int): Number of groups ``G``, a positive int; ``C`` must be
+            divisible by ``2 * G``. Defaults to 64.
+        eps (float): Epsilon of the GroupNorm, positive. Defaults to 1e-5.
         implementation (str): ``'fast'`` or ``'reference'``.
             Defaults to ``'fast'``.
+
+    Raises:
+        TypeError: If ``in_channels`` or ``groups`` is not an int (NumPy
+            integers are taken, bool is not), or ``eps`` not a number.
+        ValueError: For non-positive values, a ``groups`` that does not
+            divide ``C / 2`` (the message lists the valid ones) or an unknown
+            ``implementation``.
 
     Example:
         >>> import torch
@@ -119,7 +137,10 @@ class ShuffleAttention(nn.Module):
     ) -> None:
         super().__init__()
         _check_implementation(implementation)
+        in_channels = check_positive_int(in_channels, 'in_channels', 'ShuffleAttention')
         check_sa_groups(in_channels, groups, even=False, name='ShuffleAttention')
+        groups = check_positive_int(groups, 'groups', 'ShuffleAttention')
+        eps = check_sa_eps(eps, 'ShuffleAttention')
         self.in_channels = in_channels
         self.groups = groups
         self.implementation = implementation
@@ -139,7 +160,7 @@ class ShuffleAttention(nn.Module):
         Returns:
             Tensor: Output of shape (N, C, H, W).
         """
-        check_sa_input(x, self.in_channels, 'ShuffleAttention')
+        check_sa_input(x, self.in_channels, 'ShuffleAttention', self.cweight.dtype)
         if self.implementation == 'fast' and self.groups % 2 == 0:
             weight, bias = sa_gate_params(
                 self.cweight, self.cbias, self.sweight, self.sbias, self.gn.weight, self.gn.bias
@@ -151,12 +172,24 @@ class ShuffleAttention(nn.Module):
     def forward_reference(self, x: Tensor) -> Tensor:
         """The straightforward form of the official SA-Net code.
 
+        A float16/bfloat16 input into float32 parameters is computed in
+        float32 and the output cast back to the input's dtype, as the
+        operator does; an empty input gives an empty output.
+
         Args:
             x (Tensor): Input of shape (N, C, H, W).
 
         Returns:
-            Tensor: Output of shape (N, C, H, W).
+            Tensor: Output of shape (N, C, H, W), in the dtype of ``x``.
         """
+        if x.numel() == 0:  # the statistics of an empty plane would be NaN
+            return empty_sa_output(x, *self.parameters())
+        if x.dtype in (torch.float16, torch.bfloat16) and self.cweight.dtype == torch.float32:
+            return self._official(x.float()).to(x.dtype)
+        return self._official(x)
+
+    def _official(self, x: Tensor) -> Tensor:
+        """The official SA-Net forward, for an input of the parameters' dtype."""
         n, c, h, w = x.shape
         x = x.reshape(n * self.groups, c // self.groups, h, w)
         x_channel, x_spatial = x.chunk(2, dim=1)

@@ -260,6 +260,13 @@ def test_unsupported_depth_raises_key_error(depth):
         AttentionResNet(depth, attention=dict(type='SqueezeExcitation'))
 
 
+@pytest.mark.parametrize('depth', ['50', 50.0])
+def test_non_int_depth_raise_type_error(depth):
+    # Rule: depth is an int; the message lists the valid ones.
+    with pytest.raises(TypeError, match=r'one of \[50, 101, 152\]; pass depth=50'):
+        AttentionResNet(depth, attention=dict(type='SqueezeExcitation'))
+
+
 @pytest.mark.parametrize(
     'attention',
     [

@@ -253,3 +253,19 @@ def test_every_parameter_gets_a_gradient():
     sum(o.mean() for o in model(torch.rand(2, 3, 64, 64))).backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
+
+
+@pytest.mark.parametrize('depth', ['50', 50.0, True])
+def test_non_int_depth_raise_type_error(depth):
+    # Rule: depth is an int; the message lists the valid ones ('50' used to read "depth 50").
+    with pytest.raises(TypeError, match=r'depth must be an int, one of \[50, 101, 152\]') as info:
+        SAResNet(depth=depth)
+    assert repr(depth) in str(info.value)
+    if not isinstance(depth, bool):  # the int it spells
+        assert 'pass depth=50' in str(info.value)
+
+
+@pytest.mark.parametrize('sa_groups', ['64', 32.0])
+def test_non_int_sa_groups_raise_type_error(sa_groups):
+    with pytest.raises(TypeError, match='sa_groups to be a positive int'):
+        SAResNet(depth=50, sa_groups=sa_groups)

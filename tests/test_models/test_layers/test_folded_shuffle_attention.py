@@ -69,3 +69,39 @@ def test_bad_arguments_raise_value_error():
     # Rule: the input must have in_channels channels.
     with pytest.raises(ValueError, match=r'\(N, 64, H, W\)'):
         FoldedShuffleAttention(64, groups=8)(torch.randn(1, 32, 2, 2))
+
+
+@pytest.mark.parametrize(
+    'kwargs,error,match',
+    [
+        (dict(in_channels=0, groups=2), ValueError, 'positive in_channels'),
+        (dict(in_channels=64, groups=2.0), TypeError, 'pass groups=2'),
+        (dict(in_channels=64, groups=True), TypeError, 'groups to be a positive int'),
+        (dict(in_channels=64, groups=2, eps=0), ValueError, 'positive, finite eps'),
+    ],
+)
+def test_bad_argument_types_and_signs_raise(kwargs, error, match):
+    # Rule: ShuffleAttention's, plus an even groups.
+    with pytest.raises(error, match=match):
+        FoldedShuffleAttention(**kwargs)
+
+
+def test_float64_input_into_float32_layer_raise_runtime_error():
+    # Rule: nn.GroupNorm's, as ShuffleAttention.
+    with pytest.raises(RuntimeError, match=r'layer\.double\(\).*x\.float\(\)'):
+        FoldedShuffleAttention(64, groups=4)(torch.randn(2, 64, 4, 4, dtype=torch.float64))
+
+
+@pytest.mark.parametrize('shape', [(0, 64, 3, 3), (2, 64, 0, 5), (2, 64, 3, 0)])
+@pytest.mark.parametrize('inplace', [False, True])
+def test_empty_input_gives_an_empty_output_and_zero_gradients(shape, inplace):
+    folded = FoldedShuffleAttention(64, groups=4, inplace=inplace)
+    x = torch.randn(shape, requires_grad=True)
+    out = folded(x)
+    assert out.shape == shape and out.dtype == x.dtype
+    out.sum().backward()
+    assert x.grad.shape == shape
+    assert torch.equal(folded.weight.grad, torch.zeros(2, 8))
+    assert torch.equal(folded.bias.grad, torch.zeros(2, 8))
+    with torch.no_grad():
+        assert folded(torch.randn(shape)).shape == shape

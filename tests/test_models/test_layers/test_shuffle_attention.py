@@ -1,5 +1,6 @@
 """ShuffleAttention: the paper's layer, its parameters, both implementations and its errors."""
 
+import numpy as np
 import pytest
 import torch
 from mmdet.registry import MODELS
@@ -170,3 +171,136 @@ def test_bad_arguments_raise_value_error():
     # Rule: gate weight and bias are (2, C / 2G).
     with pytest.raises(ValueError, match=r'\(2, 4\)'):
         shuffle_attention(torch.randn(1, 64, 2, 2), torch.zeros(4), torch.zeros(4), 8)
+
+
+# argument checks -------------------------------------------------------------------------------
+
+
+def test_zero_in_channels_raise_value_error():
+    # Rule: in_channels is a positive int (0 used to divide by zero in GroupNorm).
+    with pytest.raises(ValueError, match='positive in_channels, but got in_channels=0'):
+        ShuffleAttention(0, 1)
+
+
+@pytest.mark.parametrize('channels', ['64', 64.0, True])
+def test_non_int_in_channels_raise_type_error(channels):
+    # Rule: in_channels is an int; a bool is not a channel count.
+    with pytest.raises(TypeError, match='in_channels to be a positive int') as info:
+        ShuffleAttention(channels, groups=2)
+    assert repr(channels) in str(info.value)
+    if not isinstance(channels, bool):  # the int it spells
+        assert 'pass in_channels=64' in str(info.value)
+
+
+@pytest.mark.parametrize('groups', [32.0, 2.5, '2', True])
+def test_non_int_groups_raise_type_error(groups):
+    # Rule: groups is an int; the message lists the valid ones.
+    with pytest.raises(TypeError, match='groups to be a positive int') as info:
+        ShuffleAttention(64, groups=groups)
+    assert repr(groups) in str(info.value) and str(valid_sa_groups(64)) in str(info.value)
+
+
+def test_negative_groups_raise_value_error():
+    # Rule: groups is positive.
+    with pytest.raises(ValueError, match='positive groups') as info:
+        ShuffleAttention(64, groups=-2)
+    assert 'groups=-2' in str(info.value) and str(valid_sa_groups(64)) in str(info.value)
+
+
+def test_numpy_integers_are_taken_as_ints():
+    sa = ShuffleAttention(np.int64(64), groups=np.int32(4))
+    assert type(sa.in_channels) is int and type(sa.groups) is int
+    assert (sa.in_channels, sa.groups) == (64, 4)
+
+
+@pytest.mark.parametrize('eps', [0, -1e-5, float('nan'), float('inf')])
+def test_non_positive_eps_raise_value_error(eps):
+    # Rule: eps is positive and finite (it keeps a constant plane's normalisation finite).
+    with pytest.raises(ValueError, match='positive, finite eps'):
+        ShuffleAttention(64, groups=4, eps=eps)
+
+
+@pytest.mark.parametrize('eps', ['1e-5', True, None])
+def test_non_number_eps_raise_type_error(eps):
+    with pytest.raises(TypeError, match='eps to be a positive float'):
+        ShuffleAttention(64, groups=4, eps=eps)
+
+
+# dtypes ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('implementation', ['fast', 'reference'])
+def test_float64_input_into_float32_layer_raise_runtime_error(implementation):
+    # Rule: nn.GroupNorm's; both implementations raise, naming the two fixes.
+    sa = ShuffleAttention(64, groups=4, implementation=implementation)
+    with pytest.raises(RuntimeError, match=r'float32 parameters but got a torch\.float64') as info:
+        sa(torch.randn(2, 64, 4, 4, dtype=torch.float64))
+    assert 'layer.double()' in str(info.value) and 'x.float()' in str(info.value)
+
+
+@pytest.mark.parametrize('implementation', ['fast', 'reference'])
+@pytest.mark.parametrize(
+    'layer_dtype,input_dtype',
+    [
+        (torch.float64, torch.float32),
+        (torch.float16, torch.float32),
+        (torch.bfloat16, torch.float16),
+    ],
+)
+def test_other_dtype_mismatches_raise_runtime_error(implementation, layer_dtype, input_dtype):
+    sa = ShuffleAttention(64, groups=4, implementation=implementation).to(layer_dtype)
+    with pytest.raises(RuntimeError, match=f'{layer_dtype} parameters but got a {input_dtype}'):
+        sa(torch.randn(2, 64, 4, 4).to(input_dtype))
+
+
+def half_precision_outputs(sa, x, randomize_sa):
+    """Both implementations' outputs for ``x``, and the float32 output of ``x.float()``."""
+    randomize_sa(sa, torch.Generator().manual_seed(0))
+    outs = []
+    for implementation in ('fast', 'reference'):
+        sa.implementation = implementation
+        outs.append(sa(x))
+    return outs, sa(x.float())
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+def test_half_precision_input_keeps_its_dtype_in_both_implementations(dtype, randomize_sa):
+    # Rule: float32 statistics, the output in the input's dtype (as nn.GroupNorm).
+    x = torch.randn(2, 64, 5, 7, generator=torch.Generator().manual_seed(1)).to(dtype)
+    (fast, reference), expected = half_precision_outputs(
+        ShuffleAttention(64, groups=4), x, randomize_sa
+    )
+    assert fast.dtype == reference.dtype == dtype
+    assert fast.shape == reference.shape == x.shape
+    torch.testing.assert_close(fast, reference)
+    torch.testing.assert_close(fast, expected.to(dtype))
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+def test_autocast_keeps_the_input_dtype_in_both_implementations(dtype, randomize_sa):
+    x = torch.randn(2, 64, 5, 7, generator=torch.Generator().manual_seed(1)).to(dtype)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        (fast, reference), expected = half_precision_outputs(
+            ShuffleAttention(64, groups=4), x, randomize_sa
+        )
+    assert fast.dtype == reference.dtype == dtype
+    torch.testing.assert_close(fast, reference)
+    torch.testing.assert_close(fast, expected.to(dtype))
+
+
+# empty inputs ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('shape', [(0, 64, 3, 3), (2, 64, 0, 5), (2, 64, 3, 0)])
+@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
+def test_empty_input_gives_an_empty_output_and_zero_gradients(shape, dtype):
+    # Rule: N, H or W may be 0, in both implementations (as nn.GroupNorm).
+    for implementation, groups in (('fast', 4), ('reference', 4), ('reference', 1)):
+        sa = ShuffleAttention(64, groups=groups, implementation=implementation)
+        x = torch.randn(shape).to(dtype).requires_grad_()
+        out = sa(x)
+        assert out.shape == shape and out.dtype == dtype, implementation
+        out.sum().backward()
+        assert x.grad.shape == shape
+        for name, param in sa.named_parameters():
+            assert torch.equal(param.grad, torch.zeros_like(param)), (implementation, name)
