@@ -9,7 +9,7 @@ from typing import List, Optional, Sequence
 from mmdet.models.backbones import ResNet
 from mmdet.registry import MODELS
 
-from ...ops.shuffle_attention import check_positive_int
+from ...ops import check_positive_int
 from ..layers import ShuffleAttention
 from .attention_resnet import check_depth
 

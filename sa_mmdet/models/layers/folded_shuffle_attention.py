@@ -9,8 +9,13 @@ import torch.nn as nn
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from ...ops import check_sa_groups, check_sa_input, shuffle_attention
-from ...ops.shuffle_attention import check_positive_int, check_sa_eps
+from ...ops import (
+    check_positive_int,
+    check_sa_eps,
+    check_sa_groups,
+    check_sa_input,
+    shuffle_attention,
+)
 from .shuffle_attention import ShuffleAttention, sa_gate_params
 
 

@@ -11,8 +11,14 @@ import torch.nn as nn
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from ...ops import check_sa_groups, check_sa_input, shuffle_attention
-from ...ops.shuffle_attention import check_positive_int, check_sa_eps, empty_sa_output
+from ...ops import (
+    check_positive_int,
+    check_sa_eps,
+    check_sa_groups,
+    check_sa_input,
+    empty_sa_output,
+    shuffle_attention,
+)
 
 SA_IMPLEMENTATIONS = ('fast', 'reference')
 
