@@ -5,8 +5,10 @@
 - ``sa_reference``: an independent, plainly written Shuffle Attention (the
   paper's equations channel by channel, no reshapes, so it shares no code path
   with the package), and ``randomize_sa`` to give SA parameters random values;
+- ``toy_runner``: a tiny mmengine model and runner (``tests/data/toy_runner.py``);
 - ``official_sa_resnet``: an independent torchvision-layout SA-ResNet, as the
   official SA-Net code builds it (``tests/data/official_sa_resnet.py``);
+- ``same_file_as``: another name of a file (the same path, a hard or a symbolic link);
 - ``unreadable_checkpoint``: an empty, truncated, text or folder "checkpoint",
   with the words of the error that must name what is wrong with it.
 
@@ -165,6 +167,12 @@ def randomize_sa() -> Callable[[torch.nn.Module, torch.Generator], None]:
 
 
 @pytest.fixture(scope='session')
+def toy_runner() -> ModuleType:
+    """``tests/data/toy_runner.py``: a tiny mmengine model, dataset and ``make_runner``."""
+    return _import_file(DATA / 'toy_runner.py', 'toy_runner')
+
+
+@pytest.fixture(scope='session')
 def official_sa_resnet() -> ModuleType:
     """The independent torchvision-layout SA-ResNet of ``tests/data/official_sa_resnet.py``."""
     return _import_file(DATA / 'official_sa_resnet.py', 'official_sa_resnet')
@@ -200,3 +208,24 @@ def unreadable_checkpoint(request, tmp_path) -> Tuple[Path, str]:
     return _write_unreadable_checkpoint(request.param, tmp_path), UNREADABLE_CHECKPOINTS[
         request.param
     ]
+
+
+#: Ways to name a file again: the same path, a hard link, a symbolic link.
+SAME_FILE_LINKS = ('same path', 'hard link', 'symbolic link')
+
+
+@pytest.fixture(params=SAME_FILE_LINKS)
+def same_file_as(request) -> Callable[[Path], Path]:
+    """``same_file_as(src)``: another name of ``src`` (each of :data:`SAME_FILE_LINKS`)."""
+
+    def name_again(src: Path) -> Path:
+        if request.param == 'same path':
+            return src
+        other = src.with_name(f'{src.stem}_{request.param.replace(" ", "_")}{src.suffix}')
+        if request.param == 'hard link':
+            os.link(src, other)
+        else:
+            other.symlink_to(src)
+        return other
+
+    return name_again

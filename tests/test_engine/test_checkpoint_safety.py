@@ -5,7 +5,6 @@ imported every part of sa_mmdet: a file that got through would crash the child
 (touching a forged object pointer segfaults), which its exit code shows.
 """
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -88,11 +87,8 @@ def test_crafted_arrays_are_refused_by_every_loader_without_crashing(tmp_path, r
 
 
 @pytest.fixture(scope='module')
-def make_runner():
-    spec = importlib.util.spec_from_file_location('toy_runner', TOY_RUNNER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.make_runner
+def make_runner(toy_runner):
+    return toy_runner.make_runner
 
 
 RESUME_CHILD = """

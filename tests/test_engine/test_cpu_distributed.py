@@ -1,6 +1,5 @@
 """Distributed training on CPU with gloo through CPUAwareRunner."""
 
-import importlib.util
 import socket
 from pathlib import Path
 
@@ -10,15 +9,6 @@ import torch
 from sa_mmdet.engine import CPUAwareDistributedDataParallel, CPUAwareRunner
 
 TOY_RUNNER = Path(__file__).resolve().parents[1] / 'data' / 'toy_runner.py'
-
-
-@pytest.fixture(scope='module')
-def toy_runner():
-    """tests/data/toy_runner.py: a tiny mmengine model, dataset and runner."""
-    spec = importlib.util.spec_from_file_location('toy_runner', TOY_RUNNER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def free_port() -> int:

@@ -1,10 +1,8 @@
 """Checkpoints that torch's weights-only loading reads: the hook, the re-save tool, bad files."""
 
 import collections
-import importlib.util
 import os
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,16 +16,12 @@ from sa_mmdet.engine import (
     to_weights_only,
 )
 
-TOY_RUNNER = Path(__file__).resolve().parents[1] / 'data' / 'toy_runner.py'
 HOOK = dict(type='WeightsOnlyCheckpointHook')
 
 
 @pytest.fixture(scope='module')
-def make_runner():
-    spec = importlib.util.spec_from_file_location('toy_runner', TOY_RUNNER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.make_runner
+def make_runner(toy_runner):
+    return toy_runner.make_runner
 
 
 @pytest.fixture(scope='module')
