@@ -8,7 +8,7 @@ import argparse
 
 import torch
 
-from sa_mmdet.ops import sa_backend
+from ..ops import sa_backend
 
 #: Layer inputs: stage 1 of a detector at 800x1344 (2 images), stage 3, and a batch of 8 at 224.
 SA_SHAPES = ((2, 256, 200, 336), (2, 1024, 50, 84), (8, 512, 28, 28))

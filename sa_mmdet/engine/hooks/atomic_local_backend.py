@@ -15,7 +15,7 @@ from typing import Union
 
 from mmengine.fileio import LocalBackend, register_backend
 
-from sa_mmdet.utils.atomic_file import write_atomically
+from ...utils import write_atomically
 
 #: The temporary file an interrupted write_atomically leaves: ``.NAME.XXXXXXXX.tmp``.
 _LEFTOVER = re.compile(r'^\..+\.[a-z0-9_]{8}\.tmp$')

@@ -13,7 +13,7 @@ import os.path as osp
 import re
 from typing import List, Optional, Tuple
 
-from sa_mmdet.utils.checkpoint_file import CheckpointFileError, read_checkpoint
+from ...utils import CheckpointFileError, read_checkpoint
 
 _ZIP_MAGIC = b'PK\x03\x04'
 #: The checkpoints CheckpointHook writes by default (``best_*`` files hold no optimizer).

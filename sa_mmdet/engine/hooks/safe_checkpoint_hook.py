@@ -9,8 +9,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
-from sa_mmdet.utils.atomic_file import write_atomically
-
+from ...utils import write_atomically
 from .atomic_local_backend import is_leftover
 from .resume_check import check_resume
 
