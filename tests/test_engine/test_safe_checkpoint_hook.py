@@ -222,3 +222,13 @@ def test_resume_without_last_checkpoint_but_with_a_checkpoint_says_how(tmp_path)
     checkpoint = tmp_path / 'epoch_1.pth'
     with pytest.raises(FileNotFoundError, match=f'^Resume from {checkpoint} with `--resume'):
         make_runner(tmp_path, resume=True).train()
+
+
+def test_load_from_an_unreadable_checkpoint_names_it(tmp_path, unreadable_checkpoint):
+    # load_from without --resume: fine-tuning, and `mim test --checkpoint`
+    path, words = unreadable_checkpoint
+    runner = make_runner(tmp_path / 'run', load_from=str(path))
+    with pytest.raises(CheckpointFileError, match=words) as error:
+        runner.train()
+    assert str(path) in str(error.value)
+    assert runner.iter == 0

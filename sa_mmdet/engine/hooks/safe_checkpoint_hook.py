@@ -11,7 +11,7 @@ from mmengine.registry import HOOKS
 
 from ...utils import write_atomically
 from .atomic_local_backend import is_leftover
-from .resume_check import check_resume
+from .resume_check import check_resume, verify_checkpoint
 
 
 class _DeferredRemoval:
@@ -56,6 +56,8 @@ class SafeCheckpointHook(CheckpointHook):
     CheckpointHook does. The copy that ``published_keys`` publishes after
     training is written as CheckpointHook writes it (from a whole checkpoint).
 
+    A local ``load_from`` (``mim test --checkpoint``, fine-tuning) is checked
+    before it is loaded, so that an unreadable one is named with what is wrong.
     When the run resumes (``--resume``), the hook first checks the checkpoint
     to resume (:func:`~sa_mmdet.engine.hooks.resume_check.check_resume`): a
     damaged one raises an error that names it and says how to resume the
@@ -76,13 +78,19 @@ class SafeCheckpointHook(CheckpointHook):
         self.atomic = False
 
     def before_run(self, runner) -> None:
-        """Check the checkpoint to resume, before the runner loads it.
+        """Check the checkpoint to resume or load, before the runner loads it.
+
+        Also for ``load_from`` without resuming (fine-tuning, and ``mim test
+        --checkpoint``): an unreadable file is named with what is wrong with it.
 
         Args:
-            runner (Runner): The runner; nothing is checked unless it resumes.
+            runner (Runner): The runner.
         """
         resume = getattr(runner, '_resume', False)
+        load_from = getattr(runner, '_load_from', None)
         if not resume:
+            if isinstance(load_from, str) and '://' not in load_from:
+                verify_checkpoint(load_from)
             return
         # FlexibleRunner takes the path as `resume`, Runner as `load_from`
         load_from = resume if isinstance(resume, str) else runner._load_from
