@@ -3,6 +3,7 @@ from .checkpoint_file import (
     CheckpointFileError,
     check_checkpoint_file,
     checkpoint_file_errors,
+    is_zip_checkpoint,
     read_checkpoint,
     weights_only_refusal_message,
 )
@@ -15,6 +16,7 @@ __all__ = [
     'check_output_path',
     'checkpoint_file_errors',
     'install_torchvision_stub',
+    'is_zip_checkpoint',
     'read_checkpoint',
     'register_config_package',
     'remove_torchvision_stub',

@@ -146,12 +146,26 @@ def checkpoint_file_errors(filename: str, resave_hint: bool = True) -> Iterator[
         raise CheckpointFileError(_damage_message(filename, error)) from error
 
 
+def is_zip_checkpoint(filename: str) -> bool:
+    """Whether ``filename`` starts as a zip archive (torch's format since 1.6).
+
+    Args:
+        filename (str): Local path of the checkpoint.
+
+    Returns:
+        bool: False also where the file cannot be read.
+    """
+    try:
+        with open(filename, 'rb') as f:
+            return f.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC
+    except OSError:
+        return False
+
+
 def _intact(filename: str) -> bool:
     """Whether the file is whole: a zip whose every record checks, or a loadable pickle."""
-    with open(filename, 'rb') as f:
-        is_zip = f.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC
     try:
-        if is_zip:
+        if is_zip_checkpoint(filename):
             with zipfile.ZipFile(filename) as archive:
                 return archive.testzip() is None
         torch.load(filename, map_location='cpu', weights_only=True)

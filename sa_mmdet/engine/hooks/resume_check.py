@@ -13,9 +13,8 @@ import os.path as osp
 import re
 from typing import List, Optional, Tuple
 
-from ...utils import CheckpointFileError, read_checkpoint
+from ...utils import CheckpointFileError, is_zip_checkpoint, read_checkpoint
 
-_ZIP_MAGIC = b'PK\x03\x04'
 #: The checkpoints CheckpointHook writes by default (``best_*`` files hold no optimizer).
 _SAVED = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
 
@@ -36,12 +35,7 @@ def verify_checkpoint(path: str) -> None:
         CheckpointFileError: If it is a folder, unreadable, empty or damaged.
         pickle.UnpicklingError: If weights-only loading refuses it.
     """
-    try:
-        with open(path, 'rb') as f:
-            is_zip = f.read(4) == _ZIP_MAGIC
-    except OSError:
-        is_zip = False  # read_checkpoint says what is wrong
-    read_checkpoint(path, mmap=is_zip)
+    read_checkpoint(path, mmap=is_zip_checkpoint(path))
 
 
 def _problem(path: str) -> Optional[str]:
