@@ -7,7 +7,9 @@ code in the file runs), strips ``module.`` / ``backbone.``, drops ``fc`` /
 ``head``, checks every SAResNet key and shape for the detected depth and
 writes ``{'state_dict': ..., 'meta': ...}`` for
 ``init_cfg=dict(type='SANetPretrained', checkpoint=DST)``. Exits with status 1
-and says what is wrong for anything that is not an SA-ResNet checkpoint.
+and one line saying what is wrong for anything that is not a readable
+SA-ResNet checkpoint. DST is written atomically and never over SRC (the same
+file under any name), a folder, or an existing file this tool did not write.
 
 Example:
     python tools/model_converters/sanet2mmdet.py sa_resnet50.pth.tar checkpoints/sa_resnet50.pth
