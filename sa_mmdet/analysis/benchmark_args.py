@@ -9,6 +9,8 @@ import argparse
 import torch
 
 from ..ops import sa_backend
+from .allocator import keep_freed_memory
+from .timing import Timer, describe_device
 
 #: Layer inputs: stage 1 of a detector at 800x1344 (2 images), stage 3, and a batch of 8 at 224.
 SA_SHAPES = ((2, 256, 200, 336), (2, 1024, 50, 84), (8, 512, 28, 28))
@@ -86,6 +88,14 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser) -> None:
         help='CPU clock: wall (elapsed) or process (CPU time of this process, '
         'for --threads 1 on a machine shared with other jobs)',
     )
+    parser.add_argument(
+        '--malloc',
+        choices=('steady', 'default'),
+        default='steady',
+        help="CPU: 'steady' (glibc malloc keeps freed memory: no page faults per call, "
+        "sa_mmdet.analysis.allocator) or glibc's default (tensors over its mmap threshold "
+        'are mapped anew, and page-faulted, in many calls)',
+    )
 
 
 def resolve_benchmark_defaults(args: argparse.Namespace) -> argparse.Namespace:
@@ -112,3 +122,30 @@ def sa_kernel_name(device: torch.device) -> str:
         'triton': 'Triton kernels',
         'pytorch': 'pure PyTorch',
     }[sa_backend(device)]
+
+
+def start_benchmark(args: argparse.Namespace, ours: str = '') -> Timer:
+    """Apply the host settings of ``args`` (threads, malloc) and print the run's header.
+
+    Args:
+        args (argparse.Namespace): Completed options of :func:`add_benchmark_arguments`.
+        ours (str): What "ours" runs, for the header. Defaults to ''.
+
+    Returns:
+        Timer: The timer of ``args.device`` and ``args.clock``.
+    """
+    device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    malloc = ''
+    if device.type == 'cpu':
+        steady = args.malloc == 'steady' and keep_freed_memory()
+        malloc = ', malloc: ' + ('steady (freed memory kept)' if steady else 'default')
+    print(f'torch {torch.__version__}, device {device}: {describe_device(device)}')
+    print(
+        f'threads {torch.get_num_threads()}, repeats {args.repeats} (backbone '
+        f'{args.backbone_repeats}), warmup {args.warmup}, '
+        f'{"CUDA events" if device.type == "cuda" else args.clock + " clock"}{malloc}'
+        + (f'; ours = {ours}' if ours else '')
+    )
+    return Timer(device, args.clock)

@@ -24,6 +24,7 @@ def test_benchmark_prints_every_table(run_python):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert 'vector extensions' in lines[0]
+    assert 'malloc: steady (freed memory kept)' in lines[1]
     for title in ('ShuffleAttention layer', 'Memory traffic', 'Saved for backward', 'Backbones'):
         assert any(line.startswith(title) for line in lines), result.stdout
     # the layer table: official eager and compiled, ours and its pure-PyTorch form

@@ -34,10 +34,11 @@ from sa_mmdet.analysis.benchmark_args import (
     add_benchmark_arguments,
     resolve_benchmark_defaults,
     sa_kernel_name,
+    start_benchmark,
 )
 from sa_mmdet.analysis.saved_tensors import saved_tensor_bytes
 from sa_mmdet.analysis.table import format_table
-from sa_mmdet.analysis.timing import Timer, describe_device, time_interleaved
+from sa_mmdet.analysis.timing import Timer, time_interleaved
 from sa_mmdet.models import (
     CBAM,
     AttentionResNet,
@@ -244,16 +245,8 @@ def benchmark_backbones(args: argparse.Namespace, device: torch.device, timer: T
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    print(f'torch {torch.__version__}, device {device}: {describe_device(device)}')
-    print(
-        f'threads {torch.get_num_threads()}, repeats {args.repeats} (backbone '
-        f'{args.backbone_repeats}), warmup {args.warmup}, '
-        f'{"CUDA events" if device.type == "cuda" else args.clock + " clock"}'
-    )
-    timer = Timer(device, args.clock)
+    timer = start_benchmark(args)
     if not args.skip_layers:
         benchmark_layers(args, device, timer)
     if not args.skip_backbone:

@@ -4,7 +4,8 @@
 // A plane is one (n, c) slice of H * W elements. Each plane is handled by one
 // thread from start to end: its statistics are summed in one pass and its
 // output is written in a second pass that reads the plane from cache, so the
-// input is read from memory once. Input channel c of a plane uses gate
+// input is read from memory once, and while it computes, the thread prefetches
+// the plane it handles next. Input channel c of a plane uses gate
 // parameter j = c % P (P = weight.numel()); j < P / 2 is channel attention,
 // j >= P / 2 spatial attention. With shuffle the plane is written to output
 // channel 2 * (c % (C / 2)) + c / (C / 2) (the channel shuffle with two
@@ -89,30 +90,70 @@ SA_INLINE double sa_exp(double v, ExpClamp) { return std::exp(v); }
 constexpr int64_t kBlock = 1024;
 // Partial sums per reduction in the light passes (4 AVX2 / 2 AVX-512 registers
 // of float), so that they are not bound by the latency of one add chain; the
-// heavy ones keep one register per sum.
+// heavy ones keep one AVX2 register per sum.
 constexpr int64_t kLanes = 32;
+constexpr int64_t kHeavyLanes = 8;
 
 template <typename scalar_t>
 using op_t = at::opmath_type<scalar_t>;  // float, or double for double
 template <typename scalar_t>
 using acc_t = at::acc_type<scalar_t, false>;  // double for float and double, else float
 
+// The loops that compute most run in chunks of kChunk elements and, before
+// each chunk, prefetch the same elements of the planes that come next: memory
+// then streams the next plane in while this one is computed (without it the
+// two take turns, and a plane costs its load plus its compute).
+constexpr int64_t kChunk = 64;
+
+// Up to two planes read after the current one (second may be null).
+template <typename T>
+struct NextPlanes {
+  const T* first;
+  const T* second;
+
+  // prefetches elements [start, start + kChunk) of both into L2
+  SA_INLINE void operator()(int64_t start) const {
+    constexpr int64_t bytes = kChunk * static_cast<int64_t>(sizeof(T));
+    for (const T* plane : {first, second}) {
+      if (plane == nullptr) continue;
+      const char* line = reinterpret_cast<const char*>(plane + start);
+      for (int64_t b = 0; b < bytes; b += 64) __builtin_prefetch(line + b, 0, 2);
+    }
+  }
+};
+
+// for (i = 0; i < len; ++i) f(i), vectorised, prefetching the next planes on the way.
+template <typename T, typename F>
+SA_INLINE void for_each_prefetching(int64_t len, NextPlanes<T> next, F f) {
+  for (int64_t start = 0; start < len; start += kChunk) {
+    next(start);
+    const int64_t stop = std::min(len, start + kChunk);
+#pragma omp simd
+    for (int64_t i = start; i < stop; ++i) f(i);
+  }
+}
+
 // Adds sum(f(i).a) and sum(f(i).b) over i in [0, len) to sum_a and sum_b,
-// where f(i, a, b) sets a and b; `lanes` partial sums per block of kBlock.
+// where f(i, a, b) sets a and b; `lanes` partial sums per block of kBlock,
+// and `next` prefetched a chunk at a time.
 // The partial sums start from the block's first values rather than from zero,
 // which GCC would turn into a memset of the (then spilled) lane arrays.
-template <int64_t lanes, typename op, typename acc, typename F>
-SA_INLINE void block_sums(int64_t len, F f, acc& sum_a, acc& sum_b) {
+template <int64_t lanes, typename op, typename acc, typename F, typename T = float>
+SA_INLINE void block_sums(int64_t len, F f, acc& sum_a, acc& sum_b,
+                          NextPlanes<T> next = {nullptr, nullptr}) {
+  static_assert(kChunk % lanes == 0, "a chunk is a whole number of lane groups");
   for (int64_t start = 0; start < len; start += kBlock) {
     const int64_t stop = std::min(len, start + kBlock);
     int64_t tail = start;
     op block_a = 0, block_b = 0;
     if (lanes > 1 && stop - start >= lanes) {
       op lane_a[lanes], lane_b[lanes];
+      next(start);
 #pragma omp simd
       for (int64_t l = 0; l < lanes; ++l) f(start + l, lane_a[l], lane_b[l]);
       tail = start + (stop - start) / lanes * lanes;
       for (int64_t i = start + lanes; i < tail; i += lanes) {
+        if (i % kChunk == 0) next(i);
 #pragma omp simd
         for (int64_t l = 0; l < lanes; ++l) {
           op a, b;
@@ -194,6 +235,7 @@ SA_INLINE void forward_range(const ForwardArgs<scalar_t>& a, int64_t begin, int6
   PlaneCursor plane(a.planes, begin);
   for (int64_t p = begin; p < end; ++p, plane.next()) {
     const scalar_t* x = a.x + p * len;
+    const NextPlanes<scalar_t> next{p + 1 < end ? x + len : x, nullptr};
     scalar_t* y = a.out + plane.out_plane() * len;
     const op w = a.weight[plane.j], b = a.bias[plane.j];
     // statistics, shifted by the first element so that one pass is exact enough
@@ -215,17 +257,14 @@ SA_INLINE void forward_range(const ForwardArgs<scalar_t>& a, int64_t begin, int6
     if (plane.spatial()) {
       // y = x * sigmoid(z) = x / (1 + exp(-z)), z = w * rstd * (x - mean) + b
       const op neg_slope = -w * rstd, neg_b = -b;
-#pragma omp simd
-      for (int64_t i = 0; i < len; ++i) {
+      for_each_prefetching(len, next, [&](int64_t i) {
         const op v = static_cast<op>(x[i]);
         y[i] = static_cast<scalar_t>(v / (1 + sa_exp(neg_slope * (v - mean) + neg_b, clamp)));
-      }
+      });
     } else {
       const op gate = 1 / (1 + sa_exp(-(w * mean + b), clamp));
-#pragma omp simd
-      for (int64_t i = 0; i < len; ++i) {
-        y[i] = static_cast<scalar_t>(static_cast<op>(x[i]) * gate);
-      }
+      for_each_prefetching(len, next,
+                           [&](int64_t i) { y[i] = static_cast<scalar_t>(static_cast<op>(x[i]) * gate); });
     }
   }
 }
@@ -260,12 +299,18 @@ SA_INLINE void backward_range(const BackwardArgs<scalar_t>& a, int64_t begin, in
     const scalar_t* x = a.x + p * len;
     const scalar_t* g = a.grad_out + plane.out_plane() * len;
     scalar_t* dx = a.grad_x + p * len;
+    NextPlanes<scalar_t> next{x, g};
+    if (p + 1 < end) {
+      PlaneCursor after = plane;
+      after.next();
+      next = {x + len, a.grad_out + after.out_plane() * len};
+    }
     const op w = a.weight[plane.j], b = a.bias[plane.j], mean = a.mean[p];
     if (plane.spatial()) {
       op* partial = in_grad_x ? reinterpret_cast<op*>(dx) : buffer.data();
       const op rstd = a.rstd[p], slope = w * rstd, neg_slope = -slope, neg_b = -b;
       acc sum_u = 0, sum_ud = 0;
-      block_sums<1, op>(
+      block_sums<kHeavyLanes, op>(
           len,
           [&](int64_t i, op& u, op& ud) {
             const op v = static_cast<op>(x[i]), gi = static_cast<op>(g[i]), d = v - mean;
@@ -274,7 +319,7 @@ SA_INLINE void backward_range(const BackwardArgs<scalar_t>& a, int64_t begin, in
             ud = u * d;
             partial[i] = gi * gate + slope * u;
           },
-          sum_u, sum_ud);
+          sum_u, sum_ud, next);
       // dx = g s + a u - a rstd^2 t (x - mean) / HW - a S1 / HW
       const op c_d = static_cast<op>(slope * rstd * rstd * sum_ud * inv_len);
       const op c_0 = static_cast<op>(slope * sum_u * inv_len);
@@ -296,10 +341,9 @@ SA_INLINE void backward_range(const BackwardArgs<scalar_t>& a, int64_t begin, in
       const op gate = 1 / (1 + sa_exp(-(w * mean + b), clamp));
       const op grad_logit = static_cast<op>(gate * (1 - gate) * sum_gx);
       const op c_0 = static_cast<op>(w * grad_logit * inv_len);
-#pragma omp simd
-      for (int64_t i = 0; i < len; ++i) {
+      for_each_prefetching(len, next, [&](int64_t i) {
         dx[i] = static_cast<scalar_t>(static_cast<op>(g[i]) * gate + c_0);
-      }
+      });
       a.grad_weight[p] = grad_logit * mean;
       a.grad_bias[p] = grad_logit;
     }
