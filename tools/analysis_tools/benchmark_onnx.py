@@ -13,7 +13,6 @@ Example:
 """
 
 import argparse
-import importlib.util
 import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
@@ -22,6 +21,7 @@ import torch
 from mmdet.models.backbones import ResNet
 
 from sa_mmdet.analysis.table import format_table
+from sa_mmdet.analysis.timing import Timer, describe_device, time_interleaved
 from sa_mmdet.deploy import (
     EXPORTERS,
     IMAGE_AXES,
@@ -31,15 +31,6 @@ from sa_mmdet.deploy import (
     onnx_op_histogram,
 )
 from sa_mmdet.models import SAResNet
-
-
-def _benchmark_sa():
-    """tools/analysis_tools/benchmark_sa.py, for its device description and timing."""
-    path = Path(__file__).with_name('benchmark_sa.py')
-    spec = importlib.util.spec_from_file_location('benchmark_sa_tool', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -81,9 +72,8 @@ def backbones() -> dict:
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
-    bench = _benchmark_sa()
     print(
-        f'onnxruntime CPU, {bench.describe_device(torch.device("cpu"))}, '
+        f'onnxruntime CPU, {describe_device(torch.device("cpu"))}, '
         f'threads: {args.threads or "all"}, input {"x".join(map(str, args.input))}, '
         f'{args.exporter} exporter, median of {args.repeats}'
     )
@@ -98,9 +88,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
             runners[name] = ONNXRuntimeRunner(path, threads=args.threads)
             ops[name] = onnx_op_histogram(path)
         feeds = {name: (lambda r=runner: r(x)) for name, runner in runners.items()}
-        seconds = bench.time_interleaved(
-            feeds, bench.Timer(torch.device('cpu')), args.repeats, args.warmup
-        )
+        seconds = time_interleaved(feeds, Timer(torch.device('cpu')), args.repeats, args.warmup)
     base = seconds['ResNet-50']
     rows = [
         (
