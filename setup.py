@@ -60,6 +60,7 @@ def ext_modules_and_cmdclass() -> tuple:
     sources = [
         osp.join(csrc, 'pybind.cpp'),
         osp.join(csrc, 'cpu', 'shuffle_attention_cpu.cpp'),
+        osp.join(csrc, 'cpu', 'roi_align_cpu.cpp'),
         osp.join(csrc, 'autograd', 'shuffle_attention_autograd.cpp'),
     ]
     # -fopenmp, -fno-math-errno, -fno-trapping-math as in torch's own build (torch's

@@ -13,7 +13,7 @@
 # (configs/toy/*_sa-r50-pre_*); the *_sa-r50_* configs train from scratch.
 #
 # Usage: bash tools/run_toy.sh [CONFIG] [EXTRA ARGS FOR mmdet's train.py AND test.py]
-#   CONFIG defaults to configs/toy/faster-rcnn_sa-r50-pre_fpn_6e_toy-shapes.py (also when
+#   CONFIG defaults to configs/toy/faster-rcnn_sa-r50-pre_fpn_8e_toy-shapes.py (also when
 #   the first argument is an option); extra args, e.g. --cfg-options train_cfg.max_epochs=1,
 #   go to both train and test.
 # Environment:
@@ -33,7 +33,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
-config=configs/toy/faster-rcnn_sa-r50-pre_fpn_6e_toy-shapes.py
+config=configs/toy/faster-rcnn_sa-r50-pre_fpn_8e_toy-shapes.py
 if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then  # a first argument that is not an option
   config=$1
   shift

@@ -8,7 +8,7 @@ model = dict(
     data_preprocessor=dict(pad_mask=True),
     roi_head=dict(
         mask_roi_extractor=dict(
-            type='SingleRoIExtractor',
+            type='FastSingleRoIExtractor',
             roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=0),
             out_channels=128,
             featmap_strides=[4, 8, 16, 32],

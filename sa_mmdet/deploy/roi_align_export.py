@@ -7,52 +7,27 @@ mmcv's ``RoIAlign`` is an autograd Function around a compiled kernel:
 Python branch on the number of RoIs per level, which a trace freezes to the
 example's proposals.
 
-Here ``sa_mmdet::roi_align`` is a custom op that runs mmcv's kernel in eager
-mode and becomes one ONNX ``RoiAlign`` under either exporter
+Here ``sa_mmdet::roi_align`` (:mod:`sa_mmdet.ops.roi_align`, the RoIAlign of
+sa_mmdet's RoI extractors, equal to mmcv's) becomes one ONNX ``RoiAlign`` under
+either exporter
 (:data:`ONNX_TRANSLATIONS` for ``torch.onnx.export(..., dynamo=True)``, a
 registered symbolic for ``dynamo=False``); :class:`ExportableRoIExtractor`
 computes every level for every RoI and selects each RoI's level with
 ``where``: the same features as ``SingleRoIExtractor`` for any number of RoIs.
 """
 
-from typing import List, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn as nn
 from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor
 from torch import Tensor
 
+from sa_mmdet.models.roi_heads import FastSingleRoIExtractor
+from sa_mmdet.ops import roi_align  # noqa: F401  (registers sa_mmdet::roi_align)
+
 #: ONNX opset of the exported ``RoiAlign`` (the first with ``half_pixel``).
 ROI_ALIGN_OPSET = 16
-
-
-@torch.library.custom_op('sa_mmdet::roi_align', mutates_args=())
-def roi_align(
-    features: Tensor,
-    rois: Tensor,
-    output_size: List[int],
-    spatial_scale: float,
-    sampling_ratio: int,
-    aligned: bool,
-) -> Tensor:
-    """mmcv's average RoIAlign of ``rois`` (R, 5: batch index, x1, y1, x2, y2)."""
-    from mmcv.ops import roi_align as mmcv_roi_align
-
-    return mmcv_roi_align(
-        features, rois, tuple(output_size), spatial_scale, sampling_ratio, 'avg', aligned
-    )
-
-
-@roi_align.register_fake
-def _roi_align_fake(
-    features: Tensor,
-    rois: Tensor,
-    output_size: List[int],
-    spatial_scale: float,
-    sampling_ratio: int,
-    aligned: bool,
-) -> Tensor:
-    return features.new_empty(rois.shape[0], features.shape[1], *output_size)
 
 
 def _coordinate_mode(aligned: bool) -> str:
@@ -138,9 +113,10 @@ class ExportableRoIExtractor(nn.Module):
         super().__init__()
         from mmcv.ops import RoIAlign
 
-        if type(extractor) is not SingleRoIExtractor:
+        if type(extractor) not in (SingleRoIExtractor, FastSingleRoIExtractor):
             raise ValueError(
-                f'ExportableRoIExtractor mirrors mmdet SingleRoIExtractor, but got '
+                f'ExportableRoIExtractor mirrors mmdet SingleRoIExtractor or '
+                f'FastSingleRoIExtractor, but got '
                 f'{type(extractor).__name__}.'
             )
         for layer in extractor.roi_layers:

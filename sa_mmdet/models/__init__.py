@@ -7,12 +7,14 @@ from .layers import (
     SpatialGroupEnhance,
     SqueezeExcitation,
 )
+from .roi_heads import FastSingleRoIExtractor
 from .weight_init import SANetPretrainedInit
 
 __all__ = [
     'AttentionResNet',
     'CBAM',
     'EfficientChannelAttention',
+    'FastSingleRoIExtractor',
     'FoldedShuffleAttention',
     'SANetPretrainedInit',
     'SAResNet',

@@ -1,3 +1,4 @@
+from .roi_align import RoIAlign, roi_align
 from .sa_checks import (
     check_positive_int,
     check_sa_eps,
@@ -21,6 +22,8 @@ __all__ = [
     'check_sa_input',
     'empty_sa_output',
     'opmath_dtype',
+    'roi_align',
+    'RoIAlign',
     'sa_backend',
     'sa_ext_available',
     'sa_kernel_enabled',

@@ -19,17 +19,17 @@ SCRATCH = [c for c in ALL_CONFIGS if '_sa-r50_fpn_' in c]
 PRETRAINED = [c for c in ALL_CONFIGS if '_sa-r50-pre_fpn_' in c]
 PRETRAIN = osp.join(REPO, 'configs', 'toy', 'sa-resnet50_1xb64_toy-shapes-cls.py')
 TOY_CONFIGS = SCRATCH + PRETRAINED
-SEGM = {'mask-rcnn_sa-r50_fpn_8e_toy-shapes.py', 'mask-rcnn_sa-r50-pre_fpn_6e_toy-shapes.py'}
+SEGM = {'mask-rcnn_sa-r50_fpn_8e_toy-shapes.py', 'mask-rcnn_sa-r50-pre_fpn_8e_toy-shapes.py'}
 CONVERTED = 'checkpoints/sa-resnet50_toy-shapes-cls.pth'
 
 
 def test_there_is_a_toy_config_per_detector():
     assert [osp.basename(c) for c in ALL_CONFIGS] == [
-        'faster-rcnn_sa-r50-pre_fpn_6e_toy-shapes.py',
+        'faster-rcnn_sa-r50-pre_fpn_8e_toy-shapes.py',
         'faster-rcnn_sa-r50_fpn_8e_toy-shapes.py',
-        'mask-rcnn_sa-r50-pre_fpn_6e_toy-shapes.py',
+        'mask-rcnn_sa-r50-pre_fpn_8e_toy-shapes.py',
         'mask-rcnn_sa-r50_fpn_8e_toy-shapes.py',
-        'retinanet_sa-r50-pre_fpn_6e_toy-shapes.py',
+        'retinanet_sa-r50-pre_fpn_8e_toy-shapes.py',
         'retinanet_sa-r50_fpn_8e_toy-shapes.py',
         'sa-resnet50_1xb64_toy-shapes-cls.py',
     ]
@@ -38,7 +38,7 @@ def test_there_is_a_toy_config_per_detector():
 @pytest.mark.parametrize('config', PRETRAINED, ids=osp.basename)
 def test_pretrained_toy_detector_is_the_scratch_one_with_the_pretrained_backbone(config):
     cfg = Config.fromfile(config)
-    scratch = Config.fromfile(config.replace('-pre_fpn_6e_', '_fpn_8e_'))
+    scratch = Config.fromfile(config.replace('-pre_fpn_8e_', '_fpn_8e_'))
     init_cfg = cfg.model.backbone.pop('init_cfg')
     assert init_cfg == dict(type='SANetPretrained', checkpoint=CONVERTED)
     scratch.model.backbone.pop('init_cfg')

@@ -26,7 +26,12 @@ from sa_mmdet.deploy import (
     relative_difference,
     rois_from_rpn,
 )
-from sa_mmdet.models import FoldedShuffleAttention, SAResNet, ShuffleAttention
+from sa_mmdet.models import (
+    FastSingleRoIExtractor,
+    FoldedShuffleAttention,
+    SAResNet,
+    ShuffleAttention,
+)
 from sa_mmdet.ops.shuffle_attention_export import is_exporting
 
 # the operator module (sa_mmdet.ops.shuffle_attention is also the name of its functional)
@@ -182,8 +187,10 @@ def test_relative_difference_and_runner_arguments(tmp_path):
 # RoIAlign and the multi-level RoI extractor --------------------------------------------------
 
 
-def roi_extractor(sampling_ratio: int, aligned: bool = True) -> SingleRoIExtractor:
-    return SingleRoIExtractor(
+def roi_extractor(
+    sampling_ratio: int, aligned: bool = True, extractor_type: type = SingleRoIExtractor
+) -> SingleRoIExtractor:
+    return extractor_type(
         roi_layer=dict(
             type='RoIAlign', output_size=7, sampling_ratio=sampling_ratio, aligned=aligned
         ),
@@ -215,13 +222,19 @@ class RoIFeatures(nn.Module):
 
 
 @pytest.mark.parametrize(
-    'exporter,sampling_ratio,aligned',
-    [('legacy', 0, True), ('dynamo', 2, True), ('legacy', 2, False)],
+    'exporter,sampling_ratio,aligned,extractor_type',
+    [
+        ('legacy', 0, True, SingleRoIExtractor),
+        ('dynamo', 2, True, FastSingleRoIExtractor),
+        ('legacy', 2, False, SingleRoIExtractor),
+    ],
 )
-def test_roi_extractor_exports_as_roi_align(exporter, sampling_ratio, aligned, tmp_path):
-    mmdet_extractor = roi_extractor(sampling_ratio, aligned)
-    model = RoIFeatures(ExportableRoIExtractor(mmdet_extractor)).eval()
-    reference = RoIFeatures(mmdet_extractor).eval()
+def test_roi_extractor_exports_as_roi_align(
+    exporter, sampling_ratio, aligned, extractor_type, tmp_path
+):
+    extractor = roi_extractor(sampling_ratio, aligned, extractor_type)
+    model = RoIFeatures(ExportableRoIExtractor(extractor)).eval()
+    reference = RoIFeatures(roi_extractor(sampling_ratio, aligned)).eval()  # mmdet's, mmcv's op
     make = feats_and_rois(0)
     example = make(1, 128, 160, 6)
     # eager: exactly mmdet's features

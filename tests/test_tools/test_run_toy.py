@@ -17,7 +17,7 @@ from sa_mmdet.datasets.toy_coco import generate_toy_coco
 from sa_mmdet.models import SAResNet
 from sa_mmdet.models.weight_init import SANetPretrainedInit
 
-DETECTOR = 'faster-rcnn_sa-r50-pre_fpn_6e_toy-shapes'
+DETECTOR = 'faster-rcnn_sa-r50-pre_fpn_8e_toy-shapes'
 PRETRAIN = 'sa-resnet50_1xb64_toy-shapes-cls'
 CONVERTED = 'checkpoints/sa-resnet50_toy-shapes-cls.pth'
 HEAD = ['head.fc.weight', 'head.fc.bias']

@@ -6,7 +6,7 @@ to the validation metrics per epoch, one line per run, with matplotlib only.
 
 Example:
     python tools/analysis_tools/plot_curves.py \\
-        work_dirs/faster-rcnn_sa-r50-pre_fpn_6e_toy-shapes \\
+        work_dirs/faster-rcnn_sa-r50-pre_fpn_8e_toy-shapes \\
         work_dirs/faster-rcnn_sa-r50_fpn_8e_toy-shapes \\
         --labels pretrained scratch --out docs/toy_curves.png
     python tools/analysis_tools/plot_curves.py work_dirs/sa-resnet50_1xb64_toy-shapes-cls \\

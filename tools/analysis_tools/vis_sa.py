@@ -8,8 +8,8 @@ One PNG per image is written to ``--out-dir``.
 
 Example:
     python tools/analysis_tools/vis_sa.py \\
-        --config configs/toy/faster-rcnn_sa-r50-pre_fpn_6e_toy-shapes.py \\
-        --checkpoint work_dirs/faster-rcnn_sa-r50-pre_fpn_6e_toy-shapes/epoch_6.pth \\
+        --config configs/toy/faster-rcnn_sa-r50-pre_fpn_8e_toy-shapes.py \\
+        --checkpoint work_dirs/faster-rcnn_sa-r50-pre_fpn_8e_toy-shapes/epoch_6.pth \\
         --img data/toy_coco/val/000001.jpg --out-dir docs
 """
 

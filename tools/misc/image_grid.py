@@ -2,7 +2,7 @@
 
 Example:
     python tools/misc/image_grid.py \\
-        work_dirs/faster-rcnn_sa-r50-pre_fpn_6e_toy-shapes/*/show/00000[1-4].jpg \\
+        work_dirs/faster-rcnn_sa-r50-pre_fpn_8e_toy-shapes/*/show/00000[1-4].jpg \\
         --cols 2 --out docs/toy_faster-rcnn_predictions.png
 """
 

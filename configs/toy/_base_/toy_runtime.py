@@ -7,9 +7,11 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
+# fused AdamW: one kernel for all parameters (the optimizer step took 100 of the 530 ms of a
+# toy Faster R-CNN training step on 2 cores, 50 fused; tools/analysis_tools/profile_train_step.py)
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
+    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05, fused=True),
     clip_grad=dict(max_norm=10, norm_type=2),
 )
 param_scheduler = [
