@@ -6,6 +6,7 @@ from mmcv.ops import RoIPool
 from mmcv.ops import roi_align as mmcv_roi_align
 from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor
 from mmdet.registry import MODELS
+from mmengine.registry import DefaultScope
 
 from sa_mmdet.models import FastSingleRoIExtractor
 from sa_mmdet.ops import RoIAlign, roi_align, sa_ext_available, sa_kernel_enabled
@@ -149,8 +150,9 @@ def extractor_cfg(roi_layer, extractor='FastSingleRoIExtractor'):
 
 def test_extractor_builds_sa_mmdet_roi_align_and_equals_mmdet():
     roi_layer = dict(type='RoIAlign', output_size=7, sampling_ratio=0)
-    fast = MODELS.build(extractor_cfg(roi_layer))
-    mmdet = MODELS.build(extractor_cfg(roi_layer, 'SingleRoIExtractor'))
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        fast = MODELS.build(extractor_cfg(roi_layer))
+        mmdet = MODELS.build(extractor_cfg(roi_layer, 'SingleRoIExtractor'))
     assert type(fast) is FastSingleRoIExtractor
     assert isinstance(fast, SingleRoIExtractor)
     assert all(type(layer) is RoIAlign for layer in fast.roi_layers)
@@ -169,5 +171,6 @@ def test_extractor_builds_sa_mmdet_roi_align_and_equals_mmdet():
 
 
 def test_extractor_keeps_other_roi_layers():
-    fast = MODELS.build(extractor_cfg(dict(type='RoIPool', output_size=7)))
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        fast = MODELS.build(extractor_cfg(dict(type='RoIPool', output_size=7)))
     assert all(type(layer) is RoIPool for layer in fast.roi_layers)

@@ -67,6 +67,7 @@ def test_import_registers_the_models_and_patches_nothing(states):
         'AttentionResNet',
         'CBAM',
         'EfficientChannelAttention',
+        'FastSingleRoIExtractor',
         'FoldedShuffleAttention',
         'SAResNet',
         'ShuffleAttention',
