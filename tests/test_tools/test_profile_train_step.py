@@ -25,5 +25,9 @@ def test_profile_train_step_prints_each_part(run_python, tmp_path):
     words = lines[header + 1].split()
     assert words[0::2] == ['data', 'preprocess', 'forward', 'backward', 'step', 'total']
     assert all(float(value) >= 0 for value in words[1::2])
-    # the operator table of --ops, with the RoIAlign op of FastSingleRoIExtractor
-    assert any('sa_mmdet::roi_align' in line for line in lines[header + 2 :])
+    # --ops: the top operators, then sa_mmdet's own wherever they rank: the SA
+    # op of every bottleneck and the RoIAlign op of FastSingleRoIExtractor
+    start = next(i for i, line in enumerate(lines) if line.startswith("sa_mmdet's operators"))
+    own = lines[start + 1 :]
+    for op in ('sa_mmdet::shuffle_attention_forward', 'sa_mmdet::roi_align'):
+        assert any(line.split()[:1] == [op] for line in own), op
