@@ -14,6 +14,7 @@ from .shuffle_attention import (
     sa_kernel_enabled,
     shuffle_attention,
 )
+from .shuffle_attention_layer import sa_gate_params, shuffle_attention_layer
 
 __all__ = [
     'check_positive_int',
@@ -26,7 +27,9 @@ __all__ = [
     'RoIAlign',
     'sa_backend',
     'sa_ext_available',
+    'sa_gate_params',
     'sa_kernel_enabled',
     'shuffle_attention',
+    'shuffle_attention_layer',
     'valid_sa_groups',
 ]

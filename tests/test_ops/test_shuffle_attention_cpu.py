@@ -251,16 +251,21 @@ def test_kernel_threads_split_planes_anywhere(num_threads, make_case, reference,
 @needs_kernel
 def test_cpu_autograd_is_the_compiled_one(make_case, reference):
     # Rule: with the extension built, CPU tensors take the C++ autograd (csrc/autograd), which
-    # computes the gradients of register_autograd's Python formula without entering Python.
+    # computes the gradients of register_autograd's Python formula without entering Python:
+    # the layer one node for the fold and the op, the functional one for the op.
     sa, x, upstream = make_case((2, 64, 5, 7), 8, torch.float32)
     x = x.requires_grad_()
-    out = sa(x)
-    assert 'ShuffleAttentionFunction' in out.grad_fn.name()
+    weight, bias = sa_gate_params(*sa.parameters())
+    for out, node in (
+        (sa(x), 'ShuffleAttentionLayerFunction'),
+        (shuffle_attention(x, weight, bias, sa.groups), 'ShuffleAttentionFunction'),
+    ):
+        assert out.grad_fn.name().endswith(f'{node}>')
+        # the backward op is not differentiable twice, as in the Python registration
+        grad = torch.autograd.grad(out, x, upstream, create_graph=True)[0]
+        with pytest.raises(RuntimeError, match='not implemented'):
+            grad.sum().backward()
     assert_all_close(run(sa, x, upstream, kernel=True), reference(sa, x, upstream), 1e-5)
-    # the backward op is not differentiable twice, as in the Python registration
-    grad = torch.autograd.grad(out, x, upstream, create_graph=True)[0]
-    with pytest.raises(RuntimeError, match='not implemented'):
-        grad.sum().backward()
 
 
 @needs_kernel
@@ -272,3 +277,7 @@ def test_kernels_and_cpp_autograd_registered_per_device(device):
         name = f'sa_mmdet::{op}'
         assert torch._C._dispatch_has_kernel_for_dispatch_key(name, device)
         assert torch._C._dispatch_has_kernel_for_dispatch_key(name, f'Autograd{device}')
+    # the layer op is a composite of the forward op, with its own C++ autograd node
+    name = 'sa_mmdet::shuffle_attention_layer'
+    assert torch._C._dispatch_has_kernel_for_dispatch_key(name, 'CompositeImplicitAutograd')
+    assert torch._C._dispatch_has_kernel_for_dispatch_key(name, f'Autograd{device}')

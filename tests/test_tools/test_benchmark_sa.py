@@ -15,6 +15,8 @@ def test_benchmark_prints_every_table(run_python):
         '1',
         '--warmup',
         '0',
+        '--call-repeats',
+        '1',
         '--shapes',
         '2,256,6,8',
         '--backbone-input',
@@ -25,7 +27,8 @@ def test_benchmark_prints_every_table(run_python):
     lines = result.stdout.splitlines()
     assert 'vector extensions' in lines[0]
     assert 'malloc: steady (freed memory kept)' in lines[1]
-    for title in ('ShuffleAttention layer', 'Memory traffic', 'Saved for backward', 'Backbones'):
+    titles = ('ShuffleAttention layer', 'Memory traffic', 'Saved for backward', 'Cost of one call')
+    for title in (*titles, 'Backbones'):
         assert any(line.startswith(title) for line in lines), result.stdout
     # the layer table: official eager and compiled, ours and its pure-PyTorch form
     header = lines[
@@ -37,5 +40,7 @@ def test_benchmark_prints_every_table(run_python):
     title = next(i for i, line in enumerate(lines) if line.startswith('Saved for backward'))
     row = lines[title + 3].split()  # title, header, rule, first shape
     assert row[0] == '2x256x6x8' and 1 <= float(row[-1].rstrip('x')) < 1.1
+    for name in ('official', 'ours', 'ours, fold in Python'):
+        assert any(line.strip().startswith(f'{name}  ') for line in lines), result.stdout
     for name in ('ResNet-50', 'SA-R50 official', 'SA-R50 ours', 'SA-R50 ours folded'):
         assert any(line.lstrip().startswith(name) for line in lines)

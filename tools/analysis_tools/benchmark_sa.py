@@ -12,7 +12,12 @@ Prints, from one run on one device:
    the input (the practical limit) and, on a GPU, the device's peak DRAM
    bandwidth;
 3. the bytes one SA layer saves for backward;
-4. backbone train step (forward + backward of the sum of all stage outputs,
+4. the cost of one call on a 1x256x1x1 input, where there is no data to move
+   (what a GPU's host pays per layer): the official form, ours as the layer
+   calls it (one op, ``sa_mmdet::shuffle_attention_layer``) and ours with the
+   gate-parameter fold in Python (:func:`~sa_mmdet.ops.sa_gate_params` and
+   :func:`~sa_mmdet.ops.shuffle_attention`);
+5. backbone train step (forward + backward of the sum of all stage outputs,
    with AMP on CUDA) and inference of mmdet's ``ResNet`` vs ``SAResNet``
    (depth 50: official form / ours / ours folded into conv3/bn3) and SA's
    overhead in %.
@@ -45,7 +50,7 @@ from sa_mmdet.analysis.table import format_table
 from sa_mmdet.analysis.timing import Timer, time_interleaved
 from sa_mmdet.deploy import fold_shuffle_attention
 from sa_mmdet.models import SAResNet, ShuffleAttention
-from sa_mmdet.ops import sa_backend, sa_kernel_enabled
+from sa_mmdet.ops import sa_backend, sa_gate_params, sa_kernel_enabled, shuffle_attention
 
 #: Peak DRAM bandwidth (GB/s) by the vendors' datasheets, by a part of the device name.
 PEAK_BANDWIDTH = {
@@ -69,6 +74,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='leave out torch.compile of the official form (compiling takes '
         'tens of seconds per shape)',
+    )
+    parser.add_argument(
+        '--call-repeats',
+        type=int,
+        default=500,
+        help='timed calls per variant on the 1x256x1x1 input (default: 500)',
     )
     parser.add_argument(
         '--peak-bandwidth',
@@ -238,6 +249,42 @@ def benchmark_layers(args: argparse.Namespace, device: torch.device, timer: Time
     )
 
 
+class _FoldInPython(torch.nn.Module):
+    """``sa`` computed by the operator with the gate-parameter fold in Python (autograd of
+    eight small ops), as the layer did before it had its own op."""
+
+    def __init__(self, sa: ShuffleAttention) -> None:
+        super().__init__()
+        self.sa = sa
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight, bias = sa_gate_params(*self.sa.parameters())
+        return shuffle_attention(x, weight, bias, self.sa.groups, self.sa.gn.eps)
+
+
+def benchmark_call_cost(args: argparse.Namespace, device: torch.device, timer: Timer) -> None:
+    x = torch.randn(1, 256, 1, 1, device=device, requires_grad=True)
+    grad = torch.randn_like(x)
+    official = ShuffleAttention(256, implementation='reference').to(device)
+    ours = ShuffleAttention(256).to(device)
+    variants = {'official': official, 'ours': ours, 'ours, fold in Python': _FoldInPython(ours)}
+    fns = {}
+    for name, layer in variants.items():
+        fns[f'{name} fwd'] = _forward_fn(layer, x)
+        fns[f'{name} fwd+bwd'] = _train_fn(layer, x, grad)
+    t = time_interleaved(fns, timer, args.call_repeats, args.warmup)
+    rows = [
+        [name, f'{t[f"{name} fwd"] * 1e6:.0f}', f'{t[f"{name} fwd+bwd"] * 1e6:.0f}']
+        for name in variants
+    ]
+    print_table(
+        'Cost of one call, input 1x256x1x1 (no data to move), us (median of '
+        f'{args.call_repeats}); fwd without autograd',
+        ['layer', 'fwd', 'fwd+bwd'],
+        rows,
+    )
+
+
 def benchmark_backbones(args: argparse.Namespace, device: torch.device, timer: Timer) -> None:
     settings = dict(frozen_stages=1, norm_eval=True) if args.norm_eval else {}
     models = {
@@ -308,6 +355,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     device = torch.device(args.device)
     timer = start_benchmark(args, ours=sa_kernel_name(device))
     benchmark_layers(args, device, timer)
+    benchmark_call_cost(args, device, timer)
     if not args.skip_backbone:
         benchmark_backbones(args, device, timer)
 

@@ -1,9 +1,10 @@
+from ...ops import sa_gate_params
 from .cbam import CBAM
 from .eca_layer import EfficientChannelAttention, eca_kernel_size
 from .folded_shuffle_attention import FoldedShuffleAttention
 from .se_layer import SqueezeExcitation
 from .sge_layer import SpatialGroupEnhance
-from .shuffle_attention import ShuffleAttention, channel_shuffle, sa_gate_params
+from .shuffle_attention import ShuffleAttention, channel_shuffle
 
 __all__ = [
     'CBAM',

@@ -14,9 +14,10 @@ from ...ops import (
     check_sa_eps,
     check_sa_groups,
     check_sa_input,
+    sa_gate_params,
     shuffle_attention,
 )
-from .shuffle_attention import ShuffleAttention, sa_gate_params
+from .shuffle_attention import ShuffleAttention
 
 
 @MODELS.register_module()

@@ -4,8 +4,6 @@ Paper: `SA-Net: Shuffle Attention for Deep Convolutional Neural Networks`,
 Qing-Long Zhang and Yu-Bin Yang, ICASSP 2021 (https://arxiv.org/abs/2102.00240).
 """
 
-from typing import Tuple
-
 import torch
 import torch.nn as nn
 from mmdet.registry import MODELS
@@ -17,7 +15,7 @@ from ...ops import (
     check_sa_groups,
     check_sa_input,
     empty_sa_output,
-    shuffle_attention,
+    shuffle_attention_layer,
 )
 
 SA_IMPLEMENTATIONS = ('fast', 'reference')
@@ -36,39 +34,6 @@ def channel_shuffle(x: Tensor, groups: int) -> Tensor:
     n, c, h, w = x.shape
     x = x.reshape(n, groups, c // groups, h, w).transpose(1, 2)
     return x.reshape(n, c, h, w)
-
-
-def sa_gate_params(
-    cweight: Tensor,
-    cbias: Tensor,
-    sweight: Tensor,
-    sbias: Tensor,
-    gn_weight: Tensor,
-    gn_bias: Tensor,
-) -> Tuple[Tensor, Tensor]:
-    """Fold the six SA parameters into a gate weight and bias per branch.
-
-    The channel gate is ``sigmoid(cweight * mean + cbias)``; the spatial gate
-    ``sigmoid(sweight * (gn_weight * xhat + gn_bias) + sbias)`` equals
-    ``sigmoid(W * xhat + B)`` with ``W = sweight * gn_weight`` and
-    ``B = sweight * gn_bias + sbias``.
-
-    Args:
-        cweight (Tensor): Channel-attention weight, ``k`` elements.
-        cbias (Tensor): Channel-attention bias, ``k`` elements.
-        sweight (Tensor): Spatial-attention weight, ``k`` elements.
-        sbias (Tensor): Spatial-attention bias, ``k`` elements.
-        gn_weight (Tensor): GroupNorm weight, ``k`` elements.
-        gn_bias (Tensor): GroupNorm bias, ``k`` elements.
-
-    Returns:
-        tuple[Tensor, Tensor]: ``W`` and ``B`` of shape (2, k), indexed
-        ``[branch, j]``; differentiable with respect to the inputs.
-    """
-    cweight, cbias, sweight, sbias = (p.reshape(-1) for p in (cweight, cbias, sweight, sbias))
-    weight = torch.stack([cweight, sweight * gn_weight])
-    bias = torch.stack([cbias, torch.addcmul(sbias, sweight, gn_bias)])
-    return weight, bias
 
 
 def _check_implementation(implementation: str) -> None:
@@ -96,8 +61,10 @@ class ShuffleAttention(nn.Module):
     used as an mmdet ResNet plugin the layer is called ``sa``.
 
     Two implementations compute the same function. ``'fast'`` (default) is
-    the operator :func:`sa_mmdet.ops.shuffle_attention` (a compiled CPU
-    kernel, Triton on CUDA): the input read from memory once, the shuffle
+    the operator (a compiled CPU kernel, Triton on CUDA), called with the
+    six parameters as one op, :func:`sa_mmdet.ops.shuffle_attention_layer`
+    (one C++ autograd node folds them into the gate weight and bias of
+    :func:`sa_mmdet.ops.shuffle_attention`): the input read from memory once, the shuffle
     written as part of the output, an analytic backward that saves only the
     input and per-channel statistics; it needs an even ``groups`` and falls
     back to the reference otherwise. ``'reference'`` is the straightforward
@@ -168,10 +135,17 @@ class ShuffleAttention(nn.Module):
         """
         check_sa_input(x, self.in_channels, 'ShuffleAttention', self.cweight.dtype)
         if self.implementation == 'fast' and self.groups % 2 == 0:
-            weight, bias = sa_gate_params(
-                self.cweight, self.cbias, self.sweight, self.sbias, self.gn.weight, self.gn.bias
+            return shuffle_attention_layer(
+                x,
+                self.cweight,
+                self.cbias,
+                self.sweight,
+                self.sbias,
+                self.gn.weight,
+                self.gn.bias,
+                self.groups,
+                self.gn.eps,
             )
-            return shuffle_attention(x, weight, bias, self.groups, self.gn.eps)
         _check_implementation(self.implementation)
         return self.forward_reference(x)
 
