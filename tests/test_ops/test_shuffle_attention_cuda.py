@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from sa_mmdet.models import FoldedShuffleAttention, SAResNet, ShuffleAttention
-from sa_mmdet.ops import sa_backend, sa_kernel_enabled
+from sa_mmdet.ops import sa_backend, sa_gate_params, sa_kernel_enabled, shuffle_attention
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
 
@@ -154,8 +154,11 @@ def test_autocast_float16_keeps_fp32_statistics(randomize_sa, sa_reference):
 def test_cuda_autograd_is_the_compiled_one(randomize_sa):
     pytest.importorskip('sa_mmdet._ext')
     sa, x, _ = make_case((2, 64, 5, 7), 8, randomize_sa)
-    out = sa.cuda()(x.cuda().requires_grad_())
-    assert 'ShuffleAttentionFunction' in out.grad_fn.name()
+    x = x.cuda().requires_grad_()
+    out = sa.cuda()(x)
+    assert out.grad_fn.name().endswith('ShuffleAttentionLayerFunction>')
+    out = shuffle_attention(x, *sa_gate_params(*sa.parameters()), sa.groups)
+    assert out.grad_fn.name().endswith('ShuffleAttentionFunction>')
 
 
 def test_amp_optim_wrapper_trains_an_sa_backbone():
