@@ -23,7 +23,7 @@ from typing import Tuple
 import torch
 from torch import Tensor
 
-from .shuffle_attention import shuffle_attention
+from .shuffle_attention import opmath_dtype, shuffle_attention
 from .shuffle_attention_export import is_exporting
 
 __all__ = ['sa_gate_params', 'shuffle_attention_layer']
@@ -121,7 +121,7 @@ def shuffle_attention_layer(
         Tensor: Output of the shape and dtype of ``x``.
     """
     params = (cweight, cbias, sweight, sbias, gn_weight, gn_bias)
-    opmath = torch.float64 if x.dtype == torch.float64 else torch.float32
+    opmath = opmath_dtype(x.dtype)
     if (
         is_exporting()
         or x.numel() == 0
