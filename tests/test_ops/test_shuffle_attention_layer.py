@@ -5,6 +5,7 @@ import torch
 
 from sa_mmdet.models import ShuffleAttention
 from sa_mmdet.ops import (
+    opmath_dtype,
     sa_ext_available,
     sa_gate_params,
     sa_kernel_enabled,
@@ -54,8 +55,7 @@ def test_opcheck_layer_op(randomize_sa, kernels):
 )
 def test_layer_op_equals_fold_then_operator(randomize_sa, dtype, memory_format, tol):
     # the output bit for bit; the six gradients up to the order of one fused multiply-add
-    param_dtype = torch.float64 if dtype == torch.float64 else torch.float32
-    sa, params = make_layer(randomize_sa, 128, 16, param_dtype)
+    sa, params = make_layer(randomize_sa, 128, 16, opmath_dtype(dtype))
     gen = torch.Generator().manual_seed(2)
     x = torch.randn(2, 128, 6, 7, generator=gen).to(dtype, memory_format=memory_format)
     upstream = torch.randn(x.shape, generator=gen).to(dtype)
