@@ -10,7 +10,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from ..models.weight_init.sanet_converter import SA_PARAMETERS
+# the official SA layer's parameters (SA-Net's sa_resnet.py and ShuffleAttention)
+SA_PARAMETERS = ('cweight', 'cbias', 'sweight', 'sbias', 'gn.weight', 'gn.bias')
 
 
 def is_sa_layer(module: nn.Module) -> bool:

@@ -7,6 +7,7 @@ from .checkpoint_file import (
     read_checkpoint,
     weights_only_refusal_message,
 )
+from .checkpoint_source import load_checkpoint_source, resolve_checkpoint_source
 from .config_package import register_config_package
 from .torchvision_stub import install_torchvision_stub, remove_torchvision_stub
 
@@ -17,9 +18,11 @@ __all__ = [
     'checkpoint_file_errors',
     'install_torchvision_stub',
     'is_zip_checkpoint',
+    'load_checkpoint_source',
     'read_checkpoint',
     'register_config_package',
     'remove_torchvision_stub',
+    'resolve_checkpoint_source',
     'save_atomically',
     'weights_only_refusal_message',
     'write_atomically',

@@ -18,7 +18,7 @@ from mmcv import imwrite  # noqa: E402
 from mmpretrain.registry import MODELS  # noqa: E402
 
 from sa_mmdet.models import SAResNet, ShuffleAttention  # noqa: E402
-from sa_mmdet.models.weight_init import convert_sanet_state_dict, sa_resnet_layout  # noqa: E402
+from sa_mmdet.models.weight_init import convert_sanet_state_dict  # noqa: E402
 from sa_mmdet.utils import remove_torchvision_stub  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -161,7 +161,7 @@ def test_pretrained_checkpoint_loads_into_detector_backbone(
     # The SA parameters were trained away from their init.
     assert not torch.all(backbone['layer4.2.sa.cbias'] == 1)
 
-    conversion = convert_sanet_state_dict(checkpoint['state_dict'], sa_resnet_layout(50, 64))
+    conversion = convert_sanet_state_dict(checkpoint['state_dict'])
     assert (conversion.depth, conversion.sa_groups) == (50, 64)
     assert conversion.leftovers == ['head.fc.weight', 'head.fc.bias']
 

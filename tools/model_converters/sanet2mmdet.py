@@ -21,24 +21,14 @@ import pickle
 import sys
 from typing import List, Optional
 
-from sa_mmdet.models.weight_init import (
-    SANetCheckpointError,
-    SANetConversion,
-    checkpoint_state_dict,
-    convert_sanet_state_dict,
-    sa_resnet_layout,
-    sanet_checkpoint_arch,
-)
+from sa_mmdet.models.backbones import ResNetCheckpointError, checkpoint_state_dict
+from sa_mmdet.models.weight_init import SANetConversion, convert_sanet_state_dict
 from sa_mmdet.utils import check_output_path, read_checkpoint, save_atomically
 
 
 def convert(src: str, depth: Optional[int]) -> SANetConversion:
     """Read and check ``src``, and convert it (see the module docstring)."""
-    state_dict = checkpoint_state_dict(read_checkpoint(src))
-    detected_depth, sa_groups = sanet_checkpoint_arch(state_dict)
-    return convert_sanet_state_dict(
-        state_dict, sa_resnet_layout(depth or detected_depth, sa_groups)
-    )
+    return convert_sanet_state_dict(checkpoint_state_dict(read_checkpoint(src)), depth)
 
 
 def check_existing_output(dst: str) -> None:
@@ -81,7 +71,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         check_output_path(args.src, args.dst)
         conversion = convert(args.src, args.depth)
         check_existing_output(args.dst)
-    except SANetCheckpointError as error:
+    except ResNetCheckpointError as error:
         sys.exit(f'error: {args.src} is not a usable SA-ResNet checkpoint: {error}')
     except (OSError, ValueError, pickle.UnpicklingError) as error:
         sys.exit(f'error: {error}')

@@ -6,11 +6,16 @@ SE-, ECA-, SGE- and CBAM-ResNets, with the attention where SA sits.
 
 import operator
 from collections.abc import Mapping
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+import torch.nn as nn
 from mmdet.models.backbones import ResNet
 from mmdet.models.backbones.resnet import Bottleneck
 from mmdet.registry import MODELS
+from mmengine.model.weight_init import PretrainedInit
+from mmengine.registry import WEIGHT_INITIALIZERS
+
+from .resnet_checkpoint import load_resnet_checkpoint
 
 AttentionCfg = Union[dict, Sequence[Optional[dict]]]
 
@@ -41,6 +46,12 @@ class AttentionResNet(ResNet):
         **kwargs: Every other argument of :class:`mmdet.models.ResNet`
             (``out_indices``, ``frozen_stages``, ``norm_eval``, ``with_cp``,
             ``dcn``, ``stage_with_dcn``, ``style``, ``init_cfg``, ...).
+            ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)``
+            loads ImageNet weights with every key checked: a checkpoint of
+            this attention ResNet as it is, a plain ResNet's (e.g.
+            ``'torchvision://resnet50'``) with the attention grafted in so
+            that the network computes the plain ResNet
+            (:meth:`init_weights`).
 
     Raises:
         TypeError: If ``depth`` is not an int (e.g. ``'50'``).
@@ -90,6 +101,49 @@ class AttentionResNet(ResNet):
         ]
         super().__init__(depth, plugins=[*attention_plugins, *(plugins or [])], **kwargs)
 
+    def attention_layers(self) -> Dict[str, nn.Module]:
+        """The attention layer of every bottleneck that has one, by module name."""
+        return {
+            f'{layer_name}.{index}.{block.after_conv3_plugin_names[0]}': getattr(
+                block, block.after_conv3_plugin_names[0]
+            )
+            for stage, layer_name in enumerate(self.res_layers)
+            if self.attention_cfgs[stage] is not None
+            for index, block in enumerate(getattr(self, layer_name))
+        }
+
+    def init_weights(self) -> None:
+        """Initialise; a ``Pretrained`` init_cfg loads with every key checked.
+
+        mmengine's ``Pretrained`` loads what matches and warns about the
+        rest, which turns a plain ResNet checkpoint into a different network
+        (the attention layers change every block's output). Here the
+        checkpoint must fit in full, as this backbone's or as a plain ResNet's
+        (then the attention is grafted in exactly, see
+        :mod:`.resnet_graft`); anything else raises
+        :class:`~.resnet_checkpoint.ResNetCheckpointError` naming the keys.
+        Other init_cfgs run first, as in mmengine.
+        """
+        init_cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [self.init_cfg]
+        pretrained = [cfg for cfg in init_cfgs if _is_pretrained(cfg)]
+        if self.is_init or not pretrained:
+            super().init_weights()
+            return
+        if len(pretrained) > 1:
+            raise ValueError(f'init_cfg has {len(pretrained)} Pretrained entries; keep one.')
+        init_cfg, self.init_cfg = self.init_cfg, [c for c in init_cfgs if c not in pretrained]
+        try:
+            super().init_weights()
+        finally:
+            self.init_cfg = init_cfg
+        cfg = pretrained[0]
+        if _is_mmengine_pretrained(cfg):
+            load_resnet_checkpoint(
+                self, cfg['checkpoint'], cfg.get('prefix'), cfg.get('map_location', 'cpu')
+            )
+        else:  # SANetPretrained, checked as strictly
+            WEIGHT_INITIALIZERS.build(cfg)(self)
+
     def train(self, mode: bool = True) -> 'AttentionResNet':
         """Set train/eval mode, keeping frozen stages and ``norm_eval``.
 
@@ -98,6 +152,18 @@ class AttentionResNet(ResNet):
         """
         super().train(mode)
         return self
+
+
+def _is_mmengine_pretrained(cfg: Mapping) -> bool:
+    return cfg['type'] in ('Pretrained', PretrainedInit)
+
+
+def _is_pretrained(cfg: Optional[Mapping]) -> bool:
+    """Whether an init_cfg entry loads a checkpoint: mmengine's or SANetPretrained."""
+    init_type = cfg.get('type') if isinstance(cfg, Mapping) else None
+    if isinstance(init_type, str):
+        init_type = WEIGHT_INITIALIZERS.get(init_type)
+    return isinstance(init_type, type) and issubclass(init_type, PretrainedInit)
 
 
 def check_depth(depth: object, arch_settings: Mapping, name: str, note: str = '') -> int:

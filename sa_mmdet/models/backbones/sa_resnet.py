@@ -6,16 +6,15 @@ Paper: `SA-Net: Shuffle Attention for Deep Convolutional Neural Networks`
 
 from typing import List, Optional, Sequence
 
-from mmdet.models.backbones import ResNet
 from mmdet.registry import MODELS
 
 from ...ops import check_positive_int
 from ..layers import ShuffleAttention
-from .attention_resnet import check_depth
+from .attention_resnet import AttentionResNet, check_depth
 
 
 @MODELS.register_module()
-class SAResNet(ResNet):
+class SAResNet(AttentionResNet):
     """ResNet whose bottlenecks apply Shuffle Attention after conv3/bn3.
 
     SA sits between the last BatchNorm of a bottleneck and the residual add
@@ -37,10 +36,12 @@ class SAResNet(ResNet):
         **kwargs: Every other argument of :class:`mmdet.models.ResNet`
             (``out_indices``, ``frozen_stages``, ``norm_eval``, ``with_cp``,
             ``dcn``, ``stage_with_dcn``, ``style``, ``init_cfg``, ...).
-            ``init_cfg=dict(type='SANetPretrained', checkpoint=...)`` loads
-            official SA-Net ``.pth.tar`` files with every key and shape
-            checked (:class:`~sa_mmdet.models.weight_init.SANetPretrainedInit`);
-            ``type='Pretrained'`` is mmengine's lenient loading.
+            ``init_cfg=dict(type='Pretrained', checkpoint=...)`` loads with
+            every key and shape checked: official SA-Net ``.pth.tar`` files
+            and SA-ResNet checkpoints as they are, a plain ResNet's (e.g.
+            ``'torchvision://resnet50'``) with SA grafted in exactly
+            (:meth:`AttentionResNet.init_weights`); ``type='SANetPretrained'``
+            takes SA-ResNet checkpoints only.
 
     Raises:
         TypeError: If ``depth`` or ``sa_groups`` is not an int (e.g. ``'50'``).
@@ -60,9 +61,6 @@ class SAResNet(ResNet):
         (1, 1024, 4, 4)
         (1, 2048, 2, 2)
     """
-
-    # the bottleneck depths of mmdet's ResNet (SA needs the plugin positions)
-    arch_settings = {depth: ResNet.arch_settings[depth] for depth in (50, 101, 152)}
 
     def __init__(
         self,
@@ -94,20 +92,9 @@ class SAResNet(ResNet):
                 f'(num_stages={num_stages}), e.g. {(True,) * num_stages}, '
                 f'but got {sa_stages!r}.'
             )
-        sa_plugin = dict(
-            cfg=dict(type=ShuffleAttention, groups=sa_groups),
-            position='after_conv3',
-            stages=tuple(sa_stages),
-        )
         self.sa_groups = sa_groups
         self.sa_stages = tuple(sa_stages)
-        super().__init__(depth, plugins=[sa_plugin, *(plugins or [])], **kwargs)
-
-    def train(self, mode: bool = True) -> 'SAResNet':
-        """Set train/eval mode, keeping frozen stages and ``norm_eval``.
-
-        mmdet's ``ResNet.train`` returns None; this returns ``self`` as
-        :meth:`torch.nn.Module.train` promises, so ``model.eval()`` chains.
-        """
-        super().train(mode)
-        return self
+        attention = [
+            dict(type=ShuffleAttention, groups=sa_groups) if on else None for on in sa_stages
+        ]
+        super().__init__(depth, attention=attention, plugins=plugins, **kwargs)

@@ -12,14 +12,12 @@ from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-import sa_mmdet.models.weight_init.sanet_pretrained as sanet_pretrained
+import sa_mmdet.models.backbones.resnet_checkpoint as resnet_checkpoint
 from sa_mmdet.models import SAResNet
+from sa_mmdet.models.backbones import ResNetCheckpointError, checkpoint_state_dict
 from sa_mmdet.models.weight_init import (
-    SANetCheckpointError,
     SANetPretrainedInit,
-    checkpoint_state_dict,
     convert_sanet_state_dict,
-    sa_resnet_layout,
     sanet_checkpoint_arch,
 )
 from sa_mmdet.utils import CheckpointFileError
@@ -30,8 +28,9 @@ CONVERTER = REPO / 'tools/model_converters/sanet2mmdet.py'
 
 def layout_state(depth=50, sa_groups=64):
     """An SAResNet state dict of zeros that costs one float per tensor on disk."""
-    layout = sa_resnet_layout(depth, sa_groups)
-    return {k: torch.zeros(()).expand(shape) for k, shape in layout.items()}
+    with torch.device('meta'):
+        layout = SAResNet(depth, sa_groups).state_dict()
+    return {k: torch.zeros((), dtype=v.dtype).expand(v.shape) for k, v in layout.items()}
 
 
 @pytest.fixture(scope='module')
@@ -69,7 +68,7 @@ def pretrained(checkpoint, **kwargs):
 @pytest.fixture
 def logged(monkeypatch):
     messages = []
-    monkeypatch.setattr(sanet_pretrained, 'print_log', lambda msg, **kwargs: messages.append(msg))
+    monkeypatch.setattr(resnet_checkpoint, 'print_log', lambda msg, **kwargs: messages.append(msg))
     return messages
 
 
@@ -77,14 +76,14 @@ def test_init_cfg_loads_official_checkpoint(official, official_file, image, logg
     model = pretrained(official_file)
     model.init_weights()
     assert logged == [
-        f'Loaded SA-ResNet-50 (sa_groups=64) from {official_file}: 414 keys checked '
-        "and loaded; left over: ['fc.weight', 'fc.bias']"
+        f'Loaded attention ResNet-50 from {official_file} into SAResNet: 414 keys checked; '
+        "left over: ['fc.weight', 'fc.bias']"
     ]
     assert_same_stage_outputs(model, official, image)
 
 
-def test_plain_pretrained_keeps_mmengines_lenient_behaviour(official, official_file, image):
-    # type='Pretrained' is mmengine's own: module. stripped, leftovers only warned about
+def test_pretrained_loads_an_official_checkpoint_as_it_is(official, official_file, image):
+    # type='Pretrained' on an SAResNet checks every key too: module. stripped, fc left over
     model = SAResNet(depth=50, init_cfg=dict(type='Pretrained', checkpoint=str(official_file)))
     model.init_weights()
     assert_same_stage_outputs(model, official, image)
@@ -109,7 +108,7 @@ def test_converter_cli_output_loads_with_init_cfg(
 def test_convert_function_strips_module_and_drops_fc(official):
     state = {f'module.{k}': v for k, v in official.state_dict().items()}
     assert sanet_checkpoint_arch(state) == (50, 64)
-    conversion = convert_sanet_state_dict(state, sa_resnet_layout(50, 64))
+    conversion = convert_sanet_state_dict(state)
     assert (conversion.depth, conversion.sa_groups) == (50, 64)
     assert conversion.leftovers == ['fc.weight', 'fc.bias']
     assert list(conversion.state_dict) == list(SAResNet(depth=50).state_dict())
@@ -120,18 +119,16 @@ def test_convert_function_strips_module_and_drops_fc(official):
 @pytest.mark.parametrize('depth,sa_groups', [(101, 64), (152, 32)])
 def test_detects_depth_and_groups(depth, sa_groups):
     assert sanet_checkpoint_arch(layout_state(depth, sa_groups)) == (depth, sa_groups)
-    conversion = convert_sanet_state_dict(
-        layout_state(depth, sa_groups), sa_resnet_layout(depth, sa_groups)
-    )
+    conversion = convert_sanet_state_dict(layout_state(depth, sa_groups))
     assert (conversion.depth, conversion.sa_groups, conversion.leftovers) == (depth, sa_groups, [])
 
 
 def test_missing_num_batches_tracked_is_filled():
     # Rule: BatchNorm counters are not weights; old torch did not save them.
     state = {k: v for k, v in layout_state().items() if not k.endswith('num_batches_tracked')}
-    converted = convert_sanet_state_dict(state, sa_resnet_layout(50, 64)).state_dict
+    converted = convert_sanet_state_dict(state).state_dict
     assert converted['layer1.0.bn1.num_batches_tracked'].item() == 0
-    assert converted.keys() == sa_resnet_layout(50, 64).keys()
+    assert converted.keys() == layout_state().keys()
 
 
 def test_whole_model_checkpoints_use_backbone_keys(official, image, tmp_path):
@@ -140,7 +137,7 @@ def test_whole_model_checkpoints_use_backbone_keys(official, image, tmp_path):
         f'backbone.{k}': v for k, v in official.state_dict().items() if not k.startswith('fc.')
     }
     state.update({'head.fc.weight': official.fc.weight, 'neck.conv.weight': torch.ones(1)})
-    conversion = convert_sanet_state_dict(state, sa_resnet_layout(50, 64))
+    conversion = convert_sanet_state_dict(state)
     assert conversion.leftovers == ['head.fc.weight', 'neck.conv.weight']
     path = tmp_path / 'detector.pth'
     torch.save({'meta': {'epoch': 12}, 'state_dict': state}, path)
@@ -155,7 +152,7 @@ def test_whole_model_checkpoints_use_backbone_keys(official, image, tmp_path):
 
 def test_prefix_without_matching_keys_raises(official_file):
     # Rule: a prefix must select something (here: official keys are module.*).
-    with pytest.raises(SANetCheckpointError, match=r'backbone\. is not in .*init_cfg\.prefix'):
+    with pytest.raises(ResNetCheckpointError, match=r"prefix='backbone\.'.*init_cfg\.prefix"):
         SANetPretrainedInit(str(official_file), prefix='backbone.')(SAResNet(depth=50))
 
 
@@ -198,9 +195,12 @@ def test_extra_plugins_keep_their_init(official_file, logged):
     'kwargs,message',
     [
         # Rule: the model must have the checkpoint's depth ...
-        (dict(depth=101), r'depth mismatch: the checkpoint is an SA-ResNet-50'),
+        (dict(depth=101), r'depth mismatch: .* a ResNet-50, but the model is a depth=101'),
         # ... SA groups ...
-        (dict(depth=50, sa_groups=32), r'shape mismatch .*sa_groups=64\): layer1\.0\.sa\.cweight'),
+        (
+            dict(depth=50, sa_groups=32),
+            r'shape mismatch .*: layer1\.0\.sa\.cweight: \(1, 2, 1, 1\)',
+        ),
         # ... and SA stages.
         (
             dict(depth=50, sa_stages=(False, True, True, True)),
@@ -210,7 +210,7 @@ def test_extra_plugins_keep_their_init(official_file, logged):
 )
 def test_model_that_does_not_fit_raises(official_file, kwargs, message):
     model = SAResNet(init_cfg=dict(type='SANetPretrained', checkpoint=str(official_file)), **kwargs)
-    with pytest.raises(SANetCheckpointError, match=message):
+    with pytest.raises(ResNetCheckpointError, match=message):
         model.init_weights()
 
 
@@ -230,7 +230,9 @@ def test_missing_checkpoint_says_where_to_get_it(tmp_path):
 
 
 @pytest.mark.parametrize(
-    'config', sorted((REPO / 'configs' / 'sa_resnet').glob('*.py')), ids=lambda path: path.stem
+    'config',
+    sorted(p for p in (REPO / 'configs' / 'sa_resnet').glob('*.py') if '-tv-pre_' not in p.name),
+    ids=lambda path: path.stem,
 )
 def test_coco_configs_without_weights_say_where_to_get_them(config, tmp_path, monkeypatch):
     cfg = Config.fromfile(config)
@@ -263,8 +265,12 @@ def partly_sa_state():
 
 ERROR_CASES = {
     # Rule: SA-Net checkpoints have layerX.Y.sa.* in every bottleneck.
-    'plain_resnet': (plain_resnet_state, [], 'missing SA keys: no layerX.Y.sa'),
-    'partly_sa': (partly_sa_state, [], r"missing SA keys: 6 keys .*\['layer4\.2\.sa\.cweight'"),
+    'plain_resnet': (plain_resnet_state, [], r'missing SA keys: .* plain ResNet-50.*Pretrained'),
+    'partly_sa': (
+        partly_sa_state,
+        [],
+        r"missing keys \(the attention keys of only some layers\): 6 .*\['layer4\.2\.sa\.cweight'",
+    ),
     # Rule: blocks per stage must be those of depth 50, 101 or 152.
     'unknown_depth': (
         unknown_depth_state,
@@ -275,7 +281,7 @@ ERROR_CASES = {
     'depth_mismatch': (
         layout_state,
         ['--depth', '101'],
-        'depth mismatch: the checkpoint is an SA-ResNet-50',
+        'depth mismatch: .* a ResNet-50, but the model is a depth=101',
     ),
     # Rule: every tensor has SAResNet's shape.
     'wrong_shape': (
@@ -291,8 +297,8 @@ ERROR_CASES = {
 def test_convert_function_rejects(case):
     make_state, args, message = ERROR_CASES[case]
     depth = int(args[1]) if args else 50
-    with pytest.raises(SANetCheckpointError, match=message):
-        convert_sanet_state_dict(make_state(), sa_resnet_layout(depth, 64))
+    with pytest.raises(ResNetCheckpointError, match=message):
+        convert_sanet_state_dict(make_state(), depth)
 
 
 def save_as_official(state, path):
@@ -328,13 +334,13 @@ def test_converter_main_rejects_unknown_depth_and_missing_source(tmp_path):
 
 def test_plain_mmdet_resnet_is_not_sa_net():
     # Rule: a real mmdet/torchvision ResNet-50 state dict lacks SA keys.
-    with pytest.raises(SANetCheckpointError, match='missing SA keys'):
-        convert_sanet_state_dict(ResNet(depth=50).state_dict(), sa_resnet_layout(50, 64))
+    with pytest.raises(ResNetCheckpointError, match='missing SA keys'):
+        convert_sanet_state_dict(ResNet(depth=50).state_dict())
 
 
 @pytest.mark.parametrize('checkpoint', [{'epoch': 3}, [torch.ones(1)], {'state_dict': {}}])
 def test_not_a_state_dict_raises(checkpoint):
-    with pytest.raises(SANetCheckpointError, match='not a checkpoint of model weights'):
+    with pytest.raises(ResNetCheckpointError, match='not a checkpoint of model weights'):
         checkpoint_state_dict(checkpoint)
 
 
