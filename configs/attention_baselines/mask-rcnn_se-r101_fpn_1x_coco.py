@@ -1,15 +1,10 @@
-_base_ = 'mmdet::mask_rcnn/mask-rcnn_r101_fpn_1x_coco.py'
-custom_imports = dict(imports=['sa_mmdet', 'sa_mmdet.engine'], allow_failed_imports=False)
+_base_ = './mask-rcnn_se-r50_fpn_1x_coco.py'
 
-# ImageNet weights not shipped; mmpretrain's se-resnet101_batch256_imagenet_20200804-ba5b51d4.pth
-# has these keys: init_cfg=dict(type='Pretrained', prefix='backbone.', checkpoint=...).
-# SENet's form, with FC biases; dict(type='SqueezeExcitation', bias=False) drops them.
 model = dict(
     backbone=dict(
-        type='AttentionResNet', attention=dict(type='SqueezeExcitation', ratio=16), init_cfg=None
+        depth=101,
+        init_cfg=dict(
+            checkpoint='https://download.openmmlab.com/mmclassification/v0/se-resnet/se-resnet101_batch256_imagenet_20200804-ba5b51d4.pth'  # noqa: E501
+        ),
     )
 )
-# checkpoints that torch's weights-only loading reads (mim test, --resume)
-custom_hooks = [dict(type='WeightsOnlyCheckpointHook')]
-# checkpoints written atomically, the previous one removed only after (sa_mmdet.engine)
-default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook'))

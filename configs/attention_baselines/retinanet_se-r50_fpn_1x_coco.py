@@ -1,15 +1,16 @@
-_base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
-custom_imports = dict(imports=['sa_mmdet', 'sa_mmdet.engine'], allow_failed_imports=False)
+_base_ = ['mmdet::retinanet/retinanet_r50_fpn_1x_coco.py', '../_base_/sa_mmdet_runtime.py']
+default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook'))
 
-# ImageNet weights not shipped; mmpretrain's se-resnet50_batch256_imagenet_20200804-ae206104.pth
-# has these keys: init_cfg=dict(type='Pretrained', prefix='backbone.', checkpoint=...).
-# SENet's form, with FC biases; dict(type='SqueezeExcitation', bias=False) drops them.
+# SENet's form, with FC biases (dict(type='SqueezeExcitation', bias=False) drops them), from
+# mmpretrain's ImageNet SE-ResNet-50, whose backbone keys are these.
 model = dict(
     backbone=dict(
-        type='AttentionResNet', attention=dict(type='SqueezeExcitation', ratio=16), init_cfg=None
+        type='AttentionResNet',
+        attention=dict(type='SqueezeExcitation', ratio=16),
+        init_cfg=dict(
+            type='Pretrained',
+            prefix='backbone.',
+            checkpoint='https://download.openmmlab.com/mmclassification/v0/se-resnet/se-resnet50_batch256_imagenet_20200804-ae206104.pth',  # noqa: E501
+        ),
     )
 )
-# checkpoints that torch's weights-only loading reads (mim test, --resume)
-custom_hooks = [dict(type='WeightsOnlyCheckpointHook')]
-# checkpoints written atomically, the previous one removed only after (sa_mmdet.engine)
-default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook'))

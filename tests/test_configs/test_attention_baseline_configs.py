@@ -124,7 +124,7 @@ def test_config_builds_with_expected_trainable_params(name):
     )
     backbone = cfg.model.backbone
     assert backbone.type == 'AttentionResNet' and backbone.depth == depth
-    assert backbone.init_cfg is None and backbone.frozen_stages == 1
+    assert backbone.init_cfg.type == 'Pretrained' and backbone.frozen_stages == 1  # ImageNet
     assert cfg.train_cfg.max_epochs == 12  # mmdet's 1x schedule, unchanged
     model = build(osp.join(CONFIG_DIR, name))
     expected = TWINS[detector, depth] + attention_delta(DELTAS[attention], depth)

@@ -1,0 +1,8 @@
+_base_ = './faster-rcnn_sa-r101_fpn_1x_coco.py'
+
+# torchvision's ImageNet ResNet-101, SA grafted in exactly (docs/checkpoints.md)
+model = dict(
+    backbone=dict(
+        init_cfg=dict(_delete_=True, type='Pretrained', checkpoint='torchvision://resnet101')
+    )
+)
