@@ -6,11 +6,14 @@
 #                  classification set of shape and background crops (data/toy_cls)
 #   3 pretrain     `mim train mmpretrain` SA-ResNet-50 on the crops
 #   4 convert      tools/model_converters/sanet2mmdet.py checks every backbone key
-#                  and writes the checkpoint the detector's init_cfg names
+#                  and writes the checkpoint the detector's init_cfg names (for a
+#                  type='Pretrained' init_cfg the classifier's checkpoint is copied:
+#                  a plain ResNet, which Pretrained grafts SA into exactly)
 #   5 train        `mim train mmdet` the detector from that backbone
 #   6 test         `mim test mmdet`: COCO AP from pycocotools, painted predictions
 # Stages 3-4 run only for configs whose backbone init_cfg names a checkpoint
-# (configs/toy/*_sa-r50-pre_*); the *_sa-r50_* configs train from scratch.
+# (configs/toy/*-pre_*); the *_sa-r50_* configs train from scratch. The pretraining
+# config is the detector config's `pretrain_config` (default: the SA-ResNet-50 one).
 #
 # Usage: bash tools/run_toy.sh [CONFIG] [EXTRA ARGS FOR mmdet's train.py AND test.py]
 #   CONFIG defaults to configs/toy/faster-rcnn_sa-r50-pre_fpn_8e_toy-shapes.py (also when
@@ -20,7 +23,9 @@
 #   SKIP_INSTALL=1   do not run tools/install.sh (the stack is already there)
 #   RETRAIN=1        pretrain and train again even if their work dirs are finished
 #   WORK_DIR         default work_dirs/<config name>
-#   PRETRAIN_CONFIG  default configs/toy/sa-resnet50_1xb64_toy-shapes-cls.py
+#   PRETRAIN_CONFIG  default: the config's pretrain_config, else
+#                    configs/toy/sa-resnet50_1xb64_toy-shapes-cls.py
+#   PRETRAIN_ONLY=1  stop after stage 4 (the checkpoint the detector starts from)
 #   PRETRAIN_ARGS    extra args for mmpretrain's train.py (split on spaces)
 #   VIRTUAL_ENV      the venv to use, default ./.venv (as tools/install.sh)
 #
@@ -41,8 +46,6 @@ fi
 extra=("$@")
 name=$(basename "$config" .py)
 work_dir=${WORK_DIR:-work_dirs/$name}
-pretrain_config=${PRETRAIN_CONFIG:-configs/toy/sa-resnet50_1xb64_toy-shapes-cls.py}
-pretrain_dir=work_dirs/$(basename "$pretrain_config" .py)
 read -r -a pretrain_args <<< "${PRETRAIN_ARGS:-}"
 coco_dir=data/toy_coco  # where configs/toy/ read them
 cls_dir=data/toy_cls
@@ -101,17 +104,23 @@ else
     "$py" tools/dataset_converters/generate_toy_coco.py "$coco_dir"
 fi
 
-# The checkpoint the detector's backbone init_cfg loads, if any.
+# The checkpoint the detector's backbone init_cfg loads (if any), its init type, the pretraining.
 stage=config
-pretrained=$("$py" - "$config" <<'EOF'
+read -r pretrained init_type config_pretrain < <("$py" - "$config" <<'EOF'
 import sys
 
 from mmengine.config import Config
 
-init_cfg = Config.fromfile(sys.argv[1], import_custom_modules=False).model.backbone.get('init_cfg') or {}
-print(init_cfg.get('checkpoint', ''))
+cfg = Config.fromfile(sys.argv[1], import_custom_modules=False)
+init_cfg = cfg.model.backbone.get('init_cfg') or {}
+default = 'configs/toy/sa-resnet50_1xb64_toy-shapes-cls.py'
+print(init_cfg.get('checkpoint', '-'), init_cfg.get('type', '-'), cfg.get('pretrain_config', default))
 EOF
 ) || on_error "$config does not load; see the error above"
+[ -n "${init_type:-}" ] || on_error "$config does not load; see the error above"
+[ "$pretrained" = - ] && pretrained=
+pretrain_config=${PRETRAIN_CONFIG:-$config_pretrain}
+pretrain_dir=work_dirs/$(basename "$pretrain_config" .py)
 
 if [ -z "$pretrained" ]; then
   log "3/6 pretrain, 4/6 convert: skipped, $config trains from scratch"
@@ -139,10 +148,17 @@ else
   log "4/6 convert $classifier -> $pretrained"
   if [ -f "$pretrained" ] && [ "$pretrained" -nt "$classifier" ]; then
     log "$pretrained is newer than $classifier; skipping (delete it to convert again)"
-  else
+  elif [ "$init_type" = SANetPretrained ]; then
     run_stage convert "$classifier is not an SA-ResNet checkpoint that fits; delete $pretrain_dir and pretrain again" \
       "$py" tools/model_converters/sanet2mmdet.py "$classifier" "$pretrained"
+  else  # type='Pretrained' checks (and grafts) at init
+    mkdir -p "$(dirname "$pretrained")"
+    run_stage convert "cannot copy $classifier to $pretrained" cp "$classifier" "$pretrained"
   fi
+fi
+if [ "${PRETRAIN_ONLY:-0}" = 1 ]; then
+  log "PRETRAIN_ONLY=1: ${pretrained:-no checkpoint needed} for $config; done in $(( SECONDS - job_start )) s"
+  exit 0
 fi
 
 log "5/6 train $config"

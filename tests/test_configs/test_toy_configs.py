@@ -25,14 +25,53 @@ CONVERTED = 'checkpoints/sa-resnet50_toy-shapes-cls.pth'
 
 def test_there_is_a_toy_config_per_detector():
     assert [osp.basename(c) for c in ALL_CONFIGS] == [
+        'faster-rcnn_sa-r50-graft-pre_fpn_8e_toy-shapes.py',
         'faster-rcnn_sa-r50-pre_fpn_8e_toy-shapes.py',
         'faster-rcnn_sa-r50_fpn_8e_toy-shapes.py',
         'mask-rcnn_sa-r50-pre_fpn_8e_toy-shapes.py',
         'mask-rcnn_sa-r50_fpn_8e_toy-shapes.py',
+        'resnet50_1xb64_toy-shapes-cls.py',
         'retinanet_sa-r50-pre_fpn_8e_toy-shapes.py',
         'retinanet_sa-r50_fpn_8e_toy-shapes.py',
         'sa-resnet50_1xb64_toy-shapes-cls.py',
     ]
+
+
+def test_plain_pretraining_has_the_sa_pretrainings_recipe_and_budget():
+    plain = Config.fromfile(osp.join(REPO, 'configs', 'toy', 'resnet50_1xb64_toy-shapes-cls.py'))
+    sa = Config.fromfile(PRETRAIN)
+    assert plain.model.backbone.pop('type') == 'ResNet'
+    assert sa.model.backbone.pop('type') == 'SAResNet' and sa.model.backbone.pop('sa_groups') == 64
+    for key in ('model', 'train_dataloader', 'optim_wrapper', 'param_scheduler', 'train_cfg'):
+        assert plain[key] == sa[key], key
+
+
+def test_the_three_toy_starts_differ_only_in_backbone_and_checkpoint():
+    # R50 from R50-pre, SA-R50 grafted from R50-pre, SA-R50 from SA-R50-pre (toy_ab.py)
+    graft = Config.fromfile(
+        osp.join(REPO, 'configs/toy/faster-rcnn_sa-r50-graft-pre_fpn_8e_toy-shapes.py')
+    )
+    plain = Config.fromfile(
+        osp.join(REPO, 'configs/attention_baselines/toy/faster-rcnn_r50-pre_fpn_8e_toy-shapes.py')
+    )
+    sa_pre = Config.fromfile(
+        osp.join(REPO, 'configs/toy/faster-rcnn_sa-r50-pre_fpn_8e_toy-shapes.py')
+    )
+    expected = dict(
+        type='Pretrained', prefix='backbone.', checkpoint='checkpoints/resnet50_toy-shapes-cls.pth'
+    )
+    for cfg in (graft, plain):
+        assert cfg.pretrain_config == 'configs/toy/resnet50_1xb64_toy-shapes-cls.py'
+        assert cfg.model.backbone.pop('init_cfg') == expected
+    assert sa_pre.model.backbone.pop('init_cfg').type == 'SANetPretrained'
+    assert (plain.model.backbone.pop('type'), graft.model.backbone.pop('type')) == (
+        'ResNet',
+        'SAResNet',
+    )
+    sa_pre.model.backbone.pop('type')
+    assert plain.model == graft.model == sa_pre.model
+    for key in ('train_dataloader', 'optim_wrapper', 'param_scheduler', 'train_cfg'):
+        assert plain[key] == graft[key] == sa_pre[key], key
 
 
 @pytest.mark.parametrize('config', PRETRAINED, ids=osp.basename)

@@ -21,7 +21,7 @@ DETECTOR = 'faster-rcnn_sa-r50-pre_fpn_8e_toy-shapes'
 PRETRAIN = 'sa-resnet50_1xb64_toy-shapes-cls'
 CONVERTED = 'checkpoints/sa-resnet50_toy-shapes-cls.pth'
 HEAD = ['head.fc.weight', 'head.fc.bias']
-LOADED = r'Loaded SA-ResNet-50 \(sa_groups=64\) from {}: 414 keys checked and loaded; left over: '
+LOADED = r'Loaded attention ResNet-50 from {} into SAResNet: 414 keys checked; left over: '
 TINY_PRETRAIN = ' '.join(
     [
         '--cfg-options',
@@ -137,3 +137,27 @@ def test_from_scratch_config_skips_pretraining(repo, root):
     assert 'pretrain, 4/6 convert: skipped' in run.stdout
     assert not (root / 'work_dirs' / PRETRAIN).exists()
     assert (root / 'work_dirs' / 'faster-rcnn_sa-r50_fpn_8e_toy-shapes' / 'epoch_1.pth').is_file()
+
+
+@pytest.mark.slow
+def test_graft_config_pretrains_a_plain_resnet_and_stops_with_pretrain_only(repo, root):
+    config = 'configs/toy/faster-rcnn_sa-r50-graft-pre_fpn_8e_toy-shapes.py'
+    run = run_toy(repo, root, config, PRETRAIN_ARGS=TINY_PRETRAIN, PRETRAIN_ONLY='1')
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert '3/6 pretrain configs/toy/resnet50_1xb64_toy-shapes-cls.py' in run.stdout
+    assert 'PRETRAIN_ONLY=1: checkpoints/resnet50_toy-shapes-cls.pth' in run.stdout
+    assert '5/6 train' not in run.stdout
+    # the plain classifier's checkpoint as it is; Pretrained grafts SA into it at init
+    classifier = torch.load(root / 'work_dirs/resnet50_1xb64_toy-shapes-cls/epoch_1.pth')
+    copied = torch.load(root / 'checkpoints/resnet50_toy-shapes-cls.pth')
+    assert copied['state_dict'].keys() == classifier['state_dict'].keys()
+    init_cfg = dict(
+        type='Pretrained',
+        prefix='backbone.',
+        checkpoint=str(root / 'checkpoints/resnet50_toy-shapes-cls.pth'),
+    )
+    model = SAResNet(depth=50, init_cfg=init_cfg)
+    model.init_weights()
+    for key, value in model.state_dict().items():
+        if '.sa.' not in key and 'bn3' not in key and 'conv3' not in key:
+            assert torch.equal(value, classifier['state_dict'][f'backbone.{key}']), key

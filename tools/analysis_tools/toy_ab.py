@@ -18,12 +18,15 @@ validation logged) is not trained again unless ``--retrain``. The schedule is
 the toy one cut to ``--epochs``: the cosine decay ends at the last epoch,
 validation runs once, after it, and no checkpoint is written unless
 ``--keep-checkpoints``. The data is generated first if missing
-(``tools/dataset_converters/generate_toy_coco.py``).
+(``tools/dataset_converters/generate_toy_coco.py``), and so is the checkpoint a
+``*-pre_*`` model starts from (``PRETRAIN_ONLY=1 tools/run_toy.sh CONFIG``: the
+toy pretraining, then the checkpoint its ``init_cfg`` names).
 
 Example:
     python tools/analysis_tools/toy_ab.py              # 10 runs of 200 iterations
     python tools/analysis_tools/toy_ab.py --threads 1  # on a machine shared with other jobs
     python tools/analysis_tools/toy_ab.py --models R50 SA CBAM --seeds 0 1 2 --epochs 4
+    python tools/analysis_tools/toy_ab.py --models R50-pre SA-graft SA-pre --epochs 8
 """
 
 import argparse
@@ -54,12 +57,25 @@ MODELS = {
     'ECA': ('ECA-R50', osp.join(BASELINES, 'faster-rcnn_eca-r50_fpn_8e_toy-shapes.py')),
     'SGE': ('SGE-R50', osp.join(BASELINES, 'faster-rcnn_sge-r50_fpn_8e_toy-shapes.py')),
     'CBAM': ('CBAM-R50', osp.join(BASELINES, 'faster-rcnn_cbam-r50_fpn_8e_toy-shapes.py')),
+    # Three starts from toy pretraining of equal budget (the ImageNet question on the toy data).
+    'R50-pre': (
+        'R50 from R50-pre',
+        osp.join(BASELINES, 'faster-rcnn_r50-pre_fpn_8e_toy-shapes.py'),
+    ),
+    'SA-graft': (
+        'SA-R50 grafted from R50-pre',
+        osp.join(TOY, 'faster-rcnn_sa-r50-graft-pre_fpn_8e_toy-shapes.py'),
+    ),
+    'SA-pre': (
+        'SA-R50 from SA-R50-pre',
+        osp.join(TOY, 'faster-rcnn_sa-r50-pre_fpn_8e_toy-shapes.py'),
+    ),
 }
 DEFAULT_MODELS = ('R50', 'SA', 'SE', 'ECA', 'SGE')
 METRIC = 'coco/bbox_mAP'
 WARNING = (
-    'Toy results do not predict COCO: a few hundred 128 px images of four shapes, trained from '
-    'scratch for a few epochs; differences within the spread over seeds are noise.'
+    'Toy results do not predict COCO: a few hundred 128 px images of four shapes, trained for a '
+    'few epochs; differences within the spread over seeds are noise.'
 )
 
 
@@ -212,6 +228,18 @@ def read_result(model: str, seed: int, work_dir: str, epochs: int) -> Optional[R
     )
 
 
+def prepare_pretrained(config: str) -> None:
+    """Make the checkpoint ``config``'s backbone starts from, if it names one that is missing."""
+    init_cfg = Config.fromfile(config).model.backbone.get('init_cfg') or {}
+    checkpoint = init_cfg.get('checkpoint')
+    if not checkpoint or osp.isfile(osp.join(REPO, checkpoint)):
+        return
+    print(f'[toy_ab] making {checkpoint}: tools/run_toy.sh {config} (PRETRAIN_ONLY=1)', flush=True)
+    env = dict(os.environ, SKIP_INSTALL='1', PRETRAIN_ONLY='1')
+    env['VIRTUAL_ENV'] = osp.dirname(osp.dirname(sys.executable))
+    subprocess.run(['bash', osp.join(REPO, 'tools', 'run_toy.sh'), config], env=env, check=True)
+
+
 def train(args: argparse.Namespace, model: str, seed: int) -> RunResult:
     """Train one model with one seed (unless done before) and read its result."""
     work_dir = osp.join(args.work_dir, f'{model}_seed{seed}')
@@ -220,6 +248,7 @@ def train(args: argparse.Namespace, model: str, seed: int) -> RunResult:
         if result is not None:
             print(f'[toy_ab] {model} seed {seed}: done before in {work_dir}', flush=True)
             return result
+    prepare_pretrained(MODELS[model][1])
     os.makedirs(work_dir, exist_ok=True)
     config = osp.join(work_dir, 'config.py')
     cfg = toy_ab_config(MODELS[model][1], args.epochs, seed, args.data_root, args.keep_checkpoints)
