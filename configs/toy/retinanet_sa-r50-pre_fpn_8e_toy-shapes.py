@@ -4,8 +4,7 @@ _base_ = './retinanet_sa-r50_fpn_8e_toy-shapes.py'
 # then tools/model_converters/sanet2mmdet.py), loaded as users load the official SA-Net weights;
 # tools/run_toy.sh makes the checkpoint. BN statistics keep training (the crops' differ from
 # whole images'), the stem and stage 1 are frozen; the schedule is the scratch config's
-# (Faster R-CNN: 0.505-0.547 bbox mAP after 8 epochs on two machines, 0.473 after 6; lr 2e-3
-# did worse than 1e-3; docs/toy_data.md).
+# (its choice and results: docs/toy_data.md).
 pretrained = 'checkpoints/sa-resnet50_toy-shapes-cls.pth'
 model = dict(
     backbone=dict(

@@ -15,8 +15,7 @@ custom_hooks = [dict(type='WeightsOnlyCheckpointHook')]
 
 classes = ('circle', 'square', 'triangle', 'star', 'background')
 data_root = 'data/toy_cls/'
-# 7 epochs (6-7 min on 2 cores, top-1 79-83 %): the toy Faster R-CNN's AP follows the backbone's
-# (4 detector epochs at lr 2e-3: 0.161 from 2 epochs, 0.328 from 5, 0.339 from 7; docs/toy_data.md)
+# 7 epochs: the toy Faster R-CNN's AP follows the backbone's (docs/toy_data.md)
 max_epochs = 7
 
 model = dict(
