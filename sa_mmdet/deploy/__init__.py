@@ -1,4 +1,6 @@
+from .end2end import End2EndDetector, batched_nms_topk
 from .fold_shuffle_attention import fold_shuffle_attention
+from .nms_export import nms
 from .onnx_export import (
     EXPORTERS,
     IMAGE_AXES,
@@ -15,12 +17,15 @@ from .tensor_mode import TensorModeDetector, rois_from_rpn
 __all__ = [
     'EXPORTERS',
     'IMAGE_AXES',
+    'End2EndDetector',
     'ROI_AXES',
     'ExportableRoIExtractor',
     'ONNXRuntimeRunner',
     'TensorModeDetector',
+    'batched_nms_topk',
     'export_onnx',
     'fold_shuffle_attention',
+    'nms',
     'onnx_dims',
     'onnx_op_histogram',
     'relative_difference',

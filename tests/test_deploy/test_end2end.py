@@ -1,0 +1,122 @@
+"""End2EndDetector: mmdet's predict in fixed-shape tensors, NMS inside the ONNX graph, and
+onnxruntime equal to PyTorch, for the toy RetinaNet, Faster R-CNN and Mask R-CNN."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
+from mmdet.utils import register_all_modules
+from mmengine.config import Config
+
+from sa_mmdet.deploy import (
+    End2EndDetector,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+TOY = REPO / 'configs' / 'toy'
+DETECTORS = ('retinanet', 'faster-rcnn', 'mask-rcnn')
+# boxes of a detection found twice: IoU at least this, scores within SCORE_ATOL
+MIN_IOU, SCORE_ATOL = 0.99, 1e-3
+
+
+def build_detector(name: str) -> torch.nn.Module:
+    """The toy detector, seeded random init; RetinaNet's score_thr lowered below its initial
+    class prior (0.01) so that it detects things. (Random BN statistics would saturate the
+    scores at 1.0, whose exact ties any two sorts break differently.)"""
+    register_all_modules()
+    cfg = Config.fromfile(str(TOY / f'{name}_sa-r50_fpn_8e_toy-shapes.py'))
+    if name == 'retinanet':
+        cfg.merge_from_dict({'model.test_cfg.score_thr': 0.005})
+    torch.manual_seed(0)
+    return MODELS.build(cfg.model).eval()
+
+
+def images(n: int, h: int, w: int, seed: int = 0) -> torch.Tensor:
+    return torch.randn(n, 3, h, w, generator=torch.Generator().manual_seed(seed))
+
+
+def predict(detector, x: torch.Tensor):
+    """mmdet's predictions (``rescale=False``) for a batch of images of the batch's size."""
+    h, w = x.shape[2:]
+    meta = dict(img_shape=(h, w), ori_shape=(h, w), batch_input_shape=(h, w), scale_factor=(1, 1))
+    samples = [DetDataSample(metainfo=dict(meta, pad_shape=(h, w))) for _ in range(len(x))]
+    with torch.no_grad():
+        return [s.pred_instances for s in detector.predict(x, samples, rescale=False)]
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(-1)
+    area = lambda x: (x[:, 2:] - x[:, :2]).prod(-1)  # noqa: E731
+    return inter / (area(a)[:, None] + area(b)[None] - inter + 1e-9)
+
+
+def assert_same_detections(dets, labels, want_boxes, want_scores, want_labels) -> np.ndarray:
+    """One image's fixed-K rows hold the wanted detections, then padding; returns the match."""
+    dets, labels = np.asarray(dets), np.asarray(labels)
+    count = int((labels >= 0).sum())
+    assert count == len(want_scores), (count, len(want_scores))
+    assert (labels[count:] == -1).all() and (dets[count:] == 0).all()  # padding
+    assert (dets[:count, 4] > 0).all() and (np.diff(dets[:count, 4]) <= 0).all()  # by score
+    if count == 0:
+        return np.zeros(0, dtype=int)
+    want_boxes, want_scores = np.asarray(want_boxes), np.asarray(want_scores)
+    same_label = labels[:count, None] == np.asarray(want_labels)[None]
+    close = np.abs(dets[:count, 4, None] - want_scores[None]) <= SCORE_ATOL
+    iou = box_iou(dets[:count, :4], want_boxes) * same_label * close
+    match = iou.argmax(1)
+    assert (iou.max(1) >= MIN_IOU).all(), iou.max(1).min()
+    assert len(set(match.tolist())) == count  # one to one
+    return match
+
+
+def assert_same_outputs(got, want) -> None:
+    """Outputs of one End2EndDetector from two runtimes hold the same detections."""
+    for i in range(len(want[0])):
+        labels = np.asarray(want[1][i])
+        count = int((labels >= 0).sum())
+        dets = np.asarray(want[0][i])
+        match = assert_same_detections(
+            got[0][i], got[1][i], dets[:count, :4], dets[:count, 4], labels[:count]
+        )
+        if len(want) == 3:  # masks of the same detections
+            np.testing.assert_allclose(
+                np.asarray(got[2][i])[:count], np.asarray(want[2][i])[match], atol=1e-3
+            )
+
+
+# eager: mmdet's predict ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('name', DETECTORS)
+def test_eager_equals_mmdet_predict(name):
+    detector = build_detector(name)
+    module = End2EndDetector(detector).eval()
+    x = images(2, 96, 128)
+    with torch.no_grad():
+        outputs = module(x)
+    assert module.output_names == ['dets', 'labels', 'masks'][: len(outputs)]
+    k = int((detector.test_cfg.get('rcnn') or detector.test_cfg)['max_per_img'])
+    assert outputs[0].shape == (2, k, 5) and outputs[1].shape == (2, k)
+    assert outputs[1].dtype == torch.int64
+    for i, want in enumerate(predict(detector, x)):
+        assert len(want) > 0  # the random heads detect something
+        match = assert_same_detections(
+            outputs[0][i], outputs[1][i], want.bboxes, want.scores, want.labels
+        )
+        if name == 'mask-rcnn':
+            # the mask head's probabilities of the label's class on mmdet's own boxes
+            roi_head = detector.roi_head
+            count = len(match)
+            with torch.no_grad():
+                feats = detector.extract_feat(x[i : i + 1])
+                rois = torch.cat([torch.zeros(len(want), 1), want.bboxes], 1)
+                preds = roi_head._mask_forward(feats, rois)['mask_preds'].sigmoid()
+            preds = preds[torch.arange(len(want)), want.labels]
+            assert outputs[2].shape[2:] == preds.shape[1:] == (28, 28)
+            torch.testing.assert_close(outputs[2][i, :count], preds[match], atol=1e-4, rtol=0)
+            assert (outputs[2][i, count:] == 0).all()
