@@ -78,17 +78,21 @@ def _pad(x: Tensor, count: int, value: float, dim: int = 1) -> Tensor:
     """``x`` with ``count`` more entries of ``value`` along ``dim`` (sizes may be symbolic)."""
     index = [slice(None)] * x.dim()
     index[dim] = slice(0, 1)
-    pad = torch.full_like(x[tuple(index)], value)
+    first = x[tuple(index)]
+    pad = torch.zeros_like(first) if value == 0 else torch.full_like(first, value)
     repeats = [1] * x.dim()
     repeats[dim] = count
     return torch.cat([x, pad.repeat(repeats)], dim)
 
 
 def _clip(boxes: Tensor, inputs: Tensor) -> Tensor:
-    """Boxes clipped to the batch's image size (read from its shape, so dynamic)."""
-    hw = torch._shape_as_tensor(inputs)[2:].to(boxes.dtype)
-    wh = torch.cat([hw.flip(0), hw.flip(0)])
-    return torch.minimum(boxes.clamp(min=0), wh)
+    """Boxes clipped to the batch's image size, read from its shape (so dynamic when exported)."""
+    if torch.jit.is_tracing():  # the TorchScript tracer records a shape as a tensor only
+        hw = torch._shape_as_tensor(inputs)[2:].to(boxes.dtype)
+        return torch.minimum(boxes.clamp(min=0), torch.cat([hw.flip(0), hw.flip(0)]))
+    h, w = inputs.shape[2:]
+    x, y = boxes[..., 0::2].clamp(0, w), boxes[..., 1::2].clamp(0, h)
+    return torch.stack([x[..., 0], y[..., 0], x[..., 1], y[..., 1]], -1)
 
 
 def _decode(coder: DeltaXYWHBBoxCoder, priors: Tensor, deltas: Tensor, inputs: Tensor) -> Tensor:

@@ -6,13 +6,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn as nn
+from mmcv.ops import batched_nms
+from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmdet.utils import register_all_modules
 from mmengine.config import Config
 
 from sa_mmdet.deploy import (
+    EXPORTERS,
+    IMAGE_AXES,
     End2EndDetector,
+    ONNXRuntimeRunner,
+    export_onnx,
+    nms,
+    onnx_dims,
+    onnx_op_histogram,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,3 +130,131 @@ def test_eager_equals_mmdet_predict(name):
             assert outputs[2].shape[2:] == preds.shape[1:] == (28, 28)
             torch.testing.assert_close(outputs[2][i, :count], preds[match], atol=1e-4, rtol=0)
             assert (outputs[2][i, count:] == 0).all()
+
+
+def export_and_compare(module, path, exporter, dynamic, cases) -> None:
+    """Export at (1, 96, 128), then onnxruntime holds eager's detections at every case."""
+    axes = [IMAGE_AXES] if dynamic else None
+    export_onnx(module, (images(1, 96, 128),), path, exporter, ['input'], module.output_names, axes)
+    ops = onnx_op_histogram(path)
+    # one NMS per stage, inside the graph
+    assert ops['NonMaxSuppression'] == (2 if module.two_stage else 1), ops
+    runner = ONNXRuntimeRunner(path, threads=1)
+    assert runner.output_names == module.output_names
+    for case in cases:
+        x = images(*case, seed=1)
+        with torch.no_grad():
+            want = [t.numpy() for t in module(x)]
+        got = runner(x)
+        assert [g.shape for g in got] == [w.shape for w in want], case
+        assert got[1].dtype == np.int64
+        assert_same_outputs(got, want)
+
+
+# onnxruntime: the same detections ------------------------------------------------------------
+
+
+@pytest.mark.parametrize('name', DETECTORS)
+def test_static_legacy_export_matches_eager(name, tmp_path):
+    module = End2EndDetector(build_detector(name)).eval()
+    path = tmp_path / f'{name}.onnx'
+    export_and_compare(module, path, 'legacy', False, [(1, 96, 128)])
+    assert onnx_dims(path)['input'] == [1, 3, 96, 128]
+
+
+def test_dynamic_legacy_export_runs_at_other_batch_and_image_sizes(tmp_path):
+    module = End2EndDetector(build_detector('mask-rcnn')).eval()
+    path = tmp_path / 'mask-rcnn.onnx'
+    export_and_compare(module, path, 'legacy', True, [(2, 128, 96), (3, 64, 160)])
+    assert onnx_dims(path)['input'] == ['batch', 3, 'height', 'width']
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', DETECTORS)
+def test_dynamic_dynamo_export_matches_eager(name, tmp_path):
+    # about 30 s per detector on one core
+    module = End2EndDetector(build_detector(name)).eval()
+    path = tmp_path / f'{name}.onnx'
+    export_and_compare(module, path, 'dynamo', True, [(2, 128, 96), (3, 64, 160)])
+    assert onnx_dims(path)['input'] == ['batch', 3, 'height', 'width']
+
+
+# the NMS operator -------------------------------------------------------------------------------
+
+
+class NMS(nn.Module):
+    def forward(self, boxes, scores):
+        return nms(boxes, scores, 5, 0.5, 0.1)
+
+
+def random_boxes(n: int, b: int, c: int, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    xy = torch.rand(n, b, 2, generator=gen) * 50
+    boxes = torch.cat([xy, xy + 5 + torch.rand(n, b, 2, generator=gen) * 20], -1)
+    return boxes, torch.rand(n, c, b, generator=gen)
+
+
+def test_nms_op_is_mmcv_per_image_and_class():
+    boxes, scores = random_boxes(2, 40, 3)
+    selected = nms(boxes, scores, 5, 0.5, 0.1)
+    assert selected.dtype == torch.int64 and selected.shape[1] == 3
+    for b in range(2):
+        for c in range(3):
+            got = selected[(selected[:, 0] == b) & (selected[:, 1] == c), 2]
+            above = torch.nonzero(scores[b, c] > 0.1).view(-1)
+            labels = torch.zeros_like(above)
+            _, keep = batched_nms(
+                boxes[b, above], scores[b, c, above], labels, dict(iou_threshold=0.5)
+            )
+            assert got.tolist() == above[keep[:5]].tolist()
+    # nothing above the threshold: no rows
+    assert nms(boxes, scores * 0, 5, 0.5, 0.1).shape == (0, 3)
+
+
+@pytest.mark.parametrize('exporter', EXPORTERS)
+def test_nms_op_exports_as_non_max_suppression(exporter, tmp_path):
+    boxes, scores = random_boxes(1, 30, 2)
+    axes = [{0: 'batch', 1: 'boxes'}, {0: 'batch', 2: 'boxes'}]
+    path = export_onnx(
+        NMS().eval(),
+        (boxes, scores),
+        tmp_path / 'nms.onnx',
+        exporter,
+        ['boxes', 'scores'],
+        ['selected'],
+        axes,
+    )
+    assert onnx_op_histogram(path)['NonMaxSuppression'] == 1
+    runner = ONNXRuntimeRunner(path, threads=1)
+    for case in ((1, 30, 2), (3, 50, 2)):
+        boxes, scores = random_boxes(*case, seed=1)
+        want = nms(boxes, scores, 5, 0.5, 0.1)
+        np.testing.assert_array_equal(runner(boxes, scores)[0], want.numpy())
+
+
+# what End2EndDetector does not cover raises, naming it ------------------------------------------
+
+
+def test_unsupported_detectors_raise_in_the_constructor():
+    with pytest.raises(NotImplementedError, match='SingleStageDetector .* but got Identity'):
+        End2EndDetector(nn.Identity())
+    # another RoI head (e.g. a cascade): the exact classes only
+    detector = build_detector('faster-rcnn')
+
+    class CascadeLikeRoIHead(StandardRoIHead):
+        pass
+
+    detector.roi_head.__class__ = CascadeLikeRoIHead
+    with pytest.raises(NotImplementedError, match='StandardRoIHead, but got CascadeLikeRoIHead'):
+        End2EndDetector(detector)
+    # another box coder
+    register_all_modules()
+    cfg = Config.fromfile(str(TOY / 'retinanet_sa-r50_fpn_8e_toy-shapes.py'))
+    cfg.merge_from_dict({'model.bbox_head.bbox_coder': dict(type='TBLRBBoxCoder', _delete_=True)})
+    with pytest.raises(NotImplementedError, match='DeltaXYWHBBoxCoder, but got TBLRBBoxCoder'):
+        End2EndDetector(MODELS.build(cfg.model))
+    # NMS other than plain NMS
+    cfg = Config.fromfile(str(TOY / 'retinanet_sa-r50_fpn_8e_toy-shapes.py'))
+    cfg.merge_from_dict({'model.test_cfg.nms.type': 'soft_nms'})
+    with pytest.raises(NotImplementedError, match="type='nms'.*soft_nms"):
+        End2EndDetector(MODELS.build(cfg.model))
