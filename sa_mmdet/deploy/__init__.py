@@ -1,3 +1,4 @@
+from .detection_diff import DetectionDiff, compare_detections
 from .end2end import End2EndDetector, batched_nms_topk
 from .fold_shuffle_attention import fold_shuffle_attention
 from .nms_export import nms
@@ -11,10 +12,15 @@ from .onnx_export import (
     onnx_op_histogram,
     relative_difference,
 )
+from .preprocess_meta import preprocess_meta, write_preprocess_meta
 from .roi_align_export import ExportableRoIExtractor
 from .tensor_mode import TensorModeDetector, rois_from_rpn
 
 __all__ = [
+    'DetectionDiff',
+    'compare_detections',
+    'preprocess_meta',
+    'write_preprocess_meta',
     'EXPORTERS',
     'IMAGE_AXES',
     'End2EndDetector',

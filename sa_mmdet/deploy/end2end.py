@@ -218,6 +218,17 @@ class End2EndDetector(nn.Module):
         """``['dets', 'labels']``, plus ``'masks'`` for a detector with a mask head."""
         return list(OUTPUT_NAMES[: 3 if self.with_mask else 2])
 
+    @property
+    def dynamic_example_size(self) -> int:
+        """Least image side (a multiple of 32) for the example of a dynamic dynamo export.
+
+        torch.export specialises dims whose example size is 1; the coarsest
+        feature maps must be 2 or more (and the batch, see :func:`export_onnx`).
+        """
+        head = self.detector.rpn_head if self.two_stage else self.detector.bbox_head
+        stride = max(max(s) for s in head.prior_generator.strides)
+        return (int(stride) // 32 + 1) * 32
+
     def forward(self, inputs: Tensor) -> Tuple[Tensor, ...]:
         """Detections of a preprocessed batch.
 
