@@ -292,7 +292,8 @@ class End2EndDetector(nn.Module):
                 prior = prior[None].expand(n, -1, -1)
                 prior = prior[:, :, None].expand(-1, -1, num_classes, -1).reshape(n, -1, 4)
                 deltas = deltas[:, :, None].expand(-1, -1, num_classes, -1).reshape(n, -1, 4)
-                labels = torch.arange(num_classes).repeat(anchor_count)[None].expand(n, -1)
+                labels = torch.arange(num_classes, device=prior.device).repeat(anchor_count)
+                labels = labels[None].expand(n, -1)
             if is_rpn:
                 labels = torch.full_like(labels, level)
             for store, value in zip(mlvl, (probs, labels, deltas, prior)):

@@ -32,7 +32,7 @@ DETECTORS = ('retinanet', 'faster-rcnn', 'mask-rcnn')
 MIN_IOU, SCORE_ATOL = 0.99, 1e-3
 
 
-def build_detector(name: str) -> torch.nn.Module:
+def build_detector(name: str, **options) -> torch.nn.Module:
     """The toy detector, seeded random init; RetinaNet's score_thr lowered below its initial
     class prior (0.01) so that it detects things. (Random BN statistics would saturate the
     scores at 1.0, whose exact ties any two sorts break differently.)"""
@@ -40,6 +40,7 @@ def build_detector(name: str) -> torch.nn.Module:
     cfg = Config.fromfile(str(TOY / f'{name}_sa-r50_fpn_8e_toy-shapes.py'))
     if name == 'retinanet':
         cfg.merge_from_dict({'model.test_cfg.score_thr': 0.005})
+    cfg.merge_from_dict(options)
     torch.manual_seed(0)
     return MODELS.build(cfg.model).eval()
 
@@ -102,9 +103,14 @@ def assert_same_outputs(got, want) -> None:
 # eager: mmdet's predict ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize('name', DETECTORS)
-def test_eager_equals_mmdet_predict(name):
-    detector = build_detector(name)
+@pytest.mark.parametrize(
+    'name,options',
+    [(name, {}) for name in DETECTORS]
+    # an RPN without nms_pre: every anchor of every level goes into its NMS
+    + [('faster-rcnn', {'model.test_cfg.rpn.nms_pre': -1})],
+)
+def test_eager_equals_mmdet_predict(name, options):
+    detector = build_detector(name, **options)
     module = End2EndDetector(detector).eval()
     x = images(2, 96, 128)
     with torch.no_grad():
@@ -196,6 +202,12 @@ def random_boxes(n: int, b: int, c: int, seed: int = 0):
     xy = torch.rand(n, b, 2, generator=gen) * 50
     boxes = torch.cat([xy, xy + 5 + torch.rand(n, b, 2, generator=gen) * 20], -1)
     return boxes, torch.rand(n, c, b, generator=gen)
+
+
+def test_nms_op_registration():
+    boxes, scores = random_boxes(2, 30, 3)
+    result = torch.library.opcheck(torch.ops.sa_mmdet.nms.default, (boxes, scores, 5, 0.5, 0.1))
+    assert set(result.values()) == {'SUCCESS'}, result
 
 
 def test_nms_op_is_mmcv_per_image_and_class():
