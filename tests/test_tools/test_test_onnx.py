@@ -16,6 +16,7 @@ from sa_mmdet.deploy import IMAGE_AXES, End2EndDetector, export_onnx
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = str(REPO / 'configs/toy/mask-rcnn_sa-r50_fpn_8e_toy-shapes.py')
+RETINANET = str(REPO / 'configs/toy/retinanet_sa-r50_fpn_8e_toy-shapes.py')
 
 
 def pytorch_metrics(cfg: Config, model: torch.nn.Module) -> dict:
@@ -54,3 +55,25 @@ def test_onnxruntime_metrics_equal_pytorch(import_tool, tmp_path, capsys):
     assert metrics.keys() == want.keys()
     for key, value in want.items():
         assert metrics[key] == pytest.approx(value, abs=1e-3), key
+
+
+def test_a_static_graph_of_another_size_is_named(import_tool, tmp_path):
+    data_root = str(tmp_path / 'toy_coco') + '/'
+    generate_toy_coco(data_root, num_train=1, num_val=1, image_size=176)
+    register_all_modules()
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(RETINANET).model).eval()
+    path = tmp_path / 'retinanet.onnx'
+    module = End2EndDetector(model).eval()
+    export_onnx(
+        module, (torch.randn(1, 3, 96, 96),), path, 'legacy', ['input'], module.output_names
+    )
+    options = [
+        f'test_dataloader.dataset.data_root={data_root}',
+        f'test_evaluator.ann_file={data_root}annotations/instances_val.json',
+    ]
+    # the toy test set is 128x128
+    with pytest.raises(ValueError, match=r'takes inputs \[1, 3, 96, 96\].*--dynamic'):
+        import_tool('tools/deployment/test_onnx.py').main(
+            [RETINANET, str(path), '--cfg-options', *options]
+        )

@@ -80,6 +80,12 @@ def detect(
 ) -> List[np.ndarray]:
     """Boxes (K, 4) in image pixels, scores (K,), labels (K,) and masks (K, h, w) if any."""
     x, scale = preprocess(image, meta)
+    dims = session.get_inputs()[0].shape
+    if any(isinstance(d, int) and d != s for d, s in zip(dims, x.shape)):
+        raise ValueError(
+            f'the graph takes inputs {dims}, but the image preprocesses to {x.shape}: export it '
+            f'with pytorch2onnx.py --end2end --dynamic.'
+        )
     outputs = session.run(None, {meta['input']: x})
     dets, labels = outputs[0][0], outputs[1][0]
     keep = (labels >= 0) & (dets[:, 4] > score_thr)

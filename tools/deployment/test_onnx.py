@@ -86,9 +86,16 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     mask_thr = None
     if 'masks' in runner.output_names:
         mask_thr = float(cfg.model.test_cfg.rcnn.mask_thr_binary)
+    dims = runner.session.get_inputs()[0].shape
     for data in dataloader:
         with torch.no_grad():
             data = preprocessor(data, False)
+        shape = tuple(data['inputs'].shape)
+        if any(isinstance(d, int) and d != s for d, s in zip(dims, shape)):
+            raise ValueError(
+                f'{args.onnx} takes inputs {dims}, but the test set gives {shape}: export it '
+                f'with pytorch2onnx.py --end2end --dynamic.'
+            )
         samples = to_data_samples(runner(data['inputs']), data['data_samples'], mask_thr)
         evaluator.process(samples)
     metrics = evaluator.evaluate(len(dataloader.dataset))
