@@ -111,6 +111,37 @@ def _drop_small(boxes: Tensor, valid: Tensor, min_bbox_size: float) -> Tensor:
     return valid & (wh > min_bbox_size).all(-1)
 
 
+def _level_candidates(
+    probs: Tensor, deltas: Tensor, priors: Tensor, num_classes: int, nms_pre: int
+) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """One level's (anchor, class) candidates: the top ``nms_pre`` (all if it is 0 or less).
+
+    Args:
+        probs (Tensor): Scores (N, A * C), ``_PAD_SCORE`` below the threshold.
+        deltas (Tensor): Box deltas (N, A, 4).
+        priors (Tensor): Anchors (A, 4).
+        num_classes (int): C.
+        nms_pre (int): Candidates kept, by score.
+
+    Returns:
+        tuple[Tensor]: scores (N, M), labels (N, M), deltas (N, M, 4) and
+        anchors (N, M, 4) of the M candidates (padding has ``_PAD_SCORE``).
+    """
+    n = probs.shape[0]
+    if nms_pre <= 0:
+        anchor_count = priors.shape[0]
+        priors = priors[None, :, None].expand(n, -1, num_classes, -1).reshape(n, -1, 4)
+        deltas = deltas[:, :, None].expand(-1, -1, num_classes, -1).reshape(n, -1, 4)
+        labels = torch.arange(num_classes, device=probs.device).repeat(anchor_count)
+        return probs, labels[None].expand(n, -1), deltas, priors
+    # a fixed-size topk: padded so that nms_pre always exist, whatever the image size
+    probs, index = _pad(probs, nms_pre, _PAD_SCORE).topk(nms_pre, dim=1)
+    anchor_index = torch.div(index, num_classes, rounding_mode='floor')
+    deltas = _pad(deltas, nms_pre, 0.0).gather(1, anchor_index[..., None].expand(-1, -1, 4))
+    priors = _pad(priors, nms_pre, 0.0, dim=0)[anchor_index]
+    return probs, index % num_classes, deltas, priors
+
+
 def batched_nms_topk(
     boxes: Tensor,
     scores: Tensor,
@@ -279,21 +310,9 @@ class End2EndDetector(nn.Module):
             probs = probs[..., :num_classes].reshape(n, -1)  # (N, A * C)
             deltas = bbox_pred.permute(0, 2, 3, 1).reshape(n, -1, 4)
             probs = torch.where(probs > score_thr, probs, torch.full_like(probs, _PAD_SCORE))
-            if nms_pre > 0:
-                probs, index = _pad(probs, nms_pre, _PAD_SCORE).topk(nms_pre, dim=1)
-                anchor_index = torch.div(index, num_classes, rounding_mode='floor')
-                deltas = _pad(deltas, nms_pre, 0.0).gather(
-                    1, anchor_index[..., None].expand(-1, -1, 4)
-                )
-                prior = _pad(prior, nms_pre, 0.0, dim=0)[anchor_index]
-                labels = index % num_classes
-            else:
-                anchor_count = prior.shape[0]
-                prior = prior[None].expand(n, -1, -1)
-                prior = prior[:, :, None].expand(-1, -1, num_classes, -1).reshape(n, -1, 4)
-                deltas = deltas[:, :, None].expand(-1, -1, num_classes, -1).reshape(n, -1, 4)
-                labels = torch.arange(num_classes, device=prior.device).repeat(anchor_count)
-                labels = labels[None].expand(n, -1)
+            probs, labels, deltas, prior = _level_candidates(
+                probs, deltas, prior, num_classes, nms_pre
+            )
             if is_rpn:
                 labels = torch.full_like(labels, level)
             for store, value in zip(mlvl, (probs, labels, deltas, prior)):
