@@ -107,7 +107,28 @@ def assert_same_outputs(got, want) -> None:
     'name,options',
     [(name, {}) for name in DETECTORS]
     # an RPN without nms_pre: every anchor of every level goes into its NMS
-    + [('faster-rcnn', {'model.test_cfg.rpn.nms_pre': -1})],
+    + [('faster-rcnn', {'model.test_cfg.rpn.nms_pre': -1})]
+    # class-agnostic box regression and masks
+    + [
+        (
+            'mask-rcnn',
+            {
+                'model.roi_head.bbox_head.reg_class_agnostic': True,
+                'model.roi_head.mask_head.class_agnostic': True,
+            },
+        )
+    ]
+    # softmax classification (background last)
+    + [
+        (
+            'retinanet',
+            {
+                'model.bbox_head.loss_cls': dict(
+                    type='CrossEntropyLoss', use_sigmoid=False, _delete_=True
+                )
+            },
+        )
+    ],
 )
 def test_eager_equals_mmdet_predict(name, options):
     detector = build_detector(name, **options)
@@ -132,7 +153,8 @@ def test_eager_equals_mmdet_predict(name, options):
                 feats = detector.extract_feat(x[i : i + 1])
                 rois = torch.cat([torch.zeros(len(want), 1), want.bboxes], 1)
                 preds = roi_head._mask_forward(feats, rois)['mask_preds'].sigmoid()
-            preds = preds[torch.arange(len(want)), want.labels]
+            channels = want.labels * (not roi_head.mask_head.class_agnostic)
+            preds = preds[torch.arange(len(want)), channels]
             assert outputs[2].shape[2:] == preds.shape[1:] == (28, 28)
             torch.testing.assert_close(outputs[2][i, :count], preds[match], atol=1e-4, rtol=0)
             assert (outputs[2][i, count:] == 0).all()
