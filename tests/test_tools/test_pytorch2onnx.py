@@ -81,7 +81,8 @@ def random_checkpoint(config: str, path: Path) -> str:
     cfg = Config.fromfile(config)
     torch.manual_seed(0)
     state = MODELS.build(cfg.model).state_dict()
-    torch.save({'state_dict': state, 'meta': {'dataset_meta': dict(cfg.metainfo)}}, path)
+    meta = {'dataset_meta': dict(cfg.get('metainfo', {}))}
+    torch.save({'state_dict': state, 'meta': meta}, path)
     return str(path)
 
 
@@ -136,3 +137,16 @@ def test_end2end_dynamo_is_the_default_and_exports_retinanet(import_tool, tmp_pa
     assert lines[0].endswith('end2end (dynamo) to ' + str(out))
     assert lines[-1] == 'OK: onnxruntime finds the detections of PyTorch within 0.0001.'
     assert onnx_dims(out) == {'input': ['batch', 3, 'height', 'width']}
+
+
+def test_end2end_of_an_unsupported_detector_raises_before_writing(import_tool, tmp_path):
+    # a cascade's RoI head is not StandardRoIHead: named, and no ONNX or JSON written
+    import mmdet
+
+    mim = Path(mmdet.__file__).parent / '.mim' / 'configs'
+    config = str(mim / 'cascade_rcnn' / 'cascade-rcnn_r50_fpn_1x_coco.py')
+    checkpoint = random_checkpoint(config, tmp_path / 'cascade.pth')
+    out = tmp_path / 'cascade.onnx'
+    with pytest.raises(NotImplementedError, match='StandardRoIHead, but got CascadeRoIHead'):
+        import_tool(TOOL).main([config, checkpoint, str(out), '--end2end'])
+    assert not out.exists() and not out.with_suffix('.json').exists()
