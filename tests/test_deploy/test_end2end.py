@@ -198,6 +198,13 @@ def test_dynamic_legacy_export_runs_at_other_batch_and_image_sizes(tmp_path):
     assert onnx_dims(path)['input'] == ['batch', 3, 'height', 'width']
 
 
+def test_dynamic_legacy_export_of_an_rpn_without_nms_pre(tmp_path):
+    # every anchor goes into the RPN's NMS: the candidate count follows the image size
+    module = End2EndDetector(build_detector('faster-rcnn', **{'model.test_cfg.rpn.nms_pre': -1}))
+    path = tmp_path / 'faster-rcnn.onnx'
+    export_and_compare(module.eval(), path, 'legacy', True, [(2, 128, 96), (3, 64, 160)])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize('name', DETECTORS)
 def test_dynamic_dynamo_export_matches_eager(name, tmp_path):
