@@ -16,6 +16,7 @@ Example:
 
 import argparse
 import sys
+import time
 from typing import List, Optional, Sequence
 
 import torch
@@ -24,6 +25,7 @@ from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmengine.config import Config, DictAction
 from mmengine.evaluator import Evaluator
+from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmengine.structures import InstanceData
@@ -78,6 +80,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
+    # the metric logs its lines to the current logger: a new one, on this sys.stdout
+    MMLogger.get_instance(f'test_onnx_{time.time_ns()}', log_level='INFO')
     runner = ONNXRuntimeRunner(args.onnx, threads=args.threads)
     dataloader = Runner.build_dataloader(cfg.test_dataloader)
     evaluator = Evaluator(cfg.test_evaluator)
