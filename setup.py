@@ -121,7 +121,7 @@ setup(
     include_package_data=True,
     python_requires='>=3.8',
     install_requires=[
-        'torch>=2.0',
+        'torch>=2.4',  # torch.library.custom_op, register_fake, register_autograd
         'mmengine>=0.10.0,<1.0.0',
         'mmcv>=2.0.0,<2.2.0',
         'mmdet>=3.3.0,<3.4.0',

@@ -6,43 +6,11 @@ uses gate parameter ``j = c % P``: channel attention ``y = x * sigmoid(w_j * mea
 P / 2``, else spatial attention ``y = x * sigmoid(w_j * rstd * (x - mean) + b_j)``. With the
 shuffle, input plane (n, c) is stored to output channel ``2 * (c % (C / 2)) + c // (C / 2)``.
 
-Design (H200: 132 SMs, 60 MB L2, about 4.3 TB/s copy). The ideal traffic is a read of ``x`` and a
-write of ``y`` forward, reads of ``x`` and ``dy`` and a write of ``dx`` backward. A plane's
-statistics (forward) or sums (backward) are needed before any of its elements can be written, so
-a kernel either holds the plane in registers or reads it twice, the second time from L2.
-
-- Tile kernels (``L <= TILE_MAX``, e.g. 28 x 28): ``ROWS`` whole planes per program in registers,
-  read from memory once. Configs: 2-4 K elements per program, 4-16 per thread; many programs per
-  SM hide the latency.
-- Loop kernels (larger planes, e.g. 50 x 84 and 200 x 336): a program takes a whole plane, pass 1
-  reduces it, pass 2 re-reads it and writes. A persistent grid (``PROGS`` programs per SM walk the
-  planes) bounds the data read between a plane's two passes to ``PROGS * 132`` planes: 35 MB of
-  67,200-element fp32 planes at ``PROGS = 1``, against 137 MB with a program per plane. Pass 1
-  loads with ``evict_last``; pass 2 walks the plane backwards (latest-read blocks first) with
-  ``evict_first``. Both loops are software-pipelined ``STAGES`` deep (``tl.range(num_stages=)``,
-  asynchronous copies to shared memory), keeping 48-128 KB per SM in flight (Little's law:
-  4.3 TB/s x 1-2 us / 132 SMs = 32-64 KB). The backward's pass 2 reads ``x`` of spatial planes
-  only.
-- Offsets and masks use ``L`` as ``(L // L_DIV) * L_DIV`` with ``L_DIV`` the power-of-two factor
-  of ``L`` (at most 16), so loads are 16-byte vectors for ``L = 4200 = 8 * 525`` too, not only
-  for ``L % 16 == 0`` (Triton's own specialization); scalar loads had cost 50 x 84 planes about
-  half their bandwidth.
-- Statistics are fp32 for every dtype: the tile kernels refine the mean by the mean of the
-  residuals before the variance, the loop kernels sum ``x - shift`` and its square with ``shift``
-  the mean of the plane's first block, so a large plane mean does not cancel the variance.
-- Deterministic: no atomics. The backward writes per-plane partial parameter gradients to (N * C,)
-  buffers that a small kernel sums in a fixed order, so repeated calls are bit-identical. The
-  config is autotuned once per process and key (tile: ``BLOCK``, ``N * C``; loop:
-  ``next_pow2(L)``, ``next_pow2(N * C)``; and dtype) and then launched directly (``_BEST``); a new
-  process may pick another config (last-bit differences). An in-place call that must tune first
-  tunes on a scratch output.
-- Under ``TRITON_INTERPRET=1`` (set before Triton is imported; CPU tensors) one fixed small config
-  is used instead of autotuning, with a low tile/loop threshold so that tests reach both kernels.
-
-Measured on an H200 (Triton 3.6, torch 2.11, ``do_bench`` with L2 flush): (2, 256, 200, 336) fp32
-forward 105 us = 2.62 TB/s (61 % of 4.3 TB/s), backward 158 us (61 %); bf16 52 % / 43 %;
-(2, 1024, 50, 84) fp32 58 % / 56 % (CUDA-graph replay). These times match a second pass that
-mostly misses L2.
+Tile kernels hold ``ROWS`` whole planes in registers (``L <= TILE_MAX``); loop kernels read a
+larger plane twice (reduce, then write) on a persistent grid, so its second read mostly hits L2.
+Statistics are float32 for every dtype; no atomics, so repeated calls are bit-identical. The
+config is autotuned once per process and key; under ``TRITON_INTERPRET=1`` one small fixed config
+reaches both kernels. The design and its figures: docs/performance.md, "The Triton kernels".
 
 Only ``tl`` features of Triton 3.0-3.6 are used; no CUDA C, no inline PTX.
 """

@@ -142,7 +142,7 @@ def test_mmdet_coco_dataset_reads_it_with_toy_config_metainfo(toy):
     from mmengine.registry import init_default_scope
 
     init_default_scope('mmdet')
-    cfg = Config.fromfile(osp.join(REPO, 'configs', 'toy', '_base_', 'toy-coco_instance.py'))
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'toy', '_base_', 'datasets', 'toy-coco_instance.py'))
     dataset_cfg = cfg.train_dataloader.dataset
     assert tuple(dataset_cfg.metainfo['classes']) == TOY_CLASSES
     dataset_cfg.pop('type')

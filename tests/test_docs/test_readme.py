@@ -57,3 +57,14 @@ def test_named_package_config_exists(package, name):
         else (Path(get_installed_path('mmdet')) / '.mim' / 'configs')
     )
     assert (root / name).is_file(), f'{package} has no config {name}'
+
+
+def test_development_layout_names_every_module_of_the_package():
+    text = (REPO / 'docs' / 'development.md').read_text()
+    layout = text.split('## Layout', 1)[1].split('```')[1]
+    folders = [p for p in (REPO / 'sa_mmdet').rglob('*') if p.is_dir() and p.name[0] not in '_.']
+    # A folder is named as 'name/'; the operator's modules, the package's own files one by one.
+    named = [f'{p.name}/' for p in folders if p.parent.name != 'csrc']
+    named += [p.name for p in (REPO / 'sa_mmdet' / 'ops').glob('*.py') if p.name != '__init__.py']
+    named += [p.name for p in (REPO / 'sa_mmdet').glob('*.py')]
+    assert [name for name in named if name not in layout] == []

@@ -70,7 +70,11 @@ def test_one_iteration_per_model_prints_the_table(run_python, tmp_path, tool):
     data = tmp_path / 'toy_coco'
     generate_toy_coco(str(data), num_train=2, num_val=2, image_size=176)
     work_dir = tmp_path / 'ab'
-    args = ['--epochs', '1', '--seeds', '0', '--models', *tool.MODELS]
+    # The models trained from scratch; the *-pre_* ones first pretrain (test below, and
+    # tests/test_tools/test_run_toy.py runs that pretraining).
+    models = [model for model in tool.MODELS if not model.endswith(('-pre', '-graft'))]
+    assert models == ['R50', 'SA', 'SE', 'ECA', 'SGE', 'CBAM']
+    args = ['--epochs', '1', '--seeds', '0', '--models', *models]
     args += ['--work-dir', work_dir, '--data-root', data, *TINY]
     result = run_python('tools/analysis_tools/toy_ab.py', *args, timeout=1800)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -79,16 +83,39 @@ def test_one_iteration_per_model_prints_the_table(run_python, tmp_path, tool):
     lines = out.splitlines()
     title = next(i for i, line in enumerate(lines) if line.startswith('Toy A/B'))
     assert '1 epochs (1 iterations)' in lines[title]
-    rows = [line.split() for line in lines[title + 3 : title + 9]]
-    assert [row[0] for row in rows] == [name for name, _ in tool.MODELS.values()]
+    rows = [line.split() for line in lines[title + 3 : title + 3 + len(models)]]
+    assert [row[0] for row in rows] == [tool.MODELS[model][0] for model in models]
     assert rows[0][-1] == '+0.0%'
     summary = json.loads((work_dir / 'toy_ab.json').read_text())
     assert [(r['model'], r['iterations']) for r in summary['results']] == [
-        (model, 1) for model in tool.MODELS
+        (model, 1) for model in models
     ]
     # A second call finds the finished runs and trains nothing.
     again = run_python('tools/analysis_tools/toy_ab.py', *args, timeout=600)
-    assert again.returncode == 0 and again.stdout.count('done before') == len(tool.MODELS)
+    assert again.returncode == 0 and again.stdout.count('done before') == len(models)
+
+
+def test_pre_models_make_their_missing_checkpoint_with_the_toy_pretraining(
+    tool, monkeypatch, tmp_path
+):
+    calls = []
+    monkeypatch.setattr(tool.subprocess, 'run', lambda command, **kw: calls.append((command, kw)))
+    monkeypatch.setattr(tool, 'REPO', str(tmp_path))  # where the checkpoints are looked for
+    pre = ('R50-pre', 'SA-graft', 'SA-pre')
+    for model in pre:
+        tool.prepare_pretrained(tool.MODELS[model][1])
+    assert [command for command, _ in calls] == [
+        ['bash', str(tmp_path / 'tools' / 'run_toy.sh'), tool.MODELS[model][1]] for model in pre
+    ]
+    assert all(kw['env']['PRETRAIN_ONLY'] == '1' and kw['check'] for _, kw in calls)
+    calls.clear()
+    for model in pre:  # checkpoint there: nothing to make
+        checkpoint = tool.Config.fromfile(tool.MODELS[model][1]).model.backbone.init_cfg.checkpoint
+        (tmp_path / checkpoint).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / checkpoint).touch()
+        tool.prepare_pretrained(tool.MODELS[model][1])
+    tool.prepare_pretrained(tool.MODELS['SA'][1])  # from scratch: no checkpoint named
+    assert calls == []
 
 
 def test_arguments_are_checked(tool, capsys):

@@ -185,6 +185,11 @@ def with_meta(make):
         return make()
 
 
+def keys_of(make, *, dropping):
+    """The zero state dict of ``make()`` without the keys for which ``dropping`` holds."""
+    return {k: v for k, v in zeros_of(with_meta(make)).items() if not dropping(k)}
+
+
 REFUSALS = {
     # Rule: the depth must match; ResNet-101 weights do not fit a depth-50 backbone.
     'depth': (
@@ -200,30 +205,22 @@ REFUSALS = {
     ),
     # Rule: attention keys of only some layers are a half checkpoint.
     'partial attention': (
-        lambda: {
-            k: v
-            for k, v in zeros_of(with_meta(lambda: attention_backbone('SA'))).items()
-            if not k.startswith('layer4.')
-        },
+        lambda: keys_of(
+            lambda: attention_backbone('SA'), dropping=lambda k: k.startswith('layer4.')
+        ),
         'SA',
         r'depth mismatch',
     ),
     'partial sa keys': (
-        lambda: {
-            k: v
-            for k, v in zeros_of(with_meta(lambda: attention_backbone('SA'))).items()
-            if not k.startswith('layer4.2.sa.')
-        },
+        lambda: keys_of(
+            lambda: attention_backbone('SA'), dropping=lambda k: k.startswith('layer4.2.sa.')
+        ),
         'SA',
         r"missing keys \(the attention keys of only some layers\): 6 .*'layer4\.2\.sa\.cweight'",
     ),
     # Rule: plain keys may not be missing.
     'missing plain key': (
-        lambda: {
-            k: v
-            for k, v in zeros_of(with_meta(lambda: ResNet(50))).items()
-            if 'layer3.1.bn2' not in k
-        },
+        lambda: keys_of(lambda: ResNet(50), dropping=lambda k: 'layer3.1.bn2' in k),
         'ECA',
         r"missing keys: 4 .*'layer3\.1\.bn2\.weight'",
     ),
