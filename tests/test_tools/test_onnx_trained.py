@@ -125,7 +125,7 @@ def test_onnxruntime_scores_and_detects_what_pytorch_does(trained, run_python, i
     init_default_scope('mmdet')
     runner = ONNXRuntimeRunner(onnx, threads=1)
     to_samples = import_tool('tools/deployment/test_onnx.py').to_data_samples
-    images = 0
+    images = found = 0
     for data in Runner.build_dataloader(cfg.test_dataloader):
         with torch.no_grad():
             expected = per_image(model.test_step(data))  # before to_samples reuses the samples
@@ -134,5 +134,5 @@ def test_onnxruntime_scores_and_detects_what_pytorch_does(trained, run_python, i
         for want_one, got_one in zip(expected, per_image(got_samples)):
             diff = compare_detections(want_one, got_one, min_iou=0.99)
             assert diff.ok(1e-3), f'image {images}: {diff}'
-            images += 1
-    assert images == 40
+            images, found = images + 1, found + diff.expected
+    assert images == 40 and found >= 40  # detections to compare: at least one per image
