@@ -58,6 +58,7 @@ DETECTORS = [
 
 
 def shape(text: str) -> tuple:
+    """``'800,1344'`` as ``(800, 1344)``."""
     return tuple(int(v) for v in text.split(','))
 
 
@@ -111,7 +112,14 @@ def backbones() -> dict:
 
 
 def detector(config: str) -> torch.nn.Module:
-    """The config's detector on the CPU, random init (seeded), in eval mode."""
+    """The config's detector on the CPU, random init (seeded), in eval mode.
+
+    Args:
+        config (str): Detector config file.
+
+    Returns:
+        nn.Module: The detector, its config as ``.cfg`` (End2EndDetector reads it).
+    """
     cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     torch.manual_seed(0)
@@ -121,7 +129,18 @@ def detector(config: str) -> torch.nn.Module:
 
 
 def end2end(args: argparse.Namespace, work_dir: Path) -> dict:
-    """``--end2end``: ms per image of each detector and size, eager and in onnxruntime."""
+    """``--end2end``: ms per image of each detector and size, eager and in onnxruntime.
+
+    Static graphs (legacy exporter), one per detector and size, so that each
+    runtime sees the same fixed shapes; the three runs of a case alternate.
+
+    Args:
+        args (argparse.Namespace): ``configs``, ``sizes``, ``threads``, ``repeats``, ``warmup``.
+        work_dir (Path): Where the ONNX files go.
+
+    Returns:
+        dict: Median seconds by runtime, keyed by ``(config stem, (H, W))``.
+    """
     register_config_package()
     torch.set_num_threads(args.threads or torch.get_num_threads())
     seconds, rows = {}, []
@@ -157,7 +176,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         print(
             f'PyTorch eager and onnxruntime CPU, {describe_device(torch.device("cpu"))}, '
             f'threads: {args.threads or "all"}, batch 1, random init, legacy exporter, '
-            f'median of {args.repeats} ms per image'
+            f'ms per image, median of {args.repeats} runs'
         )
         with tempfile.TemporaryDirectory() as tmp:
             return end2end(args, Path(args.work_dir or tmp))
