@@ -1,4 +1,7 @@
+from .detection_diff import DetectionDiff, compare_detections
+from .end2end import End2EndDetector, batched_nms_topk
 from .fold_shuffle_attention import fold_shuffle_attention
+from .nms_export import nms
 from .onnx_export import (
     EXPORTERS,
     IMAGE_AXES,
@@ -9,18 +12,26 @@ from .onnx_export import (
     onnx_op_histogram,
     relative_difference,
 )
+from .preprocess_meta import preprocess_meta, write_preprocess_meta
 from .roi_align_export import ExportableRoIExtractor
 from .tensor_mode import TensorModeDetector, rois_from_rpn
 
 __all__ = [
+    'DetectionDiff',
+    'compare_detections',
+    'preprocess_meta',
+    'write_preprocess_meta',
     'EXPORTERS',
     'IMAGE_AXES',
+    'End2EndDetector',
     'ROI_AXES',
     'ExportableRoIExtractor',
     'ONNXRuntimeRunner',
     'TensorModeDetector',
+    'batched_nms_topk',
     'export_onnx',
     'fold_shuffle_attention',
+    'nms',
     'onnx_dims',
     'onnx_op_histogram',
     'relative_difference',

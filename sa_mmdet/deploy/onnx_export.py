@@ -7,7 +7,8 @@ dynamo=True)``, torch.export-based, the default of torch >= 2.9) and
 Shuffle Attention exports as standard ops (ReduceMean, Sub, Mul, Sqrt,
 Sigmoid, Reshape/Transpose for the shuffle; see
 :mod:`sa_mmdet.ops.shuffle_attention_export`), RoIAlign as ONNX ``RoiAlign``
-(:mod:`.roi_align_export`). onnx and onnxruntime are imported when used (the
+(:mod:`.roi_align_export`), NMS as ONNX ``NonMaxSuppression``
+(:mod:`.nms_export`). onnx and onnxruntime are imported when used (the
 ``deploy`` extra).
 """
 
@@ -20,13 +21,17 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .roi_align_export import ONNX_TRANSLATIONS, ROI_ALIGN_OPSET
+from .nms_export import ONNX_TRANSLATIONS as NMS_TRANSLATIONS
+from .roi_align_export import ONNX_TRANSLATIONS as ROI_ALIGN_TRANSLATIONS
+from .roi_align_export import ROI_ALIGN_OPSET
 
 EXPORTERS = ('dynamo', 'legacy')
 #: Dynamic axes of an image batch (N, 3, H, W).
 IMAGE_AXES = {0: 'batch', 2: 'height', 3: 'width'}
 #: Dynamic axes of RoIs (R, 5).
 ROI_AXES = {0: 'num_rois'}
+#: Translations of sa_mmdet's ops for the dynamo exporter.
+ONNX_TRANSLATIONS = {**ROI_ALIGN_TRANSLATIONS, **NMS_TRANSLATIONS}
 #: ONNX opset of the legacy exporter here (ONNX RoiAlign's half_pixel needs 16).
 LEGACY_OPSET = max(17, ROI_ALIGN_OPSET)
 

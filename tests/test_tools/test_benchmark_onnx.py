@@ -27,3 +27,30 @@ def test_benchmark_onnx_prints_the_three_graphs(run_python):
     # the shuffle of each of the 16 SA layers is a Transpose, folded away in the folded graph
     assert [row[-1] for row in rows.values()] == ['0', '16', '0']
     assert rows['ResNet-50'][-3] == '-' and rows['SA-R50'][-3].endswith('%')
+
+
+def test_end2end_prints_eager_and_onnxruntime_per_detector_and_size(import_tool, repo, capsys):
+    tool = import_tool('tools/analysis_tools/benchmark_onnx.py')
+    assert [p.split('/')[-1].split('_')[0] for p in tool.DETECTORS] == [
+        'faster-rcnn',
+        'mask-rcnn',
+        'retinanet',
+    ]
+    config = str(repo / 'configs/toy/retinanet_sa-r50_fpn_8e_toy-shapes.py')
+    args = ['--end2end', '--configs', config, '--sizes', '64,64', '32,96', '--threads', '1']
+    seconds = tool.main(args + ['--repeats', '1', '--warmup', '0'])
+    lines = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.lstrip().startswith('detector'))
+    assert lines[header - 1].startswith('PyTorch eager and onnxruntime CPU, ')
+    assert 'vector extensions' in lines[header - 1] and 'threads: 1' in lines[header - 1]
+    assert lines[header].split() == [
+        'detector', 'H', 'x', 'W', 'mmdet', 'predict', 'ms', 'End2End', 'eager', 'ms',
+        'onnxruntime', 'ms',
+    ]  # fmt: skip
+    rows = [line.split() for line in lines[header + 2 :]]
+    name = 'retinanet_sa-r50_fpn_8e_toy-shapes'
+    assert [row[:2] for row in rows] == [[name, '64x64'], [name, '32x96']]
+    assert list(seconds) == [(name, (64, 64)), (name, (32, 96))]
+    for times in seconds.values():
+        assert list(times) == ['mmdet predict', 'End2EndDetector', 'onnxruntime']
+        assert all(t > 0 for t in times.values())

@@ -8,8 +8,19 @@ of ``--repeats`` runs after ``--warmup`` runs, the three graphs run in turn so
 that drifts of the machine's load hit them alike; SA's overhead is relative
 to ResNet-50. The header names the CPU and its vector extensions.
 
+``--end2end`` times whole detectors instead (``--configs``: Faster R-CNN, Mask
+R-CNN and RetinaNet with SA-R50 by default, random init) at each of ``--sizes``:
+PyTorch eager (mmdet's ``predict``, and the exported
+:class:`~sa_mmdet.deploy.End2EndDetector`) against its end2end graph in
+onnxruntime, per image, all at ``--threads`` threads. NMS runs on what passes
+the config's ``test_cfg`` (``nms_pre``, ``score_thr``), so its share depends on
+the weights' scores: random-init figures time the networks, not a trained
+model's NMS load.
+
 Example:
     python tools/analysis_tools/benchmark_onnx.py --threads 2
+    python tools/analysis_tools/benchmark_onnx.py --end2end --threads 2 \\
+        --sizes 128,128 800,1344
 """
 
 import argparse
@@ -19,25 +30,43 @@ from typing import Optional, Sequence
 
 import torch
 from mmdet.models.backbones import ResNet
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
 
 from sa_mmdet.analysis.table import format_table
 from sa_mmdet.analysis.timing import Timer, describe_device, time_interleaved
 from sa_mmdet.deploy import (
     EXPORTERS,
     IMAGE_AXES,
+    End2EndDetector,
     ONNXRuntimeRunner,
     export_onnx,
     fold_shuffle_attention,
     onnx_op_histogram,
 )
 from sa_mmdet.models import SAResNet
+from sa_mmdet.utils import register_config_package
+
+#: The detectors ``--end2end`` times by default.
+CONFIGS = Path(__file__).resolve().parents[2] / 'configs' / 'sa_resnet'
+DETECTORS = [
+    str(CONFIGS / f'{name}_sa-r50_fpn_1x_coco.py')
+    for name in ('faster-rcnn', 'mask-rcnn', 'retinanet')
+]
+
+
+def shape(text: str) -> tuple:
+    """``'800,1344'`` as ``(800, 1344)``."""
+    return tuple(int(v) for v in text.split(','))
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         '--input',
-        type=lambda text: tuple(int(v) for v in text.split(',')),
+        type=shape,
         default=(1, 3, 800, 1344),
         metavar='N,C,H,W',
         help='input shape (default: 1,3,800,1344)',
@@ -50,6 +79,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--exporter', choices=EXPORTERS, default='legacy')
     parser.add_argument('--dynamic', action='store_true', help='export with dynamic N, H, W')
     parser.add_argument('--work-dir', help='keep the ONNX files here (default: a temporary dir)')
+    parser.add_argument(
+        '--end2end', action='store_true', help='whole detectors, eager against onnxruntime'
+    )
+    parser.add_argument('--configs', nargs='+', default=DETECTORS, help='--end2end detectors')
+    parser.add_argument(
+        '--sizes',
+        type=shape,
+        nargs='+',
+        default=[(128, 128), (800, 1344)],
+        metavar='H,W',
+        help='--end2end image sizes (default: 128,128 800,1344)',
+    )
     return parser.parse_args(argv)
 
 
@@ -70,8 +111,75 @@ def backbones() -> dict:
     }
 
 
+def detector(config: str) -> torch.nn.Module:
+    """The config's detector on the CPU, random init (seeded), in eval mode.
+
+    Args:
+        config (str): Detector config file.
+
+    Returns:
+        nn.Module: The detector, its config as ``.cfg`` (End2EndDetector reads it).
+    """
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model).eval()
+    model.cfg = cfg
+    return model
+
+
+def end2end(args: argparse.Namespace, work_dir: Path) -> dict:
+    """``--end2end``: ms per image of each detector and size, eager and in onnxruntime.
+
+    Static graphs (legacy exporter), one per detector and size, so that each
+    runtime sees the same fixed shapes; the three runs of a case alternate.
+
+    Args:
+        args (argparse.Namespace): ``configs``, ``sizes``, ``threads``, ``repeats``, ``warmup``.
+        work_dir (Path): Where the ONNX files go.
+
+    Returns:
+        dict: Median seconds by runtime, keyed by ``(config stem, (H, W))``.
+    """
+    register_config_package()
+    torch.set_num_threads(args.threads or torch.get_num_threads())
+    seconds, rows = {}, []
+    for config in args.configs:
+        model = detector(config)
+        module = End2EndDetector(model).eval()
+        name = Path(config).stem
+        for h, w in args.sizes:
+            x = torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(1))
+            path = work_dir / f'{name}_{h}x{w}.onnx'
+            export_onnx(module, (x,), path, 'legacy', ['input'], module.output_names)
+            runner = ONNXRuntimeRunner(path, threads=args.threads)
+            meta = dict(img_shape=(h, w), ori_shape=(h, w), scale_factor=(1.0, 1.0))
+            meta.update(batch_input_shape=(h, w), pad_shape=(h, w))
+            samples = [DetDataSample(metainfo=meta)]
+            fns = {
+                'mmdet predict': lambda: model.predict(x, samples, rescale=False),
+                'End2EndDetector': lambda: module(x),
+                'onnxruntime': lambda: runner(x),
+            }
+            with torch.no_grad():
+                times = time_interleaved(fns, Timer(torch.device('cpu')), args.repeats, args.warmup)
+            seconds[(name, (h, w))] = times
+            rows.append((name, f'{h}x{w}', *(f'{t * 1e3:.1f}' for t in times.values())))
+    header = ('detector', 'H x W', 'mmdet predict ms', 'End2End eager ms', 'onnxruntime ms')
+    print(format_table(header, rows))
+    return seconds
+
+
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
+    if args.end2end:
+        print(
+            f'PyTorch eager and onnxruntime CPU, {describe_device(torch.device("cpu"))}, '
+            f'threads: {args.threads or "all"}, batch 1, random init, legacy exporter, '
+            f'ms per image, median of {args.repeats} runs'
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            return end2end(args, Path(args.work_dir or tmp))
     print(
         f'onnxruntime CPU, {describe_device(torch.device("cpu"))}, '
         f'threads: {args.threads or "all"}, input {"x".join(map(str, args.input))}, '
