@@ -2,8 +2,8 @@
 
 mmengine's ``CheckpointLoader`` reads ``http(s)://`` (and through it
 ``torchvision://``, ``open-mmlab://``, ``mmcls://``) with
-``torch.hub.load_state_dict_from_url``, whose default is
-``weights_only=False``: a downloaded or cached file could run code.
+``torch.hub.load_state_dict_from_url``, which by default unpickles without the
+weights-only restriction: a downloaded or cached file could run code.
 :func:`load_checkpoint_source` resolves those names to URLs as mmengine does,
 downloads into the same cache (``$TORCH_HOME/hub/checkpoints``, so files
 fetched before are reused) and reads the file with :func:`read_checkpoint`.
