@@ -151,10 +151,8 @@ def random_case(
 
 
 def end2end_example(module: End2EndDetector, real: Tensor, args: argparse.Namespace) -> Tensor:
-    """The export example: the image (resized to ``--shape``), for a dynamic dynamo export
-    zero-padded to ``module.dynamic_example_size`` and twice (torch.export specialises 1s)."""
-    if args.shape:
-        real = F.interpolate(real, tuple(args.shape), mode='bilinear')
+    """The export example: the image, for a dynamic dynamo export zero-padded to
+    ``module.dynamic_example_size`` and twice (torch.export specialises 1s)."""
     if not (args.dynamic and args.exporter == 'dynamo'):
         return real
     size = module.dynamic_example_size
@@ -168,9 +166,9 @@ def export_end2end(
 ) -> int:
     """``--end2end``: export End2EndDetector, write OUT.json, match onnxruntime to PyTorch."""
     module = End2EndDetector(model).eval()  # raises for what it does not cover, first
-    example = end2end_example(module, real, args)
     if args.shape:
         real = F.interpolate(real, tuple(args.shape), mode='bilinear')
+    example = end2end_example(module, real, args)
     print(f'exporting {type(model).__name__} end2end ({args.exporter}) to {args.out}')
     axes = [IMAGE_AXES] if args.dynamic else None
     export_onnx(module, (example,), args.out, args.exporter, ['input'], module.output_names, axes)
