@@ -12,6 +12,8 @@ from typing import Optional, Sequence, Union
 from mmdet.utils import get_test_pipeline_cfg
 from mmengine.config import Config
 
+from ..utils.atomic_file import write_atomically
+
 
 def preprocess_meta(
     cfg: Config, output_names: Sequence[str], classes: Optional[Sequence[str]] = None
@@ -56,7 +58,7 @@ def preprocess_meta(
 
 
 def write_preprocess_meta(path: Union[str, Path], meta: dict) -> Path:
-    """Write ``meta`` as indented JSON to ``path``; returns ``path``."""
-    path = Path(path)
-    path.write_text(json.dumps(meta, indent=2) + '\n')
-    return path
+    """Write ``meta`` as indented JSON to ``path``, atomically; returns ``path``."""
+    text = (json.dumps(meta, indent=2) + '\n').encode()
+    write_atomically(str(path), lambda f: f.write(text))
+    return Path(path)
