@@ -30,11 +30,10 @@ from typing import Optional, Sequence
 
 import torch
 from mmdet.models.backbones import ResNet
-from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
-from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from sa_mmdet.analysis.builder import build_model_from_config, load_config
 from sa_mmdet.analysis.table import format_table
 from sa_mmdet.analysis.timing import Timer, describe_device, time_interleaved
 from sa_mmdet.deploy import (
@@ -47,7 +46,6 @@ from sa_mmdet.deploy import (
     onnx_op_histogram,
 )
 from sa_mmdet.models import SAResNet
-from sa_mmdet.utils import register_config_package
 
 #: The detectors ``--end2end`` times by default.
 CONFIGS = Path(__file__).resolve().parents[2] / 'configs' / 'sa_resnet'
@@ -120,10 +118,10 @@ def detector(config: str) -> torch.nn.Module:
     Returns:
         nn.Module: The detector, its config as ``.cfg`` (End2EndDetector reads it).
     """
-    cfg = Config.fromfile(config)
+    cfg = load_config(config)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     torch.manual_seed(0)
-    model = MODELS.build(cfg.model).eval()
+    model = build_model_from_config(cfg)
     model.cfg = cfg
     return model
 
@@ -141,7 +139,6 @@ def end2end(args: argparse.Namespace, work_dir: Path) -> dict:
     Returns:
         dict: Median seconds by runtime, keyed by ``(config stem, (H, W))``.
     """
-    register_config_package()
     torch.set_num_threads(args.threads or torch.get_num_threads())
     seconds, rows = {}, []
     for config in args.configs:
