@@ -1,6 +1,5 @@
 from .detection_diff import DetectionDiff, compare_detections
 from .end2end import End2EndDetector, batched_nms_topk
-from .fold_shuffle_attention import fold_shuffle_attention
 from .nms_export import nms
 from .onnx_export import (
     EXPORTERS,
@@ -30,7 +29,6 @@ __all__ = [
     'TensorModeDetector',
     'batched_nms_topk',
     'export_onnx',
-    'fold_shuffle_attention',
     'nms',
     'onnx_dims',
     'onnx_op_histogram',

@@ -63,8 +63,8 @@ def export_onnx(
     """Export ``model(*args)`` to an ONNX file.
 
     Args:
-        model (nn.Module): The model, in eval mode (e.g. an SAResNet, a
-            folded one, or a :class:`~.tensor_mode.TensorModeDetector`).
+        model (nn.Module): The model, in eval mode (e.g. an SAResNet or a
+            :class:`~.tensor_mode.TensorModeDetector`).
         args (Sequence[Tensor]): Example inputs.
         path (str | Path): The ONNX file to write (weights inside).
         exporter (str): ``'dynamo'`` or ``'legacy'``. Defaults to ``'dynamo'``.

@@ -2,7 +2,6 @@ from .backbones import AttentionResNet, SAResNet
 from .layers import (
     CBAM,
     EfficientChannelAttention,
-    FoldedShuffleAttention,
     ShuffleAttention,
     SpatialGroupEnhance,
     SqueezeExcitation,
@@ -15,7 +14,6 @@ __all__ = [
     'CBAM',
     'EfficientChannelAttention',
     'FastSingleRoIExtractor',
-    'FoldedShuffleAttention',
     'SANetPretrainedInit',
     'SAResNet',
     'ShuffleAttention',

@@ -10,7 +10,7 @@ from sa_mmdet.models import ShuffleAttention
 @pytest.fixture
 def randomize(randomize_sa):
     """Give a model random SA parameters and BatchNorm statistics, so that every gate and
-    channel differs (folding or exporting a model at its initial values would hide errors)."""
+    channel differs (exporting a model at its initial values would hide errors)."""
 
     def randomize_model(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
         gen = torch.Generator().manual_seed(seed)

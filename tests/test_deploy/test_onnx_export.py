@@ -20,18 +20,12 @@ from sa_mmdet.deploy import (
     ONNXRuntimeRunner,
     TensorModeDetector,
     export_onnx,
-    fold_shuffle_attention,
     onnx_dims,
     onnx_op_histogram,
     relative_difference,
     rois_from_rpn,
 )
-from sa_mmdet.models import (
-    FastSingleRoIExtractor,
-    FoldedShuffleAttention,
-    SAResNet,
-    ShuffleAttention,
-)
+from sa_mmdet.models import FastSingleRoIExtractor, SAResNet, ShuffleAttention
 from sa_mmdet.ops.shuffle_attention_export import is_exporting
 
 # the operator module (sa_mmdet.ops.shuffle_attention is also the name of its functional)
@@ -66,7 +60,7 @@ def assert_dynamic_image(path, channels: int = 3) -> None:
     assert dims[1] == channels and all(isinstance(dims[i], str) for i in (0, 2, 3)), dims
 
 
-# the SA layer and its folded form ------------------------------------------------------------
+# the SA layer ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize('exporter', EXPORTERS)
@@ -81,22 +75,6 @@ def test_sa_layer_exports_its_computation_as_standard_ops(exporter, randomize, t
     assert ops['Mul'] >= 3 and not any('shuffle' in op for op in ops), ops
     assert onnx_dims(path)['input'] == ['batch', 64, 'height', 'width']
     assert_matches(path, sa, images(64, seed=1))
-
-
-@pytest.mark.parametrize('exporter', EXPORTERS)
-def test_folded_layer_exports_without_shuffle_and_not_in_place(exporter, randomize, tmp_path):
-    sa = randomize(ShuffleAttention(64, groups=8)).eval()
-    folded = FoldedShuffleAttention.from_shuffle_attention(sa, inplace=True).eval()
-    x = images(64)(*EXAMPLE)[0]
-    before = x.clone()
-    path = export_onnx(folded, (x,), tmp_path / 'folded.onnx', exporter, dynamic_axes=[IMAGE_AXES])
-    torch.testing.assert_close(x, before, rtol=0, atol=0)  # the example is left as it was
-    ops = onnx_op_histogram(path)
-    assert ops['Sigmoid'] == 1 and ops['ReduceMean'] == 2, ops
-    assert 'Transpose' not in ops and 'Reshape' not in ops, ops  # no shuffle
-    assert_dynamic_image(path, 64)
-    # the in-place layer overwrites its input in eager mode: the reference takes a copy
-    assert_matches(path, folded, images(64, seed=2), reference=lambda x: folded(x.clone()))
 
 
 def test_zero_initialised_sa_layers_load_in_onnxruntime(tmp_path):
@@ -140,20 +118,6 @@ def test_sa_forced_onto_the_custom_op_raises(exporter, monkeypatch, tmp_path):
     with pytest.raises(torch.onnx.errors.OnnxExporterError, match='shuffle_attention_forward'):
         export_onnx(sa, images(64)(*EXAMPLE), tmp_path / 'sa.onnx', exporter)
     assert not (tmp_path / 'sa.onnx').exists()
-
-
-def test_in_place_op_refuses_tracing_instead_of_vanishing(monkeypatch, tmp_path):
-    # the in-place op returns nothing: traced, the ONNX exporter would drop it and export the
-    # model without SA. It raises instead.
-    monkeypatch.setattr(sa_op, 'is_exporting', lambda: False)
-    folded = FoldedShuffleAttention(64, groups=8, inplace=True).eval()
-    x = images(64)(*EXAMPLE)[0]
-    with pytest.raises(RuntimeError, match='shuffle_attention_forward_ cannot be traced'):
-        export_onnx(folded, (x,), tmp_path / 'folded.onnx', 'legacy')
-    with pytest.raises(RuntimeError, match='cannot be traced'), torch.no_grad():
-        torch.jit.trace(folded, (x,))
-    with pytest.raises(torch.onnx.errors.OnnxExporterError):
-        export_onnx(folded, (x,), tmp_path / 'folded.onnx', 'dynamo')
 
 
 def test_export_onnx_rejects_bad_arguments(tmp_path):
@@ -268,7 +232,7 @@ def test_tensor_mode_detector_rejects_other_models():
         TensorModeDetector(nn.Identity())
 
 
-# SAResNet-50, folded, and whole toy detectors (slow: each export takes up to minutes) ---------
+# SAResNet-50 and whole toy detectors (slow: each export takes up to minutes) -----------------
 
 
 @pytest.mark.slow
@@ -286,22 +250,6 @@ def test_sa_resnet50_matches_onnxruntime(exporter, strict, randomize, tmp_path):
     assert ops['Sigmoid'] == 16 and ops['ReduceMean'] == 32 and ops['Transpose'] == 16, ops
     assert_dynamic_image(path)
     assert_matches(path, model, images(3, seed=1), ((1, 96, 64), (3, 128, 160)))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize('exporter', EXPORTERS)
-def test_folded_sa_resnet50_has_no_shuffle_and_matches(exporter, randomize, tmp_path):
-    model = randomize(SAResNet(depth=50, out_indices=(0, 1, 2, 3))).eval()
-    folded = fold_shuffle_attention(model)
-    path = export_onnx(
-        folded, images(3)(*EXAMPLE), tmp_path / 'folded.onnx', exporter, dynamic_axes=[IMAGE_AXES]
-    )
-    ops = onnx_op_histogram(path)
-    assert ops['Sigmoid'] == 16 and ops['ReduceMean'] == 32, ops
-    assert 'Transpose' not in ops and 'Reshape' not in ops, ops  # no shuffle
-    assert_dynamic_image(path)
-    # the unfolded model's outputs
-    assert_matches(path, folded, images(3, seed=1), reference=model)
 
 
 def build_toy_detector(name: str, randomize) -> nn.Module:

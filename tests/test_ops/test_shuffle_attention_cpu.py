@@ -6,8 +6,7 @@ import os
 import pytest
 import torch
 
-from sa_mmdet.deploy import fold_shuffle_attention
-from sa_mmdet.models import FoldedShuffleAttention, SAResNet, ShuffleAttention
+from sa_mmdet.models import ShuffleAttention
 from sa_mmdet.models.layers import sa_gate_params
 from sa_mmdet.ops import sa_ext_available, sa_kernel_enabled, shuffle_attention
 
@@ -159,42 +158,6 @@ def test_half_precision_inputs_match_the_pytorch_form(make_case, dtype):
     assert_all_close([t.float() for t in got], [t.float() for t in expected], 2e-2)
 
 
-@needs_kernel
-def test_folded_inplace_path_through_the_kernel(backends, randomize_sa):
-    model = SAResNet(
-        depth=50, num_stages=2, strides=(1, 2), dilations=(1, 1), out_indices=(0, 1)
-    ).eval()
-    gen = torch.Generator().manual_seed(2)
-    for sa in (m for m in model.modules() if isinstance(m, ShuffleAttention)):
-        randomize_sa(sa, gen)
-    folded = fold_shuffle_attention(model)
-    x = torch.randn(2, 3, 32, 40, generator=gen)
-    with torch.no_grad():
-        got = folded(x)
-        with sa_kernel_enabled(False):
-            expected = model(x)
-    assert backends[:7] == [True] * 7  # the 7 folded layers took the kernel
-    for out, want in zip(got, expected, strict=True):
-        torch.testing.assert_close(out, want, rtol=1e-5, atol=1e-5)
-
-
-@needs_kernel
-def test_folded_layer_writes_in_place_and_trains(backends, make_case, reference):
-    sa, x, upstream = make_case((2, 64, 5, 7), 8, torch.float64)
-    perm = torch.arange(64).view(2, 32).t().reshape(-1)
-    expected = reference(sa, x, upstream)
-    folded = FoldedShuffleAttention.from_shuffle_attention(sa, inplace=True)
-    with torch.no_grad():
-        buffer = x[:, perm].contiguous()
-        out = folded(buffer)
-    assert backends == [True] and out.data_ptr() == buffer.data_ptr()
-    torch.testing.assert_close(out, expected[0], rtol=1e-10, atol=1e-12)
-    # with autograd: not in place, and the input gradient is the shuffled one
-    got = outputs_and_grads(folded, x[:, perm], [], upstream)
-    torch.testing.assert_close(got[0], expected[0], rtol=1e-10, atol=1e-12)
-    torch.testing.assert_close(got[1], expected[1][:, perm], rtol=1e-10, atol=1e-12)
-
-
 @pytest.mark.parametrize('kernel', [True, False])
 def test_channels_last_takes_the_pytorch_form(backends, make_case, reference, kernel):
     sa, x, upstream = make_case((2, 128, 6, 7), 16, torch.float64)
@@ -223,29 +186,21 @@ def num_threads():
 
 
 @needs_kernel
-@pytest.mark.parametrize('shuffle', [True, False])
-def test_kernel_threads_split_planes_anywhere(num_threads, make_case, reference, shuffle):
+def test_kernel_threads_split_planes_anywhere(num_threads, make_case, reference):
     # Rule: a thread's first plane may start mid-channel and mid-parameter (the kernel walks
     # channel, parameter and output plane by increments from there), planes are longer than a
     # block of the reductions and not a multiple of their lanes; every split gives the same
     # result, parameter gradients bit-identical (summed per plane, then in plane order).
     sa, x, upstream = make_case((1, 60, 65, 65), 6, torch.float32)  # P = 10, 4225 per plane
-    folded = FoldedShuffleAttention.from_shuffle_attention(sa)
-    perm = torch.arange(60).view(2, 30).t().reshape(-1)
-    layer, x = (sa, x) if shuffle else (folded, x[:, perm].contiguous())
-    params = list(layer.parameters())
+    params = list(sa.parameters())
     results = []
     for threads in (1, 2, 4):  # 4 threads: chunks of 15 planes, begin at c = 15, 30, 45
         num_threads(threads)
-        results.append(outputs_and_grads(layer, x, params, upstream))
+        results.append(outputs_and_grads(sa, x, params, upstream))
     for got in results[1:]:
         for a, b in zip(got, results[0], strict=True):
             assert torch.equal(a, b)
-    if shuffle:
-        assert_all_close(results[0], reference(sa, x, upstream), 1e-5)
-    else:  # the folded layer's gradients are those of the fused parameters
-        expected = outputs_and_grads(sa, x[:, perm.argsort()], [], upstream)
-        torch.testing.assert_close(results[0][0], expected[0], rtol=1e-5, atol=1e-5)
+    assert_all_close(results[0], reference(sa, x, upstream), 1e-5)
 
 
 @needs_kernel

@@ -9,7 +9,7 @@ import copy
 import pytest
 import torch
 
-from sa_mmdet.models import FoldedShuffleAttention, SAResNet, ShuffleAttention
+from sa_mmdet.models import SAResNet, ShuffleAttention
 from sa_mmdet.ops import sa_backend, sa_gate_params, sa_kernel_enabled, shuffle_attention
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
@@ -95,18 +95,6 @@ def test_channels_last_is_correct(randomize_sa, sa_reference):
     )
     assert got[0].is_contiguous(memory_format=torch.channels_last)
     assert_close(got, expected, 1e-5)
-
-
-def test_folded_layer_in_place_and_with_gradients(randomize_sa, sa_reference):
-    sa, x, upstream = make_case((2, 64, 5, 7), 8, randomize_sa)
-    perm = torch.arange(64).view(2, 32).t().reshape(-1)
-    expected = sa_reference(sa, x).cuda()
-    folded = FoldedShuffleAttention.from_shuffle_attention(sa.cuda(), inplace=True)
-    with torch.no_grad():
-        buffer = x[:, perm].contiguous().cuda()
-        out = folded(buffer)
-    assert out.data_ptr() == buffer.data_ptr()
-    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_parameter_gradients_are_bitwise_deterministic(randomize_sa):

@@ -68,7 +68,6 @@ def test_import_registers_the_models_and_patches_nothing(states):
         'CBAM',
         'EfficientChannelAttention',
         'FastSingleRoIExtractor',
-        'FoldedShuffleAttention',
         'SAResNet',
         'ShuffleAttention',
         'SpatialGroupEnhance',

@@ -1,10 +1,9 @@
 """Benchmark SA-R50 against ResNet-50 as ONNX graphs in onnxruntime on the CPU.
 
-Exports mmdet's ``ResNet`` (depth 50) and ``SAResNet`` (depth 50, unfolded and
-folded with :func:`sa_mmdet.deploy.fold_shuffle_attention`) as backbones
+Exports mmdet's ``ResNet`` (depth 50) and ``SAResNet`` (depth 50) as backbones
 (the four stage outputs) at the ``--input`` shape, then times one inference
 of each in onnxruntime (all graph optimisations on). Each figure is the median
-of ``--repeats`` runs after ``--warmup`` runs, the three graphs run in turn so
+of ``--repeats`` runs after ``--warmup`` runs, the two graphs run in turn so
 that drifts of the machine's load hit them alike; SA's overhead is relative
 to ResNet-50. The header names the CPU and its vector extensions.
 
@@ -42,7 +41,6 @@ from sa_mmdet.deploy import (
     End2EndDetector,
     ONNXRuntimeRunner,
     export_onnx,
-    fold_shuffle_attention,
     onnx_op_histogram,
 )
 from sa_mmdet.models import SAResNet
@@ -93,7 +91,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def backbones() -> dict:
-    """ResNet-50 and SA-R50 (unfolded, folded) in eval mode, random SA parameters."""
+    """ResNet-50 and SA-R50 in eval mode, random SA parameters."""
     gen = torch.Generator().manual_seed(0)
     sa_r50 = SAResNet(depth=50, out_indices=(0, 1, 2, 3)).eval()
     with torch.no_grad():
@@ -102,11 +100,7 @@ def backbones() -> dict:
                 param.copy_(torch.randn(param.shape, generator=gen))
     resnet50 = ResNet(depth=50, out_indices=(0, 1, 2, 3))
     resnet50.eval()  # mmdet's ResNet.train returns None
-    return {
-        'ResNet-50': resnet50,
-        'SA-R50': sa_r50,
-        'SA-R50 folded': fold_shuffle_attention(sa_r50),
-    }
+    return {'ResNet-50': resnet50, 'SA-R50': sa_r50}
 
 
 def detector(config: str) -> torch.nn.Module:

@@ -19,8 +19,7 @@ Prints, from one run on one device:
    :func:`~sa_mmdet.ops.shuffle_attention`);
 5. backbone train step (forward + backward of the sum of all stage outputs,
    with AMP on CUDA) and inference of mmdet's ``ResNet`` vs ``SAResNet``
-   (depth 50: official form / ours / ours folded into conv3/bn3) and SA's
-   overhead in %.
+   (depth 50: official form / ours) and SA's overhead in %.
 
 Each number is the median over ``--repeats`` runs after ``--warmup`` runs; the
 variants of one table are run interleaved, so drifts of the machine's load hit
@@ -48,7 +47,6 @@ from sa_mmdet.analysis.benchmark_args import (
 from sa_mmdet.analysis.saved_tensors import saved_tensor_bytes
 from sa_mmdet.analysis.table import format_table
 from sa_mmdet.analysis.timing import Timer, time_interleaved
-from sa_mmdet.deploy import fold_shuffle_attention
 from sa_mmdet.models import SAResNet, ShuffleAttention
 from sa_mmdet.ops import sa_backend, sa_gate_params, sa_kernel_enabled, shuffle_attention
 
@@ -315,7 +313,6 @@ def benchmark_backbones(args: argparse.Namespace, device: torch.device, timer: T
     )
     for model in models.values():
         model.eval()
-    models['SA-R50 ours folded'] = fold_shuffle_attention(models['SA-R50 ours'])
 
     def infer(model):
         with torch.no_grad(), torch.autocast(device.type, dtype=amp_dtype, enabled=args.amp):
@@ -328,18 +325,16 @@ def benchmark_backbones(args: argparse.Namespace, device: torch.device, timer: T
         args.warmup,
     )
     base_train, base_infer = t_train['ResNet-50'], t_infer['ResNet-50']
-    rows = []
-    for name in models:
-        train = t_train.get(name)
-        rows.append(
-            [
-                name,
-                f'{train * 1e3:.1f}' if train else '-',
-                f'{100 * (train / base_train - 1):+.1f}%' if train else '-',
-                f'{t_infer[name] * 1e3:.1f}',
-                f'{100 * (t_infer[name] / base_infer - 1):+.1f}%',
-            ]
-        )
+    rows = [
+        [
+            name,
+            f'{t_train[name] * 1e3:.1f}',
+            f'{100 * (t_train[name] / base_train - 1):+.1f}%',
+            f'{t_infer[name] * 1e3:.1f}',
+            f'{100 * (t_infer[name] / base_infer - 1):+.1f}%',
+        ]
+        for name in models
+    ]
     mode = 'frozen_stages=1, norm_eval=True' if args.norm_eval else 'all layers train'
     amp = f', AMP ({str(amp_dtype).split(".")[-1]})' if args.amp else ', float32'
     print_table(

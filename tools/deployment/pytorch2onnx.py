@@ -24,7 +24,7 @@ exports the same graphs about ten times faster.
 Example:
     python tools/deployment/pytorch2onnx.py \\
         configs/toy/faster-rcnn_sa-r50_fpn_8e_toy-shapes.py epoch_8.pth faster-rcnn.onnx \\
-        --dynamic --fold --exporter legacy
+        --dynamic --exporter legacy
     python tools/deployment/pytorch2onnx.py \\
         configs/toy/mask-rcnn_sa-r50_fpn_8e_toy-shapes.py epoch_8.pth mask-rcnn.onnx \\
         --end2end --dynamic
@@ -56,7 +56,6 @@ from sa_mmdet.deploy import (
     TensorModeDetector,
     compare_detections,
     export_onnx,
-    fold_shuffle_attention,
     onnx_dims,
     onnx_op_histogram,
     preprocess_meta,
@@ -75,7 +74,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('config', help='detector config')
     parser.add_argument('checkpoint', help='its checkpoint (weights-only loadable)')
     parser.add_argument('out', help='ONNX file to write')
-    parser.add_argument('--fold', action='store_true', help='fold the SA shuffles first')
     parser.add_argument(
         '--end2end',
         action='store_true',
@@ -205,8 +203,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     register_config_package()
     model = load_detector(args.config, args.checkpoint)
-    if args.fold:
-        model = fold_shuffle_attention(model, inplace=True)
     with tempfile.TemporaryDirectory() as tmp:
         img = args.img or toy_image(Path(tmp) / 'toy.jpg', args.seed)
         real, metas = preprocess(model, img)

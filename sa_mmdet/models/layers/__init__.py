@@ -1,7 +1,6 @@
 from ...ops import sa_gate_params
 from .cbam import CBAM
 from .eca_layer import EfficientChannelAttention, eca_kernel_size
-from .folded_shuffle_attention import FoldedShuffleAttention
 from .se_layer import SqueezeExcitation
 from .sge_layer import SpatialGroupEnhance
 from .shuffle_attention import ShuffleAttention, channel_shuffle
@@ -9,7 +8,6 @@ from .shuffle_attention import ShuffleAttention, channel_shuffle
 __all__ = [
     'CBAM',
     'EfficientChannelAttention',
-    'FoldedShuffleAttention',
     'ShuffleAttention',
     'SpatialGroupEnhance',
     'SqueezeExcitation',
