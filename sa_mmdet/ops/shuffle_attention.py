@@ -4,7 +4,7 @@ Paper: `SA-Net: Shuffle Attention for Deep Convolutional Neural Networks`
 (https://arxiv.org/abs/2102.00240).
 
 Shuffle Attention is a per-channel gate followed by a channel shuffle with two
-groups (see :mod:`.shuffle_attention_torch` for the math). Three custom ops,
+groups (see :mod:`.shuffle_attention_torch` for the math). Two custom ops,
 registered with :mod:`torch.library` so that ``torch.compile``,
 ``torch.export`` and :func:`torch.library.opcheck` see through them:
 
@@ -12,14 +12,12 @@ registered with :mod:`torch.library` so that ``torch.compile``,
   returns the output and each plane's mean and inverse std; differentiable
   in ``x``, ``weight`` and ``bias`` through
 - ``sa_mmdet::shuffle_attention_backward(grad_out, x, weight, bias, mean,
-  rstd, shuffle)``, which returns the three gradients;
-- ``sa_mmdet::shuffle_attention_forward_(x, weight, bias, eps)`` writes the
-  unshuffled output into ``x`` (inference of the folded deploy form).
+  rstd, shuffle)``, which returns the three gradients.
 
 While a model is exported or traced (ONNX with either exporter,
 ``torch.export``, ``torch.jit.trace``), :func:`shuffle_attention` takes the
 same function in standard tensor ops instead (:mod:`.shuffle_attention_export`),
-which the exporters translate; the in-place op refuses to be traced.
+which the exporters translate.
 
 Each op dispatches by device: the compiled CPU kernel ``sa_mmdet._ext``
 (``csrc/``) for contiguous CPU tensors, the Triton kernels of
@@ -39,7 +37,7 @@ import torch
 from torch import Tensor
 
 from .sa_checks import check_sa_groups
-from .shuffle_attention_export import is_exporting, refuse_tracing, shuffle_attention_export
+from .shuffle_attention_export import is_exporting, shuffle_attention_export
 from .shuffle_attention_torch import backward_torch, forward_torch
 
 try:
@@ -174,31 +172,6 @@ def _forward_fake(
 ) -> Tuple[Tensor, Tensor, Tensor]:
     stats = x.new_empty(x.shape[:2], dtype=weight.dtype)
     return torch.empty_like(x), stats, torch.empty_like(stats)
-
-
-# in-place forward (inference of the folded form) -------------------------------------------
-
-
-@torch.library.custom_op('sa_mmdet::shuffle_attention_forward_', mutates_args=('x',))
-def _forward_inplace(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> None:
-    if _kernel_applies('cpp', x, weight, bias):
-        _ext.shuffle_attention_forward(x, weight, bias, eps, False, x)
-    elif _kernel_applies('triton', x, weight, bias):
-        _triton_kernels().sa_forward_triton(x, weight, bias, eps, False, out=x)
-    else:
-        forward_torch(x, weight, bias, eps, False, x)
-
-
-@_forward_inplace.register_fake
-def _forward_inplace_fake(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> None:
-    return None
-
-
-# the traced node would return nothing, and the ONNX exporter would drop it
-refuse_tracing(
-    'shuffle_attention_forward_',
-    'Call sa_mmdet.ops.shuffle_attention(), which takes standard ops while tracing.',
-)
 
 
 # backward --------------------------------------------------------------------------------------
@@ -350,7 +323,6 @@ def shuffle_attention(
     groups: int,
     eps: float = 1e-5,
     shuffle: bool = True,
-    inplace: bool = False,
 ) -> Tensor:
     """Shuffle Attention on an (N, C, H, W) tensor through the operator.
 
@@ -366,8 +338,6 @@ def shuffle_attention(
             is to be shuffled (ShuffleAttention); ``False`` when ``x`` is
             already in shuffled order and the output keeps that order (the
             folded deploy form). Defaults to True.
-        inplace (bool): Write the output into ``x``. Only taken when
-            ``shuffle`` is False and no gradient is needed. Defaults to False.
 
     Returns:
         Tensor: Output of the shape and dtype of ``x``; empty (and a new
@@ -391,14 +361,4 @@ def shuffle_attention(
         weight, bias = weight.repeat_interleave(2), bias.repeat_interleave(2)
     if not (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)):
         x = x.contiguous()
-    if (
-        inplace
-        and not shuffle
-        and not (
-            torch.is_grad_enabled()
-            and (x.requires_grad or weight.requires_grad or bias.requires_grad)
-        )
-    ):
-        torch.ops.sa_mmdet.shuffle_attention_forward_(x, weight, bias, eps)
-        return x
     return torch.ops.sa_mmdet.shuffle_attention_forward(x, weight, bias, eps, shuffle)[0]

@@ -10,17 +10,10 @@ shuffle is a Reshape/Transpose/Reshape whose shape is built from the runtime
 batch and image size, so these stay dynamic; the folded form
 (``shuffle=False``) has no shuffle. It computes the same function as the
 operator (see :mod:`.shuffle_attention_torch`).
-
-The in-place op ``sa_mmdet::shuffle_attention_forward_`` returns nothing, so
-the TorchScript tracer records a node whose effect the ONNX exporter drops:
-:func:`refuse_tracing` makes such an op raise under tracing instead.
 """
 
 import torch
 from torch import Tensor
-
-# Tracer kernels of the ops that refuse tracing (the library must stay alive).
-_TRACER_LIBRARY = torch.library.Library('sa_mmdet', 'IMPL')
 
 
 def is_exporting() -> bool:
@@ -31,24 +24,6 @@ def is_exporting() -> bool:
     ``torch.compile``.
     """
     return torch.onnx.is_in_onnx_export() or torch.jit.is_tracing() or torch.compiler.is_exporting()
-
-
-def refuse_tracing(op_name: str, hint: str) -> None:
-    """Make the op ``sa_mmdet::<op_name>`` raise when ``torch.jit.trace`` records it.
-
-    Args:
-        op_name (str): Name of an op of the ``sa_mmdet`` namespace.
-        hint (str): What to call instead, for the message.
-    """
-
-    def refuse(*args, **kwargs):
-        raise RuntimeError(
-            f'sa_mmdet::{op_name} cannot be traced: torch.jit.trace and the TorchScript '
-            f'ONNX exporter (torch.onnx.export(..., dynamo=False)) would record a model '
-            f'without its effect. {hint}'
-        )
-
-    _TRACER_LIBRARY.impl(op_name, refuse, 'Tracer')
 
 
 def _per_channel(t: Tensor, channels: int, shuffle: bool) -> Tensor:

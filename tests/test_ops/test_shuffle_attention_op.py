@@ -37,11 +37,6 @@ def test_opcheck_forward_and_backward(kernels, shuffle):
             OPS.shuffle_attention_backward,
             (grad, x.detach(), weight.detach(), bias.detach(), mean, rstd, shuffle),
         )
-        if not shuffle:
-            torch.library.opcheck(
-                OPS.shuffle_attention_forward_,
-                (x.detach().clone(), weight.detach(), bias.detach(), 1e-5),
-            )
 
 
 def test_statistics_are_those_of_each_plane():
