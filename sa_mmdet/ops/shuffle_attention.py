@@ -336,8 +336,8 @@ def shuffle_attention(
             Defaults to 1e-5.
         shuffle (bool): Whether ``x`` is in pre-shuffle order and the output
             is to be shuffled (ShuffleAttention); ``False`` when ``x`` is
-            already in shuffled order and the output keeps that order (the
-            folded deploy form). Defaults to True.
+            already in shuffled order and the output keeps that order.
+            Defaults to True.
 
     Returns:
         Tensor: Output of the shape and dtype of ``x``; empty (and a new

@@ -7,8 +7,8 @@ from its mean and variance and the gate parameters, which maps to ReduceMean,
 Sub, Mul, Add, Pow, Sigmoid. The per-channel constants depend on the
 parameters only, so both exporters fold them into initializers. The channel
 shuffle is a Reshape/Transpose/Reshape whose shape is built from the runtime
-batch and image size, so these stay dynamic; the folded form
-(``shuffle=False``) has no shuffle. It computes the same function as the
+batch and image size, so these stay dynamic (``shuffle=False``: no
+shuffle). It computes the same function as the
 operator (see :mod:`.shuffle_attention_torch`).
 """
 
@@ -54,7 +54,7 @@ def shuffle_attention_export(
         eps (float): Epsilon of the spatial-attention normalisation.
         shuffle (bool): Whether ``x`` is in pre-shuffle order and the output
             is shuffled; False: ``x`` is in shuffled order, which the output
-            keeps (the folded form).
+            keeps.
 
     Returns:
         Tensor: The output, of the dtype of ``x``.
