@@ -8,6 +8,9 @@
 - ``toy_runner``: a tiny mmengine model and runner (``tests/data/toy_runner.py``);
 - ``official_sa_resnet``: an independent torchvision-layout SA-ResNet, as the
   official SA-Net code builds it (``tests/data/official_sa_resnet.py``);
+- ``sa_mmdet_pretrain`` / ``pretrain_env``: mmpretrain imported in-process, and the
+  environment of a subprocess that imports it (the torchvision stand-in of
+  ``tools/stack_shims`` where torchvision is missing, and only for that);
 - ``same_file_as``: another name of a file (the same path, a hard or a symbolic link);
 - ``unreadable_checkpoint``: an empty, truncated, text or folder "checkpoint",
   with the words of the error that must name what is wrong with it.
@@ -30,6 +33,7 @@ from torch import Tensor
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / 'tests' / 'data'
+STACK_SHIMS = REPO / 'tools' / 'stack_shims'
 
 
 def _run_python(
@@ -176,6 +180,41 @@ def toy_runner() -> ModuleType:
 def official_sa_resnet() -> ModuleType:
     """The independent torchvision-layout SA-ResNet of ``tests/data/official_sa_resnet.py``."""
     return _import_file(DATA / 'official_sa_resnet.py', 'official_sa_resnet')
+
+
+def _needs_torchvision_shim() -> bool:
+    return importlib.util.find_spec('torchvision') is None
+
+
+@pytest.fixture(scope='session')
+def sa_mmdet_pretrain() -> ModuleType:
+    """``sa_mmdet.pretrain``, with mmpretrain's models, datasets and evaluation imported.
+
+    Where torchvision is missing, ``tools/stack_shims`` stands in for it while they
+    import; then ``sys.path`` and ``sys.modules`` hold no torchvision again, as the rest
+    of the session (mmengine's ``torchvision://`` loading) must see. Skips without
+    mmpretrain.
+    """
+    pytest.importorskip('mmpretrain')
+    shim = _needs_torchvision_shim()
+    if shim:
+        sys.path.insert(0, str(STACK_SHIMS))
+    try:
+        module = importlib.import_module('sa_mmdet.pretrain')
+        for name in ('mmpretrain.models', 'mmpretrain.datasets', 'mmpretrain.evaluation'):
+            importlib.import_module(name)
+    finally:
+        if shim:
+            sys.path.remove(str(STACK_SHIMS))
+            for name in [n for n in sys.modules if n.partition('.')[0] == 'torchvision']:
+                del sys.modules[name]
+    return module
+
+
+@pytest.fixture(scope='session')
+def pretrain_env() -> dict:
+    """``env`` for ``run_python`` of a command that imports mmpretrain (as tools/run_toy.sh)."""
+    return dict(PYTHONPATH=STACK_SHIMS) if _needs_torchvision_shim() else {}
 
 
 #: Kinds of unreadable checkpoint files -> a regex of the error that says what is wrong.

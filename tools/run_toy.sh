@@ -138,8 +138,11 @@ else
   else
     rm -f "$pretrain_dir/finished"
     read -r -a resume <<< "$(resume_args "$pretrain_dir")"
+    # mmpretrain imports torchvision, which the tested stack lacks: its stand-in, for this stage only
+    shims=
+    "$py" -c 'import torchvision' 2>/dev/null || shims=$repo/tools/stack_shims
     run_stage pretrain "see the error above (log in $pretrain_dir); mmpretrain must be installed (pip install -e '.[pretrain]')" \
-      "$py" -m mim train mmpretrain "$pretrain_config" --gpus 0 --work-dir "$pretrain_dir" \
+      env PYTHONPATH="${shims:+$shims:}${PYTHONPATH:-}" "$py" -m mim train mmpretrain "$pretrain_config" --gpus 0 --work-dir "$pretrain_dir" \
       "${resume[@]}" "${pretrain_args[@]}"
     touch "$pretrain_dir/finished"
   fi

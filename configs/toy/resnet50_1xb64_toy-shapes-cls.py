@@ -2,7 +2,7 @@
 # recipe and budget, for the toy detectors that start from a plain ResNet
 # (configs/attention_baselines/toy/*_r50-pre_* and configs/toy/*_sa-r50-graft-pre_*, where
 # Pretrained grafts SA into it exactly). mmpretrain's ResNet has mmdet's keys; sa_mmdet.pretrain
-# stays imported for the torchvision stand-in mmpretrain needs without torchvision.
+# stays imported: without torchvision it stops at once, naming the fix (tools/stack_shims).
 _base_ = './sa-resnet50_1xb64_toy-shapes-cls.py'
 
 model = dict(

@@ -5,6 +5,9 @@
 #
 #   mim train mmpretrain configs/toy/sa-resnet50_1xb64_toy-shapes-cls.py --gpus 0
 #
+# (without torchvision, as on this project's tested stack: PYTHONPATH=tools/stack_shims first,
+# as tools/run_toy.sh does)
+#
 # The backbone is mmdet's SAResNet registered into mmpretrain (sa_mmdet.pretrain),
 # so the checkpoint's `backbone.*` keys are the detector's and SANetPretrained
 # reads it as it is (the classifier's `head.fc.*` is left over).

@@ -9,19 +9,16 @@ from .checkpoint_file import (
 )
 from .checkpoint_source import load_checkpoint_source, resolve_checkpoint_source
 from .config_package import register_config_package
-from .torchvision_stub import install_torchvision_stub, remove_torchvision_stub
 
 __all__ = [
     'CheckpointFileError',
     'check_checkpoint_file',
     'check_output_path',
     'checkpoint_file_errors',
-    'install_torchvision_stub',
     'is_zip_checkpoint',
     'load_checkpoint_source',
     'read_checkpoint',
     'register_config_package',
-    'remove_torchvision_stub',
     'resolve_checkpoint_source',
     'save_atomically',
     'weights_only_refusal_message',

@@ -6,7 +6,6 @@ torchvision's ResNet; SE configs mmpretrain's SE-ResNet; ECA and SGE torchvision
 """
 
 import glob
-import importlib
 import os.path as osp
 
 import pytest
@@ -57,9 +56,7 @@ def test_config_names_a_checkpoint_for_its_backbone_depth(config):
 
 
 @pytest.fixture(scope='module')
-def mmpretrain_backbones():
-    pytest.importorskip('mmpretrain')
-    importlib.import_module('sa_mmdet.pretrain')  # mmpretrain's models import torchvision
+def mmpretrain_backbones(sa_mmdet_pretrain):
     from mmpretrain.models.backbones import SEResNet
 
     return SEResNet

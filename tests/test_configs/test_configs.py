@@ -57,7 +57,7 @@ def test_config_imports_exactly_what_it_uses(path):
     cfg = Config.fromfile(path)
     types = config_types(cfg.to_dict())
     needed = {module for module, names in PROVIDERS.items() if types & names}
-    if cfg.get('default_scope') == 'mmpretrain':  # SAResNet and the torchvision stand-in
+    if cfg.get('default_scope') == 'mmpretrain':  # SAResNet registered in mmpretrain
         needed.add('sa_mmdet.pretrain')
     elif types & MODEL_TYPES:
         needed.add('sa_mmdet')

@@ -90,9 +90,7 @@ def test_pretrained_toy_detector_is_the_scratch_one_with_the_pretrained_backbone
     assert cfg.val_evaluator == scratch.val_evaluator
 
 
-def test_pretraining_config_builds_an_sa_resnet50_classifier_of_the_toy_crops():
-    pytest.importorskip('mmpretrain')
-    import sa_mmdet.pretrain as pretrain  # registers SAResNet in mmpretrain's MODELS
+def test_pretraining_config_builds_an_sa_resnet50_classifier_of_the_toy_crops(sa_mmdet_pretrain):
     from sa_mmdet.datasets.toy_classification import CLASSES
 
     cfg = Config.fromfile(PRETRAIN)
@@ -101,7 +99,7 @@ def test_pretraining_config_builds_an_sa_resnet50_classifier_of_the_toy_crops():
         assert cfg[loader].dataset.data_root == 'data/toy_cls/'
         assert tuple(cfg[loader].dataset.metainfo.classes) == CLASSES
     with DefaultScope.overwrite_default_scope('mmpretrain'):
-        model = pretrain.MODELS.build(cfg.model)
+        model = sa_mmdet_pretrain.MODELS.build(cfg.model)
     assert type(model.backbone) is SAResNet and model.backbone.depth == 50
     assert model.head.fc.out_features == len(CLASSES)
 

@@ -75,15 +75,9 @@ def test_bad_arguments_name_the_fix(tmp_path, kwargs, match):
         generate_toy_classification(str(tmp_path), **kwargs)
 
 
-def test_mmpretrain_custom_dataset_reads_it(toy_cls):
-    pytest.importorskip('mmpretrain')
-    from sa_mmdet.utils.torchvision_stub import install_torchvision_stub, remove_torchvision_stub
+def test_mmpretrain_custom_dataset_reads_it(toy_cls, sa_mmdet_pretrain):
+    from mmpretrain.datasets import CustomDataset
 
-    install_torchvision_stub()  # mmpretrain imports torchvision, not installed here
-    try:
-        from mmpretrain.datasets import CustomDataset
-    finally:
-        remove_torchvision_stub()
     root = osp.dirname(toy_cls['train']['img_dir'])
     dataset = CustomDataset(
         data_root=root,

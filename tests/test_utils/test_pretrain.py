@@ -3,7 +3,6 @@
 Skipped where mmpretrain is not installed (``pip install -e ".[pretrain]"``).
 """
 
-import importlib
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,6 @@ from mmpretrain.registry import MODELS  # noqa: E402
 
 from sa_mmdet.models import SAResNet, ShuffleAttention  # noqa: E402
 from sa_mmdet.models.weight_init import convert_sanet_state_dict  # noqa: E402
-from sa_mmdet.utils import remove_torchvision_stub  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / 'configs' / 'imagenet' / 'sa-resnet50_8xb32_in1k.py'
@@ -27,10 +25,8 @@ CLASSES = ('n01440764', 'n01443537')
 
 
 @pytest.fixture(scope='module', autouse=True)
-def sa_mmdet_pretrain():
-    """Register SAResNet in mmpretrain; keep the torchvision stand-in to this module."""
-    yield importlib.import_module('sa_mmdet.pretrain')
-    remove_torchvision_stub()
+def registered(sa_mmdet_pretrain):
+    """SAResNet registered in mmpretrain (conftest's ``sa_mmdet_pretrain``)."""
 
 
 def test_sa_resnet_registered_in_mmpretrain():
@@ -101,7 +97,7 @@ def tiny_imagenet(tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
-def pretrained_checkpoint(tiny_imagenet, tmp_path_factory, run_python):
+def pretrained_checkpoint(tiny_imagenet, tmp_path_factory, run_python, pretrain_env):
     """One epoch of the config through `mim train`, shrunk to 32 px crops on CPU."""
     work_dir = tmp_path_factory.mktemp('work_dir')
     options = {
@@ -136,6 +132,7 @@ def pretrained_checkpoint(tiny_imagenet, tmp_path_factory, run_python):
         work_dir,
         '--cfg-options',
         *(f'{k}={v}' for k, v in options.items()),
+        env=pretrain_env,
     )
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-4000:]

@@ -237,11 +237,9 @@ def test_pretrained_init_cfg_loads_every_key(tmp_path):
         torch.testing.assert_close(p, q, msg=name)
 
 
-@pytest.mark.skipif(importlib.util.find_spec('mmpretrain') is None, reason='needs mmpretrain')
 @pytest.mark.parametrize('depth', [50, 101])
-def test_se_keys_match_mmpretrain_seresnet(depth):
+def test_se_keys_match_mmpretrain_seresnet(depth, sa_mmdet_pretrain):
     # mmpretrain's SE-ResNet ImageNet checkpoints load with prefix='backbone.' as is.
-    importlib.import_module('sa_mmdet.pretrain')  # lets mmpretrain import without torchvision
     SEResNet = importlib.import_module('mmpretrain.models').SEResNet
     theirs = {k: v.shape for k, v in SEResNet(depth=depth).state_dict().items()}
     ours = {
