@@ -42,6 +42,14 @@ PROVIDERS = {
 MODEL_TYPES = set(sa_mmdet.models.__all__) | {'SANetPretrained'}
 
 
+def load(path: str, request) -> Config:
+    """The config, with mmpretrain imported first for the pretraining configs (they import
+    ``sa_mmdet.pretrain``, which needs torchvision or conftest's stand-in)."""
+    if "'sa_mmdet.pretrain'" in open(path).read():
+        request.getfixturevalue('sa_mmdet_pretrain')
+    return Config.fromfile(path)
+
+
 def config_types(node) -> set:
     """Every ``type`` name (and the runner type) a config uses."""
     if isinstance(node, dict):
@@ -53,8 +61,8 @@ def config_types(node) -> set:
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
-def test_config_imports_exactly_what_it_uses(path):
-    cfg = Config.fromfile(path)
+def test_config_imports_exactly_what_it_uses(path, request):
+    cfg = load(path, request)
     types = config_types(cfg.to_dict())
     needed = {module for module, names in PROVIDERS.items() if types & names}
     if cfg.get('default_scope') == 'mmpretrain':  # SAResNet registered in mmpretrain
@@ -68,8 +76,8 @@ def test_config_imports_exactly_what_it_uses(path):
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
-def test_config_builds(path):
-    cfg = Config.fromfile(path)
+def test_config_builds(path, request):
+    cfg = load(path, request)
     # shapes only, no memory; mmpretrain's ResNet reads its drop-path rates with .item()
     device = 'cpu' if cfg.model.backbone.type == 'ResNet' else 'meta'
     with torch.device(device):
