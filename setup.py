@@ -129,8 +129,8 @@ setup(
         'Pillow',  # image headers of the checked datasets
         'pycocotools',
     ],
-    # tests (pytest, ruff), pretrain (mmpretrain, ImageNet pretraining), deploy (ONNX export and
-    # onnxruntime), triton (the SA operator's CUDA kernels)
+    # tests (pytest, pytest-xdist, ruff), pretrain (mmpretrain, ImageNet pretraining), deploy
+    # (ONNX export and onnxruntime), triton (the SA operator's CUDA kernels)
     extras_require={name: read_requirements(name) for name in EXTRAS},
     ext_modules=ext_modules,
     cmdclass=cmdclass,

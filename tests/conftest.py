@@ -31,6 +31,13 @@ import pytest
 import torch
 from torch import Tensor
 
+# pytest-xdist (pyproject.toml's -n auto): N single-threaded workers run the suite faster than
+# one process with N torch threads (most tests are small); commands the tests start inherit it.
+if 'PYTEST_XDIST_WORKER_COUNT' in os.environ:
+    _threads = max(1, (os.cpu_count() or 1) // int(os.environ['PYTEST_XDIST_WORKER_COUNT']))
+    os.environ['OMP_NUM_THREADS'] = str(_threads)
+    torch.set_num_threads(_threads)
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / 'tests' / 'data'
 STACK_SHIMS = REPO / 'tools' / 'stack_shims'

@@ -53,7 +53,7 @@ if ! has 'import mim'; then
   "${pip[@]}" -q --no-deps "openmim==0.3.9"
   "${pip[@]}" -q Click colorama model-index pandas requests rich tabulate
 fi
-# Extras (setup.py): "tests" (pytest, ruff), "pretrain" (mmpretrain 1.2.0),
+# Extras (setup.py): "tests" (pytest, pytest-xdist, ruff), "pretrain" (mmpretrain 1.2.0),
 # "deploy" (onnx, onnxscript, onnxruntime), "triton" (Triton kernels; on a CPU
 # their tests run in Triton's interpreter). SA_MMDET_EXTRAS= installs none.
 extras=${SA_MMDET_EXTRAS-tests,pretrain,deploy,triton}
