@@ -56,6 +56,7 @@ stage=setup
 
 log() { echo "[run_toy] $*"; }
 on_error() {
+  [ -n "${cls_pid:-}" ] && kill "$cls_pid" 2>/dev/null  # a data set still being generated
   echo "[run_toy] FAILED in stage '$stage': $1" >&2
   exit 1
 }
@@ -95,15 +96,6 @@ else
 fi
 [ -x "$py" ] || { stage=install; on_error "no Python at $py; run tools/install.sh or set VIRTUAL_ENV"; }
 
-log "2/6 data"
-if [ -f "$coco_dir/annotations/instances_train.json" ] \
-    && [ -f "$coco_dir/annotations/instances_val.json" ]; then
-  log "toy detection set found in $coco_dir (delete it to regenerate)"
-else
-  run_stage data "is sa_mmdet importable by $py? delete $coco_dir and re-run" \
-    "$py" tools/dataset_converters/generate_toy_coco.py "$coco_dir"
-fi
-
 # The checkpoint the detector's backbone init_cfg loads (if any), its init type, the pretraining.
 stage=config
 read -r pretrained init_type config_pretrain < <("$py" - "$config" <<'EOF'
@@ -122,16 +114,32 @@ EOF
 pretrain_config=${PRETRAIN_CONFIG:-$config_pretrain}
 pretrain_dir=work_dirs/$(basename "$pretrain_config" .py)
 
-if [ -z "$pretrained" ]; then
-  log "3/6 pretrain, 4/6 convert: skipped, $config trains from scratch"
-else
+log "2/6 data"
+# The detection set, and the classification set if the detector starts from a pretraining:
+# generated side by side (one core each).
+cls_pid=
+if [ -n "$pretrained" ]; then
   if [ -f "$cls_dir/meta/train.txt" ] && [ -f "$cls_dir/meta/val.txt" ]; then
     log "toy classification set found in $cls_dir (delete it to regenerate)"
   else
-    run_stage data "is sa_mmdet importable by $py? delete $cls_dir and re-run" \
-      "$py" tools/dataset_converters/generate_toy_classification.py "$cls_dir"
+    "$py" tools/dataset_converters/generate_toy_classification.py "$cls_dir" &
+    cls_pid=$!
   fi
+fi
+if [ -f "$coco_dir/annotations/instances_train.json" ] \
+    && [ -f "$coco_dir/annotations/instances_val.json" ]; then
+  log "toy detection set found in $coco_dir (delete it to regenerate)"
+else
+  run_stage data "is sa_mmdet importable by $py? delete $coco_dir and re-run" \
+    "$py" tools/dataset_converters/generate_toy_coco.py "$coco_dir"
+fi
+if [ -n "$cls_pid" ]; then
+  run_stage data "is sa_mmdet importable by $py? delete $cls_dir and re-run" wait "$cls_pid"
+fi
 
+if [ -z "$pretrained" ]; then
+  log "3/6 pretrain, 4/6 convert: skipped, $config trains from scratch"
+else
   log "3/6 pretrain $pretrain_config"
   if finished "$pretrain_dir"; then
     log "$pretrain_dir already has $(cat "$pretrain_dir/last_checkpoint"); skipping (RETRAIN=1 to redo)"
