@@ -8,11 +8,11 @@ groups (see :mod:`.shuffle_attention_torch` for the math). Two custom ops,
 registered with :mod:`torch.library` so that ``torch.compile``,
 ``torch.export`` and :func:`torch.library.opcheck` see through them:
 
-- ``sa_mmdet::shuffle_attention_forward(x, weight, bias, eps, shuffle)``
+- ``sa_mmdet::shuffle_attention_forward(x, weight, bias, eps)``
   returns the output and each plane's mean and inverse std; differentiable
   in ``x``, ``weight`` and ``bias`` through
 - ``sa_mmdet::shuffle_attention_backward(grad_out, x, weight, bias, mean,
-  rstd, shuffle)``, which returns the three gradients.
+  rstd)``, which returns the three gradients.
 
 While a model is exported or traced (ONNX with either exporter,
 ``torch.export``, ``torch.jit.trace``), :func:`shuffle_attention` takes the
@@ -137,38 +137,29 @@ def _kernel_applies(backend: str, x: Tensor, weight: Tensor, *others: Tensor) ->
 
 
 @torch.library.custom_op('sa_mmdet::shuffle_attention_forward', mutates_args=())
-def _forward(
-    x: Tensor, weight: Tensor, bias: Tensor, eps: float, shuffle: bool
-) -> Tuple[Tensor, Tensor, Tensor]:
-    out = torch.empty_like(x)
-    mean, rstd = forward_torch(x, weight, bias, eps, shuffle, out)
-    return out, mean, rstd
+def _forward(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tuple[Tensor, Tensor, Tensor]:
+    return forward_torch(x, weight, bias, eps)
 
 
 def _forward_cpu(
-    x: Tensor, weight: Tensor, bias: Tensor, eps: float, shuffle: bool
+    x: Tensor, weight: Tensor, bias: Tensor, eps: float
 ) -> Tuple[Tensor, Tensor, Tensor]:
-    out = torch.empty_like(x)
     if _kernel_applies('cpp', x, weight, bias):
-        mean, rstd = _ext.shuffle_attention_forward(x, weight, bias, eps, shuffle, out)
-    else:
-        mean, rstd = forward_torch(x, weight, bias, eps, shuffle, out)
-    return out, mean, rstd
+        return _ext.shuffle_attention_forward(x, weight, bias, eps)
+    return forward_torch(x, weight, bias, eps)
 
 
 def _forward_cuda(
-    x: Tensor, weight: Tensor, bias: Tensor, eps: float, shuffle: bool
+    x: Tensor, weight: Tensor, bias: Tensor, eps: float
 ) -> Tuple[Tensor, Tensor, Tensor]:
     if _kernel_applies('triton', x, weight, bias):
-        return _triton_kernels().sa_forward_triton(x, weight, bias, eps, shuffle)
-    out = torch.empty_like(x)
-    mean, rstd = forward_torch(x, weight, bias, eps, shuffle, out)
-    return out, mean, rstd
+        return _triton_kernels().sa_forward_triton(x, weight, bias, eps)
+    return forward_torch(x, weight, bias, eps)
 
 
 @_forward.register_fake
 def _forward_fake(
-    x: Tensor, weight: Tensor, bias: Tensor, eps: float, shuffle: bool
+    x: Tensor, weight: Tensor, bias: Tensor, eps: float
 ) -> Tuple[Tensor, Tensor, Tensor]:
     stats = x.new_empty(x.shape[:2], dtype=weight.dtype)
     return torch.empty_like(x), stats, torch.empty_like(stats)
@@ -185,12 +176,9 @@ def _backward(
     bias: Tensor,
     mean: Tensor,
     rstd: Tensor,
-    shuffle: bool,
 ) -> Tuple[Tensor, Tensor, Tensor]:
     grad_x = torch.empty_like(x)
-    grad_weight, grad_bias = backward_torch(
-        _like(grad_out, x), x, weight, bias, mean, rstd, shuffle, grad_x
-    )
+    grad_weight, grad_bias = backward_torch(_like(grad_out, x), x, weight, bias, mean, rstd, grad_x)
     return grad_x, grad_weight, grad_bias
 
 
@@ -201,18 +189,15 @@ def _backward_cpu(
     bias: Tensor,
     mean: Tensor,
     rstd: Tensor,
-    shuffle: bool,
 ) -> Tuple[Tensor, Tensor, Tensor]:
     grad_out = _like(grad_out, x)
     grad_x = torch.empty_like(x)
     if _kernel_applies('cpp', x, weight, bias, grad_out, mean, rstd):
         grad_weight, grad_bias = _ext.shuffle_attention_backward(
-            grad_out, x, weight, bias, mean, rstd, shuffle, grad_x
+            grad_out, x, weight, bias, mean, rstd, grad_x
         )
     else:
-        grad_weight, grad_bias = backward_torch(
-            grad_out, x, weight, bias, mean, rstd, shuffle, grad_x
-        )
+        grad_weight, grad_bias = backward_torch(grad_out, x, weight, bias, mean, rstd, grad_x)
     return grad_x, grad_weight, grad_bias
 
 
@@ -223,13 +208,12 @@ def _backward_cuda(
     bias: Tensor,
     mean: Tensor,
     rstd: Tensor,
-    shuffle: bool,
 ) -> Tuple[Tensor, Tensor, Tensor]:
     grad_out = _like(grad_out, x)
     if _kernel_applies('triton', x, weight, bias, grad_out, mean, rstd):
-        return _triton_kernels().sa_backward_triton(grad_out, x, weight, bias, mean, rstd, shuffle)
+        return _triton_kernels().sa_backward_triton(grad_out, x, weight, bias, mean, rstd)
     grad_x = torch.empty_like(x)
-    grad_weight, grad_bias = backward_torch(grad_out, x, weight, bias, mean, rstd, shuffle, grad_x)
+    grad_weight, grad_bias = backward_torch(grad_out, x, weight, bias, mean, rstd, grad_x)
     return grad_x, grad_weight, grad_bias
 
 
@@ -241,7 +225,6 @@ def _backward_fake(
     bias: Tensor,
     mean: Tensor,
     rstd: Tensor,
-    shuffle: bool,
 ) -> Tuple[Tensor, Tensor, Tensor]:
     return torch.empty_like(x), torch.empty_like(weight), torch.empty_like(bias)
 
@@ -258,19 +241,18 @@ def _is_channels_last(x: Tensor) -> bool:
 
 
 def _setup_context(ctx, inputs: tuple, output: tuple) -> None:
-    x, weight, bias, _, shuffle = inputs
+    x, weight, bias, _ = inputs
     _, mean, rstd = output
     ctx.mark_non_differentiable(mean, rstd)
     ctx.save_for_backward(x, weight, bias, mean, rstd)
-    ctx.shuffle = shuffle
 
 
 def _backward_formula(ctx, grad_out: Tensor, grad_mean: Tensor, grad_rstd: Tensor) -> tuple:
     x, weight, bias, mean, rstd = ctx.saved_tensors
     grad_x, grad_weight, grad_bias = torch.ops.sa_mmdet.shuffle_attention_backward(
-        grad_out, x, weight, bias, mean, rstd, ctx.shuffle
+        grad_out, x, weight, bias, mean, rstd
     )
-    return grad_x, grad_weight, grad_bias, None, None
+    return grad_x, grad_weight, grad_bias, None
 
 
 torch.library.register_autograd(
@@ -322,7 +304,6 @@ def shuffle_attention(
     bias: Tensor,
     groups: int,
     eps: float = 1e-5,
-    shuffle: bool = True,
 ) -> Tensor:
     """Shuffle Attention on an (N, C, H, W) tensor through the operator.
 
@@ -334,10 +315,6 @@ def shuffle_attention(
         groups (int): Number of SA groups ``G``; must be even.
         eps (float): Epsilon of the spatial-attention normalisation.
             Defaults to 1e-5.
-        shuffle (bool): Whether ``x`` is in pre-shuffle order and the output
-            is to be shuffled (ShuffleAttention); ``False`` when ``x`` is
-            already in shuffled order and the output keeps that order.
-            Defaults to True.
 
     Returns:
         Tensor: Output of the shape and dtype of ``x``; empty (and a new
@@ -354,11 +331,9 @@ def shuffle_attention(
     dtype = opmath_dtype(x.dtype)
     weight, bias = weight.reshape(-1).to(dtype), bias.reshape(-1).to(dtype)
     if is_exporting():  # standard ops, which the exporters translate
-        return shuffle_attention_export(x, weight, bias, groups, eps, shuffle)
+        return shuffle_attention_export(x, weight, bias, groups, eps)
     if x.numel() == 0:  # N, H or W is 0: no plane to normalise
         return empty_sa_output(x, weight, bias)
-    if not shuffle:  # shuffled order: channel c uses the parameters of pre-shuffle channel
-        weight, bias = weight.repeat_interleave(2), bias.repeat_interleave(2)
     if not (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)):
         x = x.contiguous()
-    return torch.ops.sa_mmdet.shuffle_attention_forward(x, weight, bias, eps, shuffle)[0]
+    return torch.ops.sa_mmdet.shuffle_attention_forward(x, weight, bias, eps)[0]

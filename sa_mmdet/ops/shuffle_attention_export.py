@@ -7,9 +7,8 @@ from its mean and variance and the gate parameters, which maps to ReduceMean,
 Sub, Mul, Add, Pow, Sigmoid. The per-channel constants depend on the
 parameters only, so both exporters fold them into initializers. The channel
 shuffle is a Reshape/Transpose/Reshape whose shape is built from the runtime
-batch and image size, so these stay dynamic (``shuffle=False``: no
-shuffle). It computes the same function as the
-operator (see :mod:`.shuffle_attention_torch`).
+batch and image size, so these stay dynamic. It computes the same function as
+the operator (see :mod:`.shuffle_attention_torch`).
 """
 
 import torch
@@ -26,21 +25,17 @@ def is_exporting() -> bool:
     return torch.onnx.is_in_onnx_export() or torch.jit.is_tracing() or torch.compiler.is_exporting()
 
 
-def _per_channel(t: Tensor, channels: int, shuffle: bool) -> Tensor:
+def _per_channel(t: Tensor, channels: int) -> Tensor:
     """Parameter ``t`` (2k elements) for each of the ``channels``, shape (1, C, 1, 1).
 
-    Pre-shuffle channel ``c`` uses ``t[c % 2k]``; in shuffled order channel ``i``
-    is pre-shuffle channel ``(i % 2) * C / 2 + i // 2``, which uses
-    ``t[(i // 2) % 2k]`` (``G`` even). Written in ops that both exporters fold
-    (Concat, Reshape; the TorchScript one folds no Tile or Expand).
+    Pre-shuffle channel ``c`` uses ``t[c % 2k]``. Written in ops that both
+    exporters fold (Concat, Reshape; the TorchScript one folds no Tile or Expand).
     """
-    if not shuffle:
-        t = torch.stack([t, t], dim=1).reshape(-1)
     return torch.cat([t] * (channels // t.numel())).view(1, channels, 1, 1)
 
 
 def shuffle_attention_export(
-    x: Tensor, weight: Tensor, bias: Tensor, groups: int, eps: float, shuffle: bool
+    x: Tensor, weight: Tensor, bias: Tensor, groups: int, eps: float
 ) -> Tensor:
     """Shuffle Attention of the operator's contract in standard tensor ops.
 
@@ -49,12 +44,8 @@ def shuffle_attention_export(
         weight (Tensor): Gate weights, 2k elements: the channel-attention
             weights, then the spatial-attention ones.
         bias (Tensor): Gate biases, 2k elements.
-        groups (int): Number of SA groups ``G``; even when ``shuffle`` is
-            False.
+        groups (int): Number of SA groups ``G``.
         eps (float): Epsilon of the spatial-attention normalisation.
-        shuffle (bool): Whether ``x`` is in pre-shuffle order and the output
-            is shuffled; False: ``x`` is in shuffled order, which the output
-            keeps.
 
     Returns:
         Tensor: The output, of the dtype of ``x``.
@@ -65,7 +56,7 @@ def shuffle_attention_export(
     channel_weight = torch.cat([weight[:half], weight[half:] * 0])
     spatial_weight = torch.cat([weight[:half] * 0, weight[half:]])
     channel_weight, spatial_weight, bias = (
-        _per_channel(t, channels, shuffle) for t in (channel_weight, spatial_weight, bias)
+        _per_channel(t, channels) for t in (channel_weight, spatial_weight, bias)
     )
     xf = x if x.dtype == weight.dtype else x.to(weight.dtype)
     mean = xf.mean((2, 3), keepdim=True)
@@ -78,7 +69,5 @@ def shuffle_attention_export(
     logit = (spatial_weight * rstd) * centered + (channel_weight * mean + bias)
     out = xf * torch.sigmoid(logit)
     out = out if out.dtype == x.dtype else out.to(x.dtype)
-    if not shuffle:
-        return out
     n, _, h, w = x.shape
     return out.reshape(n, 2, channels // 2, h, w).transpose(1, 2).reshape(n, channels, h, w)

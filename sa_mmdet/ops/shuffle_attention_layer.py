@@ -82,7 +82,7 @@ def _layer_composite(
 ) -> Tensor:
     weight, bias = sa_gate_params(cweight, cbias, sweight, sbias, gn_weight, gn_bias)
     out, _, _ = torch.ops.sa_mmdet.shuffle_attention_forward(
-        x, weight.reshape(-1), bias.reshape(-1), eps, True
+        x, weight.reshape(-1), bias.reshape(-1), eps
     )
     return out
 

@@ -41,27 +41,24 @@ from torch import Tensor
 CHUNK_NUMEL = 1 << 19
 
 
-def plane_view(t: Tensor, params: int, shuffle: bool) -> Tensor:
-    """View an (N, C, H, W) SA input as (N, R, C / (R * P), P, H * W) planes.
+def plane_view(t: Tensor, params: int) -> Tensor:
+    """View an (N, C, H, W) SA input as (N, 2, C / 2P, P, H * W) planes.
 
-    Element ``[n, r, g, j]`` is channel ``(r * C / R) + g * P + j``, so the
+    Element ``[n, r, g, j]`` is channel ``(r * C / 2) + g * P + j``, so the
     last-but-one axis is the gate parameter ``j`` and a chunk along the first
-    three axes is a dense block of memory. ``R = 2`` for an input in
-    pre-shuffle order (``shuffle=True``: the two halves of the channels are
-    interleaved by the shuffle), else 1.
+    three axes is a dense block of memory; the shuffle interleaves the two
+    halves ``r``.
 
     Args:
         t (Tensor): Tensor of shape (N, C, H, W) whose H and W dims can be
             merged (contiguous or channels_last).
         params (int): Number of gate parameters ``P``.
-        shuffle (bool): Whether the output of SA is shuffled.
 
     Returns:
         Tensor: A view of ``t``.
     """
     n, c, h, w = t.shape
-    rows = 2 if shuffle else 1
-    return t.view(n, rows, c // (rows * params), params, h * w)
+    return t.view(n, 2, c // (2 * params), params, h * w)
 
 
 def shuffled_output_view(t: Tensor, params: int) -> Tensor:
@@ -78,10 +75,6 @@ def shuffled_output_view(t: Tensor, params: int) -> Tensor:
     """
     n, c, h, w = t.shape
     return t.view(n, c // (2 * params), params, 2, h * w).permute(0, 3, 1, 2, 4)
-
-
-def _output_view(t: Tensor, params: int, shuffle: bool) -> Tensor:
-    return shuffled_output_view(t, params) if shuffle else plane_view(t, params, False)
 
 
 def _chunk_sizes(shape: Sequence[int], device: torch.device) -> Tuple[int, int, int]:
@@ -138,24 +131,22 @@ def _scratch(buffers: List[Tensor], like: Tensor) -> List[Tensor]:
 
 
 def forward_torch(
-    x: Tensor, weight: Tensor, bias: Tensor, eps: float, shuffle: bool, out: Tensor
-) -> Tuple[Tensor, Tensor]:
-    """Write Shuffle Attention of ``x`` into ``out``; return the plane statistics.
+    x: Tensor, weight: Tensor, bias: Tensor, eps: float
+) -> Tuple[Tensor, Tensor, Tensor]:
+    """Shuffle Attention of ``x`` and the plane statistics.
 
     Args:
         x (Tensor): Input (N, C, H, W), H and W mergeable.
         weight (Tensor): Gate weights, P elements, in the compute dtype.
         bias (Tensor): Gate biases, P elements, in the compute dtype.
         eps (float): Epsilon of the spatial-attention normalisation.
-        shuffle (bool): Whether the output is shuffled.
-        out (Tensor): Output like ``x``; may be ``x`` itself if not ``shuffle``.
 
     Returns:
-        tuple[Tensor, Tensor]: ``mean`` and ``rstd`` of every plane, (N, C),
-        in the dtype of ``weight``.
+        tuple[Tensor, Tensor, Tensor]: The output, like ``x``, and ``mean`` and
+        ``rstd`` of every plane, (N, C), in the dtype of ``weight``.
     """
-    params = weight.numel()
-    x5, out5 = plane_view(x, params, shuffle), _output_view(out, params, shuffle)
+    params, out = weight.numel(), torch.empty_like(x)
+    x5, out5 = plane_view(x, params), shuffled_output_view(out, params)
     rows, hw = x5.shape[:3], x5.shape[-1]
     dtype = weight.dtype
     weight, bias = weight.view(params, 1), bias.view(params, 1)
@@ -185,7 +176,7 @@ def forward_torch(
         ds = _half(d, 1)
         ds.mul_(torch.mul(sweight, _half(rk, 1))).add_(sbias).sigmoid_()
         torch.mul(_half(xk, 1), ds, out=os)
-    return mean.view(x.shape[:2]), rstd.view(x.shape[:2])
+    return out, mean.view(x.shape[:2]), rstd.view(x.shape[:2])
 
 
 def backward_torch(
@@ -195,7 +186,6 @@ def backward_torch(
     bias: Tensor,
     mean: Tensor,
     rstd: Tensor,
-    shuffle: bool,
     grad_x: Tensor,
 ) -> Tuple[Tensor, Tensor]:
     """Write the input gradient of :func:`forward_torch` into ``grad_x``.
@@ -207,15 +197,14 @@ def backward_torch(
         bias (Tensor): Gate biases, P elements, in the compute dtype.
         mean (Tensor): The forward's plane means, (N, C).
         rstd (Tensor): The forward's plane inverse std, (N, C).
-        shuffle (bool): Whether the output was shuffled.
         grad_x (Tensor): Output like ``x``.
 
     Returns:
         tuple[Tensor, Tensor]: Gradients of ``weight`` and ``bias`` (P,).
     """
     params = weight.numel()
-    x5, g5 = plane_view(x, params, shuffle), _output_view(grad_out, params, shuffle)
-    dx5 = plane_view(grad_x, params, shuffle)
+    x5, g5 = plane_view(x, params), shuffled_output_view(grad_out, params)
+    dx5 = plane_view(grad_x, params)
     hw = x5.shape[-1]
     dtype = mean.dtype
     mean, rstd = mean.view(*x5.shape[:-1], 1), rstd.view(*x5.shape[:-1], 1)

@@ -128,11 +128,9 @@ def test_gradcheck_through_the_kernel(backends, make_case):
             sa.cweight, sa.cbias, sa.sweight, sa.sbias, sa.gn.weight, sa.gn.bias
         )
     )
-    for shuffle in (True, False):
-        assert torch.autograd.gradcheck(
-            lambda x, w, b, shuffle=shuffle: shuffle_attention(x, w, b, 4, shuffle=shuffle),
-            (x.requires_grad_(), weight, bias),
-        )
+    assert torch.autograd.gradcheck(
+        lambda x, w, b: shuffle_attention(x, w, b, 4), (x.requires_grad_(), weight, bias)
+    )
     assert backends and all(backends)
 
 

@@ -132,7 +132,6 @@ def test_autocast_float16_keeps_fp32_statistics(randomize_sa, sa_reference):
             torch.randn(4, device='cuda'),
             torch.randn(4, device='cuda'),
             1e-5,
-            True,
         )
         got = sa(x.cuda().half())
     assert out.dtype == got.dtype == torch.float16 and mean.dtype == torch.float32

@@ -19,23 +19,20 @@ def gate_params(channels: int, groups: int, dtype=torch.float32, seed: int = 0):
 
 
 @pytest.mark.parametrize('kernels', [True, False], ids=['kernels', 'pytorch'])
-@pytest.mark.parametrize('shuffle', [True, False])
-def test_opcheck_forward_and_backward(kernels, shuffle):
+def test_opcheck_forward_and_backward(kernels):
     # schema, fake (meta) implementation, autograd registration and AOT dispatch
     weight, bias, gen = gate_params(64, 8)
-    if not shuffle:  # the folded form: P = 4k parameters in shuffled order
-        weight, bias = weight.repeat_interleave(2), bias.repeat_interleave(2)
     x = torch.randn(2, 64, 5, 7, generator=gen)
     with sa_kernel_enabled(kernels):
-        out, mean, rstd = OPS.shuffle_attention_forward(x, weight, bias, 1e-5, shuffle)
+        out, mean, rstd = OPS.shuffle_attention_forward(x, weight, bias, 1e-5)
         grad = torch.randn(out.shape, generator=gen)
         torch.library.opcheck(
             OPS.shuffle_attention_forward,
-            (x.requires_grad_(), weight.requires_grad_(), bias.requires_grad_(), 1e-5, shuffle),
+            (x.requires_grad_(), weight.requires_grad_(), bias.requires_grad_(), 1e-5),
         )
         torch.library.opcheck(
             OPS.shuffle_attention_backward,
-            (grad, x.detach(), weight.detach(), bias.detach(), mean, rstd, shuffle),
+            (grad, x.detach(), weight.detach(), bias.detach(), mean, rstd),
         )
 
 
@@ -44,7 +41,7 @@ def test_statistics_are_those_of_each_plane():
     x = torch.randn(2, 32, 6, 5, generator=gen) * 3 + 1
     for kernels in (True, False):
         with sa_kernel_enabled(kernels):
-            _, mean, rstd = OPS.shuffle_attention_forward(x, weight, bias, 1e-5, True)
+            _, mean, rstd = OPS.shuffle_attention_forward(x, weight, bias, 1e-5)
         torch.testing.assert_close(mean, x.mean((2, 3)))
         torch.testing.assert_close(rstd, (x.var((2, 3), unbiased=False) + 1e-5).rsqrt())
 
@@ -92,7 +89,7 @@ def test_autocast_bfloat16_keeps_fp32_statistics_and_the_input_dtype(kernels):
     weight, bias, gen = gate_params(64, 8)
     x = torch.randn(2, 64, 7, 9, generator=gen) * 2 + 3
     with sa_kernel_enabled(kernels), torch.autocast('cpu', dtype=torch.bfloat16):
-        out, mean, rstd = OPS.shuffle_attention_forward(x.bfloat16(), weight, bias, 1e-5, True)
+        out, mean, rstd = OPS.shuffle_attention_forward(x.bfloat16(), weight, bias, 1e-5)
     assert out.dtype == torch.bfloat16 and mean.dtype == rstd.dtype == torch.float32
     # statistics of the bf16 input, accumulated in fp32
     torch.testing.assert_close(mean, x.bfloat16().float().mean((2, 3)), rtol=1e-5, atol=1e-5)
@@ -122,13 +119,12 @@ def test_gate_params_flow_into_the_operator(sa_reference, randomize_sa):
 
 
 @pytest.mark.parametrize('shape', [(0, 64, 3, 3), (2, 64, 0, 5), (2, 64, 3, 0)])
-@pytest.mark.parametrize('shuffle', [True, False])
-def test_empty_input_gives_an_empty_output_and_zero_gradients(shape, shuffle):
+def test_empty_input_gives_an_empty_output_and_zero_gradients(shape):
     # Rule: N, H or W may be 0 (no plane statistic is computed: it would be NaN).
     weight, bias, _ = gate_params(64, 8)
     weight, bias = weight.view(2, -1).requires_grad_(), bias.view(2, -1).requires_grad_()
     x = torch.randn(shape, dtype=torch.bfloat16, requires_grad=True)
-    out = shuffle_attention(x, weight, bias, 8, shuffle=shuffle)
+    out = shuffle_attention(x, weight, bias, 8)
     assert out.shape == shape and out.dtype == torch.bfloat16
     grads = torch.autograd.grad(out.sum(), [x, weight, bias])
     assert grads[0].shape == shape

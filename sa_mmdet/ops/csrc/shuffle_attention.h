@@ -8,18 +8,16 @@
 
 namespace sa_mmdet {
 
-// Writes SA of the contiguous (N, C, H, W) tensor x into out (which may be
-// x itself when shuffle is false); returns the per-(n, c) mean and inverse
-// std, each (N, C), in the dtype of weight.
-std::tuple<at::Tensor, at::Tensor> shuffle_attention_forward(
-    const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
-    double eps, bool shuffle, at::Tensor& out);
+// Returns SA of the contiguous (N, C, H, W) tensor x, channel-shuffled, and
+// the per-(n, c) mean and inverse std, each (N, C), in the dtype of weight.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> shuffle_attention_forward(
+    const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps);
 
 // Writes the input gradient into grad_x; returns the gradients of weight and
 // bias (summed in a fixed order: bit-identical runs).
 std::tuple<at::Tensor, at::Tensor> shuffle_attention_backward(
     const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& weight,
     const at::Tensor& bias, const at::Tensor& mean, const at::Tensor& rstd,
-    bool shuffle, at::Tensor& grad_x);
+    at::Tensor& grad_x);
 
 }  // namespace sa_mmdet

@@ -31,7 +31,7 @@ const auto& forward_op() {
       c10::Dispatcher::singleton()
           .findSchemaOrThrow("sa_mmdet::shuffle_attention_forward", "")
           .typed<std::tuple<at::Tensor, at::Tensor, at::Tensor>(
-              const at::Tensor&, const at::Tensor&, const at::Tensor&, double, bool)>();
+              const at::Tensor&, const at::Tensor&, const at::Tensor&, double)>();
   return op;
 }
 
@@ -41,19 +41,17 @@ const auto& backward_op() {
           .findSchemaOrThrow("sa_mmdet::shuffle_attention_backward", "")
           .typed<std::tuple<at::Tensor, at::Tensor, at::Tensor>(
               const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
-              const at::Tensor&, const at::Tensor&, bool)>();
+              const at::Tensor&, const at::Tensor&)>();
   return op;
 }
 
 class ShuffleAttentionFunction : public torch::autograd::Function<ShuffleAttentionFunction> {
  public:
   static variable_list forward(AutogradContext* ctx, const at::Tensor& x,
-                               const at::Tensor& weight, const at::Tensor& bias, double eps,
-                               bool shuffle) {
+                               const at::Tensor& weight, const at::Tensor& bias, double eps) {
     at::AutoDispatchBelowADInplaceOrView guard;
-    auto [out, mean, rstd] = forward_op().call(x, weight, bias, eps, shuffle);
+    auto [out, mean, rstd] = forward_op().call(x, weight, bias, eps);
     ctx->save_for_backward({x, weight, bias, mean, rstd});
-    ctx->saved_data["shuffle"] = shuffle;
     ctx->mark_non_differentiable({mean, rstd});
     return {out, mean, rstd};
   }
@@ -61,17 +59,16 @@ class ShuffleAttentionFunction : public torch::autograd::Function<ShuffleAttenti
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     auto [grad_x, grad_weight, grad_bias] =
-        backward_op().call(grads[0], saved[0], saved[1], saved[2], saved[3], saved[4],
-                           ctx->saved_data["shuffle"].toBool());
-    return {grad_x, grad_weight, grad_bias, at::Tensor(), at::Tensor()};
+        backward_op().call(grads[0], saved[0], saved[1], saved[2], saved[3], saved[4]);
+    return {grad_x, grad_weight, grad_bias, at::Tensor()};
   }
 };
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> forward_autograd(const at::Tensor& x,
                                                                 const at::Tensor& weight,
                                                                 const at::Tensor& bias,
-                                                                double eps, bool shuffle) {
-  auto out = ShuffleAttentionFunction::apply(x, weight, bias, eps, shuffle);
+                                                                double eps) {
+  auto out = ShuffleAttentionFunction::apply(x, weight, bias, eps);
   return {out[0], out[1], out[2]};
 }
 
@@ -96,7 +93,7 @@ class ShuffleAttentionLayerFunction
     const auto weight = at::cat({cweight.reshape_symint({k}), sweight_flat * gn_weight});
     const auto bias = at::cat(
         {cbias.reshape_symint({k}), at::addcmul(sbias.reshape_symint({k}), sweight_flat, gn_bias)});
-    auto [out, mean, rstd] = forward_op().call(x, weight, bias, eps, true);
+    auto [out, mean, rstd] = forward_op().call(x, weight, bias, eps);
     ctx->save_for_backward(
         {x, weight, bias, mean, rstd, cweight, cbias, sweight, sbias, gn_weight, gn_bias});
     return out;
@@ -106,8 +103,8 @@ class ShuffleAttentionLayerFunction
     const auto saved = ctx->get_saved_variables();
     const auto &cweight = saved[5], &cbias = saved[6], &sweight = saved[7], &sbias = saved[8];
     const auto &gn_weight = saved[9], &gn_bias = saved[10];
-    auto [grad_x, grad_weight, grad_bias] = backward_op().call(
-        grads[0], saved[0], saved[1], saved[2], saved[3], saved[4], true);
+    auto [grad_x, grad_weight, grad_bias] =
+        backward_op().call(grads[0], saved[0], saved[1], saved[2], saved[3], saved[4]);
     const c10::SymInt k = gn_weight.sym_numel();
     // [channel branch, spatial branch] of each gate gradient
     const auto weight_c = grad_weight.narrow_symint(0, 0, k);

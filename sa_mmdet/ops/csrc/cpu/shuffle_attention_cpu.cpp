@@ -7,9 +7,8 @@
 // input is read from memory once, and while it computes, the thread prefetches
 // the plane it handles next. Input channel c of a plane uses gate
 // parameter j = c % P (P = weight.numel()); j < P / 2 is channel attention,
-// j >= P / 2 spatial attention. With shuffle the plane is written to output
-// channel 2 * (c % (C / 2)) + c / (C / 2) (the channel shuffle with two
-// groups), else to channel c, which may be the input itself (in place).
+// j >= P / 2 spatial attention. The plane is written to output channel
+// 2 * (c % (C / 2)) + c / (C / 2) (the channel shuffle with two groups).
 //
 // Backward sums the parameter gradients of each plane, then adds these up in
 // plane order, so the result does not depend on thread timing.
@@ -184,7 +183,6 @@ struct Planes {
   int64_t channels;  // C
   int64_t plane;     // H * W
   int64_t params;    // P
-  bool shuffle;
 };
 
 // Walks the planes p = n * C + c from a first one on: the channel c, its gate
@@ -201,7 +199,7 @@ struct PlaneCursor {
   // the channel shuffle with two groups sends channel c to 2 * (c % (C / 2)) + c / (C / 2)
   SA_INLINE int64_t out_plane() const {
     const int64_t half = planes.channels / 2;
-    const int64_t out = !planes.shuffle ? c : c < half ? 2 * c : 2 * (c - half) + 1;
+    const int64_t out = c < half ? 2 * c : 2 * (c - half) + 1;
     return n * planes.channels + out;
   }
   SA_INLINE void next() {
@@ -367,8 +365,7 @@ SA_DEFINE_RANGES(c10::Half)
 // Planes per parallel task: enough elements to amortise the task overhead.
 int64_t grain(int64_t plane) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(plane, 1)); }
 
-void check_inputs(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
-                  bool shuffle) {
+void check_inputs(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
   TORCH_CHECK(x.device().is_cpu() && x.dim() == 4 && x.is_contiguous(),
               "shuffle_attention: x must be a contiguous (N, C, H, W) CPU tensor");
   TORCH_CHECK(x.numel() > 0, "shuffle_attention: x must not be empty");
@@ -378,31 +375,27 @@ void check_inputs(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
               "shuffle_attention: weight and bias must be contiguous and of dtype ", op_dtype);
   const int64_t channels = x.size(1), params = weight.numel();
   TORCH_CHECK(bias.numel() == params && params > 0 && params % 2 == 0 &&
-                  channels % params == 0 && (!shuffle || channels % 2 == 0),
+                  channels % params == 0,
               "shuffle_attention: bad weight/bias size ", params, " for C=", channels);
 }
 
-Planes planes_of(const at::Tensor& x, const at::Tensor& weight, bool shuffle) {
-  return {x.size(1), x.size(2) * x.size(3), weight.numel(), shuffle};
+Planes planes_of(const at::Tensor& x, const at::Tensor& weight) {
+  return {x.size(1), x.size(2) * x.size(3), weight.numel()};
 }
 
 }  // namespace
 
-std::tuple<at::Tensor, at::Tensor> shuffle_attention_forward(
-    const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
-    double eps, bool shuffle, at::Tensor& out) {
-  check_inputs(x, weight, bias, shuffle);
-  TORCH_CHECK(out.sizes() == x.sizes() && out.scalar_type() == x.scalar_type() &&
-                  out.is_contiguous() && (!shuffle || !out.is_same(x)),
-              "shuffle_attention: out must be a contiguous tensor like x (x itself only "
-              "without shuffle)");
+std::tuple<at::Tensor, at::Tensor, at::Tensor> shuffle_attention_forward(
+    const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps) {
+  check_inputs(x, weight, bias);
+  auto out = at::empty_like(x);
   const int64_t rows = x.size(0) * x.size(1);
   auto mean = at::empty({x.size(0), x.size(1)}, weight.options());
   auto rstd = at::empty_like(mean);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, x.scalar_type(),
                                   "shuffle_attention_forward", [&] {
     using op = op_t<scalar_t>;
-    const ForwardArgs<scalar_t> args{planes_of(x, weight, shuffle),
+    const ForwardArgs<scalar_t> args{planes_of(x, weight),
                                      x.const_data_ptr<scalar_t>(), out.data_ptr<scalar_t>(),
                                      weight.const_data_ptr<op>(), bias.const_data_ptr<op>(),
                                      mean.data_ptr<op>(), rstd.data_ptr<op>(),
@@ -410,14 +403,14 @@ std::tuple<at::Tensor, at::Tensor> shuffle_attention_forward(
     at::parallel_for(0, rows, grain(args.planes.plane),
                      [&](int64_t begin, int64_t end) { run_forward(args, begin, end); });
   });
-  return {mean, rstd};
+  return {out, mean, rstd};
 }
 
 std::tuple<at::Tensor, at::Tensor> shuffle_attention_backward(
     const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& weight,
     const at::Tensor& bias, const at::Tensor& mean, const at::Tensor& rstd,
-    bool shuffle, at::Tensor& grad_x) {
-  check_inputs(x, weight, bias, shuffle);
+    at::Tensor& grad_x) {
+  check_inputs(x, weight, bias);
   for (const at::Tensor* t : std::initializer_list<const at::Tensor*>{&grad_out, &grad_x}) {
     TORCH_CHECK(t->sizes() == x.sizes() && t->scalar_type() == x.scalar_type() &&
                     t->is_contiguous(),
@@ -436,7 +429,7 @@ std::tuple<at::Tensor, at::Tensor> shuffle_attention_backward(
     using op = op_t<scalar_t>;
     std::vector<op> partial(2 * rows);  // per plane: weight, then bias gradients
     const BackwardArgs<scalar_t> args{
-        planes_of(x, weight, shuffle), grad_out.const_data_ptr<scalar_t>(),
+        planes_of(x, weight), grad_out.const_data_ptr<scalar_t>(),
         x.const_data_ptr<scalar_t>(), grad_x.data_ptr<scalar_t>(),
         weight.const_data_ptr<op>(), bias.const_data_ptr<op>(), mean.const_data_ptr<op>(),
         rstd.const_data_ptr<op>(), partial.data(), partial.data() + rows};
