@@ -3,8 +3,8 @@
 The contract is that of the C++ CPU kernel (``sa_mmdet/ops/csrc/cpu/shuffle_attention_cpu.cpp``). A
 plane is one (n, c) slice of ``L = H * W`` elements of a contiguous (N, C, H, W) input; plane (n, c)
 uses gate parameter ``j = c % P``: channel attention ``y = x * sigmoid(w_j * mean + b_j)`` for ``j <
-P / 2``, else spatial attention ``y = x * sigmoid(w_j * rstd * (x - mean) + b_j)``. With the
-shuffle, input plane (n, c) is stored to output channel ``2 * (c % (C / 2)) + c // (C / 2)``.
+P / 2``, else spatial attention ``y = x * sigmoid(w_j * rstd * (x - mean) + b_j)``. Input plane
+(n, c) is stored to output channel ``2 * (c % (C / 2)) + c // (C / 2)`` (the channel shuffle).
 
 Tile kernels hold ``ROWS`` whole planes in registers (``L <= TILE_MAX``); loop kernels read a
 larger plane twice (reduce, then write) on a persistent grid, so its second read mostly hits L2.
@@ -15,7 +15,7 @@ reaches both kernels. The design and its figures: docs/performance.md, "The Trit
 Only ``tl`` features of Triton 3.0-3.6 are used; no CUDA C, no inline PTX.
 """
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 import triton
@@ -43,14 +43,11 @@ def _gate_coefs(w, b, mean, rstd, spatial):
 
 
 @triton.jit
-def _out_plane(p, C, SHUFFLE: tl.constexpr):
-    """Output plane of input plane ``p = n * C + c``."""
-    if SHUFFLE:
-        half = C // 2
-        c = p % C
-        return p - c + 2 * (c % half) + c // half
-    else:
-        return p
+def _out_plane(p, C):
+    """Output plane of input plane ``p = n * C + c`` (the channel shuffle with 2 groups)."""
+    half = C // 2
+    c = p % C
+    return p - c + 2 * (c % half) + c // half
 
 
 @triton.jit
@@ -66,7 +63,6 @@ def _fwd_tile_kernel(
     P,
     L,
     eps,
-    SHUFFLE: tl.constexpr,
     L_DIV: tl.constexpr,
     BLOCK: tl.constexpr,
     ROWS: tl.constexpr,
@@ -96,7 +92,7 @@ def _fwd_tile_kernel(
     b = tl.load(b_ptr + j, mask=row_ok, other=0.0)
     a, b0 = _gate_coefs(w, b, mean, rstd, j >= P // 2)
     y = x / (1.0 + tl.exp(-(a[:, None] * d + b0[:, None])))
-    y_offs = _out_plane(rows, C, SHUFFLE).to(tl.int64)[:, None] * stride + cols[None, :]
+    y_offs = _out_plane(rows, C).to(tl.int64)[:, None] * stride + cols[None, :]
     tl.store(out_ptr + y_offs, y.to(out_ptr.dtype.element_ty), mask=mask)
     tl.store(mean_ptr + rows, mean, mask=row_ok)
     tl.store(rstd_ptr + rows, rstd, mask=row_ok)
@@ -117,7 +113,6 @@ def _fwd_loop_kernel(
     eps,
     L_KEY,
     NC_KEY,
-    SHUFFLE: tl.constexpr,
     L_DIV: tl.constexpr,
     BLOCK: tl.constexpr,
     STAGES: tl.constexpr,
@@ -156,7 +151,7 @@ def _fwd_loop_kernel(
         j = (p % C) % P
         a, b0 = _gate_coefs(tl.load(w_ptr + j), tl.load(b_ptr + j), mean, rstd, j >= P // 2)
         # pass 2, last block first: the most recently read blocks are the likeliest in L2
-        y_base = out_ptr + _out_plane(p, C, SHUFFLE) * stride
+        y_base = out_ptr + _out_plane(p, C) * stride
         for i in tl.range(0, n_blocks, num_stages=STAGES):
             start = (n_blocks - 1 - i) * BLOCK
             m = start + offs < stride
@@ -186,7 +181,6 @@ def _bwd_tile_kernel(
     C,
     P,
     L,
-    SHUFFLE: tl.constexpr,
     L_DIV: tl.constexpr,
     BLOCK: tl.constexpr,
     ROWS: tl.constexpr,
@@ -204,7 +198,7 @@ def _bwd_tile_kernel(
     row_ok = rows < NC
     mask = row_ok[:, None] & (cols < stride)[None, :]
     x_offs = rows.to(tl.int64)[:, None] * stride + cols[None, :]
-    g_offs = _out_plane(rows, C, SHUFFLE).to(tl.int64)[:, None] * stride + cols[None, :]
+    g_offs = _out_plane(rows, C).to(tl.int64)[:, None] * stride + cols[None, :]
     x = tl.load(x_ptr + x_offs, mask=mask, other=0.0).to(tl.float32)
     g = tl.load(g_ptr + g_offs, mask=mask, other=0.0).to(tl.float32)
     mean = tl.load(mean_ptr + rows, mask=row_ok, other=0.0)
@@ -244,7 +238,6 @@ def _bwd_loop_kernel(
     L,
     L_KEY,
     NC_KEY,
-    SHUFFLE: tl.constexpr,
     L_DIV: tl.constexpr,
     BLOCK: tl.constexpr,
     STAGES: tl.constexpr,
@@ -256,7 +249,7 @@ def _bwd_loop_kernel(
     n_blocks = tl.cdiv(L, BLOCK)
     for p in range(tl.program_id(0).to(tl.int64), NC, tl.num_programs(0)):  # p: int64
         x_base = x_ptr + p * stride
-        g_base = g_ptr + _out_plane(p, C, SHUFFLE) * stride
+        g_base = g_ptr + _out_plane(p, C) * stride
         mean = tl.load(mean_ptr + p)
         rstd = tl.load(rstd_ptr + p)
         j = (p % C) % P
@@ -468,12 +461,6 @@ def _check_like(name: str, t: Tensor, x: Tensor) -> None:
         )
 
 
-def _overlaps(a: Tensor, b: Tensor) -> bool:
-    """Whether the memory of two contiguous tensors overlaps."""
-    a0, b0 = a.data_ptr(), b.data_ptr()
-    return a0 < b0 + b.numel() * b.element_size() and b0 < a0 + a.numel() * a.element_size()
-
-
 def _tile_block(length: int) -> int:
     return max(16, triton.next_power_of_2(length))
 
@@ -483,23 +470,19 @@ def _divisor(length: int) -> int:
     return min(16, length & -length)
 
 
-def _launch(kernel, tuned, key: tuple, grid, args: tuple, in_place: bool = False, **meta) -> None:
+def _launch(kernel, tuned, key: tuple, grid, args: tuple, **meta) -> None:
     """Launch ``tuned`` the first time ``key`` is seen (autotuning), else ``kernel`` with the
-    config it chose. An in-place forward (``args[1]`` is ``args[0]``) tunes on a scratch output:
-    the autotuner runs the kernel many times, which must not overwrite the input."""
+    config it chose."""
     config = _BEST.get(key)
-    if config is None and not in_place:
+    if config is None:
         tuned[grid](*args, **meta)  # benchmarks the configs, then runs the best one
         _BEST[key] = tuned.best_config
-        return
-    if config is None:
-        tuned[grid](args[0], torch.empty_like(args[0]), *args[2:], **meta)
-        config = _BEST[key] = tuned.best_config
-    kernel[grid](*args, **meta, **config.all_kwargs())
+    else:
+        kernel[grid](*args, **meta, **config.all_kwargs())
 
 
 def sa_forward_triton(
-    x: Tensor, weight: Tensor, bias: Tensor, eps: float, shuffle: bool, out: Optional[Tensor] = None
+    x: Tensor, weight: Tensor, bias: Tensor, eps: float
 ) -> Tuple[Tensor, Tensor, Tensor]:
     """Shuffle Attention forward with the Triton kernels.
 
@@ -511,31 +494,18 @@ def sa_forward_triton(
             spatial attention otherwise.
         bias (Tensor): Contiguous float32 gate biases, ``P`` elements.
         eps (float): Added to the variance of spatial-attention planes.
-        shuffle (bool): Store input plane (n, c) to output channel
-            ``2 * (c % (C / 2)) + c // (C / 2)`` (channel shuffle with 2 groups); if False, to
-            channel c.
-        out (Tensor, optional): Contiguous output like ``x``; may be ``x`` itself when
-            ``shuffle`` is False. Defaults to None (allocated).
 
     Returns:
-        tuple[Tensor, Tensor, Tensor]: ``out`` (dtype of ``x``), and the float32 per-plane mean
-        and inverse standard deviation ``1 / sqrt(var + eps)``, each of shape (N, C).
+        tuple[Tensor, Tensor, Tensor]: The shuffled output (dtype of ``x``), and the float32
+        per-plane mean and inverse standard deviation ``1 / sqrt(var + eps)``, each (N, C).
     """
     planes, channels, params = _check_inputs(x, weight, bias)
-    if out is None:
-        out = torch.empty_like(x)
-    else:
-        _check_like('out', out, x)
-        if shuffle and _overlaps(out, x):
-            raise ValueError(
-                'out must not overlap x when shuffle=True (the shuffle moves planes '
-                'across each other); pass out=None or use shuffle=False'
-            )
+    out = torch.empty_like(x)
     mean = torch.empty(x.shape[:2], dtype=torch.float32, device=x.device)
     rstd = torch.empty_like(mean)
     length = x.shape[2] * x.shape[3]
     args = (x, out, weight, bias, mean, rstd, planes, channels, params, length, float(eps))
-    meta = dict(SHUFFLE=bool(shuffle), L_DIV=_divisor(length))
+    meta = dict(L_DIV=_divisor(length))
     if INTERPRETED:
         cfg = _INTERPRET_CONFIG
         if length <= cfg['tile_max']:
@@ -547,7 +517,6 @@ def sa_forward_triton(
                 *args, 0, 0, **meta, BLOCK=cfg['block'], STAGES=1, PROGS=1
             )
         return out, mean, rstd
-    in_place = _overlaps(out, x)
     if length <= TILE_MAX:
         block = _tile_block(length)
         key = ('fwd_tile', block, planes, x.dtype, x.device)
@@ -557,7 +526,6 @@ def sa_forward_triton(
             key,
             lambda m: (triton.cdiv(planes, m['ROWS']),),
             args,
-            in_place,
             **meta,
             BLOCK=block,
         )
@@ -571,7 +539,6 @@ def sa_forward_triton(
             key,
             lambda m: (min(planes, m['PROGS'] * sms),),
             args + buckets,
-            in_place,
             **meta,
         )
     return out, mean, rstd
@@ -584,7 +551,6 @@ def sa_backward_triton(
     bias: Tensor,
     mean: Tensor,
     rstd: Tensor,
-    shuffle: bool,
 ) -> Tuple[Tensor, Tensor, Tensor]:
     """Shuffle Attention backward with the Triton kernels, deterministic (no atomics).
 
@@ -602,7 +568,6 @@ def sa_backward_triton(
         bias (Tensor): The forward's float32 gate biases, ``P`` elements.
         mean (Tensor): The float32 (N, C) mean returned by :func:`sa_forward_triton`.
         rstd (Tensor): The float32 (N, C) inverse std returned by :func:`sa_forward_triton`.
-        shuffle (bool): The forward's ``shuffle``.
 
     Returns:
         tuple[Tensor, Tensor, Tensor]: ``grad_x`` (dtype of ``x``), ``grad_weight`` and
@@ -636,7 +601,7 @@ def sa_backward_triton(
         params,
         length,
     )
-    meta = dict(SHUFFLE=bool(shuffle), L_DIV=_divisor(length))
+    meta = dict(L_DIV=_divisor(length))
     if INTERPRETED:
         cfg = _INTERPRET_CONFIG
         if length <= cfg['tile_max']:
