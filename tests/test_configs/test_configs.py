@@ -45,7 +45,8 @@ MODEL_TYPES = set(sa_mmdet.models.__all__) | {'SANetPretrained'}
 def load(path: str, request) -> Config:
     """The config, with mmpretrain imported first for the pretraining configs (they import
     ``sa_mmdet.pretrain``, which needs torchvision or conftest's stand-in)."""
-    if "'sa_mmdet.pretrain'" in open(path).read():
+    imports = Config.fromfile(path, import_custom_modules=False).get('custom_imports', {})
+    if 'sa_mmdet.pretrain' in imports.get('imports', []):  # also from a _base_
         request.getfixturevalue('sa_mmdet_pretrain')
     return Config.fromfile(path)
 
