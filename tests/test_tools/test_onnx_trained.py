@@ -2,12 +2,13 @@
 
 Each of the three toy detectors (Faster R-CNN, Mask R-CNN, RetinaNet with SA-R50, the repo's
 own configs) is trained briefly by tools/train.py in a module fixture, so that it finds
-objects (random-init models score about 0 mAP, which would make the comparison weak): 40
-generated images of at most 3 shapes, 6 epochs of 10 iterations at batch 4, warmup cut to 10
-iterations, and tested on its own training images (overfitting is the cheapest way to a
-non-trivial AP). The checkpoint is then exported with pytorch2onnx.py --end2end and evaluated
-by tools/test.py (PyTorch) and tools/deployment/test_onnx.py (onnxruntime): the metrics agree
-within 0.002, and per image the detections match (same count, IoU >= 0.99, scores within 1e-3).
+objects (random-init models score about 0 mAP, which would make the comparison weak): 20
+generated images of at most 3 shapes, 6 epochs of 5 iterations at batch 4, warmup cut to 10
+iterations (bbox mAP 0.03-0.07), and tested on its own training images (overfitting is the
+cheapest way to a non-trivial AP). The checkpoint is then exported with pytorch2onnx.py
+--end2end and evaluated by tools/test.py (PyTorch) and tools/deployment/test_onnx.py
+(onnxruntime): the metrics agree within 0.002, and per image the detections match (same
+count, IoU >= 0.99, scores within 1e-3).
 """
 
 import re
@@ -46,7 +47,7 @@ def data_options(root: str) -> list:
 @pytest.fixture(scope='module')
 def toy_root(tmp_path_factory) -> str:
     root = str(tmp_path_factory.mktemp('toy_coco')) + '/'
-    generate_toy_coco(root, num_train=40, num_val=1, image_size=176, max_objects=3)
+    generate_toy_coco(root, num_train=20, num_val=1, image_size=176, max_objects=3)
     return root
 
 
@@ -135,4 +136,4 @@ def test_onnxruntime_scores_and_detects_what_pytorch_does(trained, run_python, i
             diff = compare_detections(want_one, got_one, min_iou=0.99)
             assert diff.ok(1e-3), f'image {images}: {diff}'
             images, found = images + 1, found + diff.expected
-    assert images == 40 and found >= 40  # detections to compare: at least one per image
+    assert images == 20 and found >= 20  # detections to compare: at least one per image
