@@ -2,6 +2,7 @@
 onnxruntime and exits 0, or 1 above the tolerance; bad arguments exit 2."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,15 @@ def test_end2end_dynamo_is_the_default_and_exports_retinanet(import_tool, tmp_pa
     assert import_tool(TOOL).main([config, checkpoint, str(out), '--end2end', '--dynamic']) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].endswith('end2end (dynamo) to ' + str(out))
+    # eager's detections at the export size and at another batch and image size
+    checked = [line for line in lines if line.startswith('image')]
+    assert [line.split(',')[0] for line in checked] == [
+        'image (toy): input (1',
+        'image and mirror: input (2',
+    ]
+    counts = [int(re.search(r'(\d+) detections', line).group(1)) for line in checked]
+    assert counts[0] > 0 and counts[1] == 2 * counts[0], checked
+    assert all(' 0 unmatched' in line for line in checked), checked
     assert lines[-1] == 'OK: onnxruntime finds the detections of PyTorch within 0.0001.'
     assert onnx_dims(out) == {'input': ['batch', 3, 'height', 'width']}
 
