@@ -19,6 +19,10 @@ SCRATCH = [c for c in ALL_CONFIGS if '_sa-r50_fpn_' in c]
 PRETRAINED = [c for c in ALL_CONFIGS if '_sa-r50-pre_fpn_' in c]
 PRETRAIN = osp.join(REPO, 'configs', 'toy', 'sa-resnet50_1xb64_toy-shapes-cls.py')
 TOY_CONFIGS = SCRATCH + PRETRAINED
+# SE, ECA, SGE and CBAM from scratch: the toy A/B's other models (toy_ab.py runs R50 and SA).
+ATTENTION_BASELINES = sorted(
+    glob.glob(osp.join(REPO, 'configs', 'attention_baselines', 'toy', '*-r50_fpn_8e_toy-shapes.py'))
+)
 SEGM = {'mask-rcnn_sa-r50_fpn_8e_toy-shapes.py', 'mask-rcnn_sa-r50-pre_fpn_8e_toy-shapes.py'}
 CONVERTED = 'checkpoints/sa-resnet50_toy-shapes-cls.pth'
 
@@ -219,3 +223,16 @@ def test_toy_detector_trains_with_mmengines_compile_option(toy_root, tmp_path):
     assert runner.iter == 1
     loss = runner.message_hub.get_scalar('train/loss').current()
     assert loss == loss and loss > 0  # finite, trained through the compiled step
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('config', ATTENTION_BASELINES, ids=osp.basename)
+def test_toy_attention_baseline_trains(config, toy_root, tmp_path):
+    cfg = tiny_run_cfg(config, toy_root, str(tmp_path))
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.default_hooks.checkpoint = None
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.iter == 2
+    loss = runner.message_hub.get_scalar('train/loss').current()
+    assert loss == loss and loss > 0
