@@ -92,24 +92,18 @@ def per_image(samples) -> list:
 def test_onnxruntime_scores_and_detects_what_pytorch_does(trained, run_python, import_tool):
     config, checkpoint, options, work_dir = trained
     onnx = str(work_dir / 'end2end.onnx')
-    export = run_python(
-        'tools/deployment/pytorch2onnx.py',
-        config,
-        checkpoint,
-        onnx,
-        '--end2end',
-        '--exporter',
-        'legacy',
-        '--dynamic',  # the test dataloader's batches of 4
-    )
-    assert export.returncode == 0, export.stdout[-2000:] + export.stderr[-2000:]
+    export = import_tool('tools/deployment/pytorch2onnx.py')
+    # --dynamic: the test dataloader's batches of 4
+    args = [config, checkpoint, onnx, '--end2end', '--exporter', 'legacy', '--dynamic']
+    assert export.main(args) == 0
     pytorch = run_python(
         'tools/test.py', config, checkpoint, '--work-dir', work_dir, '--cfg-options', *options
     )
     assert pytorch.returncode == 0, pytorch.stderr[-3000:]
-    ort = run_python('tools/deployment/test_onnx.py', config, onnx, '--cfg-options', *options)
-    assert ort.returncode == 0, ort.stderr[-3000:]
-    want, got = metrics(pytorch.stdout + pytorch.stderr), metrics(ort.stdout)
+    test_onnx = import_tool('tools/deployment/test_onnx.py')
+    ort = test_onnx.main([config, onnx, '--cfg-options', *options])
+    want = metrics(pytorch.stdout + pytorch.stderr)
+    got = {key.split('/', 1)[1]: value for key, value in ort.items() if not isinstance(value, str)}
     assert want['bbox_mAP'] >= 0.02  # trained: it finds the toy shapes
     if 'mask-rcnn' in config:
         assert 'segm_mAP' in want
@@ -118,14 +112,13 @@ def test_onnxruntime_scores_and_detects_what_pytorch_does(trained, run_python, i
         assert got[key] == pytest.approx(value, abs=0.002), key
 
     # per image: mmdet's predictions (tools/test.py's) and test_onnx.py's, in image pixels
-    tool = import_tool('tools/deployment/pytorch2onnx.py')
-    model = tool.load_detector(config, checkpoint)
+    model = export.load_detector(config, checkpoint)
     cfg = model.cfg
     parse = DictAction._parse_iterable
     cfg.merge_from_dict({k: parse(v) for k, v in (o.split('=', 1) for o in options)})
     init_default_scope('mmdet')
     runner = ONNXRuntimeRunner(onnx, threads=1)
-    to_samples = import_tool('tools/deployment/test_onnx.py').to_data_samples
+    to_samples = test_onnx.to_data_samples
     images = found = 0
     for data in Runner.build_dataloader(cfg.test_dataloader):
         with torch.no_grad():
