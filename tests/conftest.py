@@ -38,6 +38,14 @@ if 'PYTEST_XDIST_WORKER_COUNT' in os.environ:
     os.environ['OMP_NUM_THREADS'] = str(_threads)
     torch.set_num_threads(_threads)
 
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Under xdist, slow tests first, so that the workers end on short tests together
+    instead of one worker ending on a minute-long test alone."""
+    if 'PYTEST_XDIST_WORKER' in os.environ:
+        items.sort(key=lambda item: item.get_closest_marker('slow') is None)
+
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / 'tests' / 'data'
 STACK_SHIMS = REPO / 'tools' / 'stack_shims'
