@@ -62,14 +62,7 @@ def _roi_align(
 
 
 @_roi_align.register_fake
-def _roi_align_fake(
-    features: Tensor,
-    rois: Tensor,
-    output_size: List[int],
-    spatial_scale: float,
-    sampling_ratio: int,
-    aligned: bool,
-) -> Tensor:
+def _roi_align_fake(features: Tensor, rois: Tensor, output_size: List[int], *_) -> Tensor:
     return features.new_empty(rois.shape[0], features.shape[1], *output_size)
 
 
