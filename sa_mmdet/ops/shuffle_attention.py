@@ -191,13 +191,10 @@ def _backward_cpu(
     rstd: Tensor,
 ) -> Tuple[Tensor, Tensor, Tensor]:
     grad_out = _like(grad_out, x)
-    grad_x = torch.empty_like(x)
     if _kernel_applies('cpp', x, weight, bias, grad_out, mean, rstd):
-        grad_weight, grad_bias = _ext.shuffle_attention_backward(
-            grad_out, x, weight, bias, mean, rstd, grad_x
-        )
-    else:
-        grad_weight, grad_bias = backward_torch(grad_out, x, weight, bias, mean, rstd, grad_x)
+        return _ext.shuffle_attention_backward(grad_out, x, weight, bias, mean, rstd)
+    grad_x = torch.empty_like(x)
+    grad_weight, grad_bias = backward_torch(grad_out, x, weight, bias, mean, rstd, grad_x)
     return grad_x, grad_weight, grad_bias
 
 
