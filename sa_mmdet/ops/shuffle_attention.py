@@ -136,9 +136,11 @@ def _kernel_applies(backend: str, x: Tensor, weight: Tensor, *others: Tensor) ->
 # forward ---------------------------------------------------------------------------------------
 
 
-@torch.library.custom_op('sa_mmdet::shuffle_attention_forward', mutates_args=())
-def _forward(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tuple[Tensor, Tensor, Tensor]:
-    return forward_torch(x, weight, bias, eps)
+# Each op's default implementation is the pure-PyTorch form; for CPU and CUDA tensors the
+# dispatcher calls the _*_cpu and _*_cuda functions (registered below), which pick a kernel.
+_forward = torch.library.custom_op(
+    'sa_mmdet::shuffle_attention_forward', forward_torch, mutates_args=()
+)
 
 
 def _forward_cpu(
@@ -168,16 +170,9 @@ def _forward_fake(
 # backward --------------------------------------------------------------------------------------
 
 
-@torch.library.custom_op('sa_mmdet::shuffle_attention_backward', mutates_args=())
-def _backward(
-    grad_out: Tensor,
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor,
-    mean: Tensor,
-    rstd: Tensor,
-) -> Tuple[Tensor, Tensor, Tensor]:
-    return backward_torch(grad_out, x, weight, bias, mean, rstd)
+_backward = torch.library.custom_op(
+    'sa_mmdet::shuffle_attention_backward', backward_torch, mutates_args=()
+)
 
 
 def _backward_cpu(
