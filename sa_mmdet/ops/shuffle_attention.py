@@ -38,7 +38,7 @@ from torch import Tensor
 
 from .sa_checks import check_sa_groups
 from .shuffle_attention_export import is_exporting, shuffle_attention_export
-from .shuffle_attention_torch import backward_torch, forward_torch
+from .shuffle_attention_torch import backward_torch, forward_torch, like_input
 
 try:
     from sa_mmdet import _ext
@@ -136,9 +136,11 @@ def _kernel_applies(backend: str, x: Tensor, weight: Tensor, *others: Tensor) ->
 # forward ---------------------------------------------------------------------------------------
 
 
-@torch.library.custom_op('sa_mmdet::shuffle_attention_forward', mutates_args=())
-def _forward(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tuple[Tensor, Tensor, Tensor]:
-    return forward_torch(x, weight, bias, eps)
+# Each op's default implementation is the pure-PyTorch form; for CPU and CUDA tensors the
+# dispatcher calls the _*_cpu and _*_cuda functions (registered below), which pick a kernel.
+_forward = torch.library.custom_op(
+    'sa_mmdet::shuffle_attention_forward', forward_torch, mutates_args=()
+)
 
 
 def _forward_cpu(
@@ -168,18 +170,9 @@ def _forward_fake(
 # backward --------------------------------------------------------------------------------------
 
 
-@torch.library.custom_op('sa_mmdet::shuffle_attention_backward', mutates_args=())
-def _backward(
-    grad_out: Tensor,
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor,
-    mean: Tensor,
-    rstd: Tensor,
-) -> Tuple[Tensor, Tensor, Tensor]:
-    grad_x = torch.empty_like(x)
-    grad_weight, grad_bias = backward_torch(_like(grad_out, x), x, weight, bias, mean, rstd, grad_x)
-    return grad_x, grad_weight, grad_bias
+_backward = torch.library.custom_op(
+    'sa_mmdet::shuffle_attention_backward', backward_torch, mutates_args=()
+)
 
 
 def _backward_cpu(
@@ -190,15 +183,10 @@ def _backward_cpu(
     mean: Tensor,
     rstd: Tensor,
 ) -> Tuple[Tensor, Tensor, Tensor]:
-    grad_out = _like(grad_out, x)
-    grad_x = torch.empty_like(x)
+    grad_out = like_input(grad_out, x)
     if _kernel_applies('cpp', x, weight, bias, grad_out, mean, rstd):
-        grad_weight, grad_bias = _ext.shuffle_attention_backward(
-            grad_out, x, weight, bias, mean, rstd, grad_x
-        )
-    else:
-        grad_weight, grad_bias = backward_torch(grad_out, x, weight, bias, mean, rstd, grad_x)
-    return grad_x, grad_weight, grad_bias
+        return _ext.shuffle_attention_backward(grad_out, x, weight, bias, mean, rstd)
+    return backward_torch(grad_out, x, weight, bias, mean, rstd)
 
 
 def _backward_cuda(
@@ -209,12 +197,10 @@ def _backward_cuda(
     mean: Tensor,
     rstd: Tensor,
 ) -> Tuple[Tensor, Tensor, Tensor]:
-    grad_out = _like(grad_out, x)
+    grad_out = like_input(grad_out, x)
     if _kernel_applies('triton', x, weight, bias, grad_out, mean, rstd):
         return _triton_kernels().sa_backward_triton(grad_out, x, weight, bias, mean, rstd)
-    grad_x = torch.empty_like(x)
-    grad_weight, grad_bias = backward_torch(grad_out, x, weight, bias, mean, rstd, grad_x)
-    return grad_x, grad_weight, grad_bias
+    return backward_torch(grad_out, x, weight, bias, mean, rstd)
 
 
 @_backward.register_fake
@@ -227,17 +213,6 @@ def _backward_fake(
     rstd: Tensor,
 ) -> Tuple[Tensor, Tensor, Tensor]:
     return torch.empty_like(x), torch.empty_like(weight), torch.empty_like(bias)
-
-
-def _like(grad_out: Tensor, x: Tensor) -> Tensor:
-    """``grad_out`` in the dtype and memory format of ``x`` (an expanded or
-    otherwise strided gradient is copied once)."""
-    format = torch.channels_last if _is_channels_last(x) else torch.contiguous_format
-    return grad_out.to(dtype=x.dtype, memory_format=format)
-
-
-def _is_channels_last(x: Tensor) -> bool:
-    return not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
 
 
 def _setup_context(ctx, inputs: tuple, output: tuple) -> None:

@@ -12,8 +12,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("bias"), py::arg("eps"));
   m.def("shuffle_attention_backward", &sa_mmdet::shuffle_attention_backward,
         "Shuffle Attention backward (CPU)", py::arg("grad_out"), py::arg("x"),
-        py::arg("weight"), py::arg("bias"), py::arg("mean"), py::arg("rstd"),
-        py::arg("grad_x"));
+        py::arg("weight"), py::arg("bias"), py::arg("mean"), py::arg("rstd"));
   m.def("roi_align_forward", &sa_mmdet::roi_align_forward, "RoIAlign forward, avg (CPU)",
         py::arg("input"), py::arg("rois"), py::arg("pooled_h"), py::arg("pooled_w"),
         py::arg("spatial_scale"), py::arg("sampling_ratio"), py::arg("aligned"));

@@ -13,11 +13,10 @@ namespace sa_mmdet {
 std::tuple<at::Tensor, at::Tensor, at::Tensor> shuffle_attention_forward(
     const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps);
 
-// Writes the input gradient into grad_x; returns the gradients of weight and
-// bias (summed in a fixed order: bit-identical runs).
-std::tuple<at::Tensor, at::Tensor> shuffle_attention_backward(
+// Returns the gradients of x (contiguous, like x), weight and bias (the last
+// two summed in a fixed order: bit-identical runs).
+std::tuple<at::Tensor, at::Tensor, at::Tensor> shuffle_attention_backward(
     const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& weight,
-    const at::Tensor& bias, const at::Tensor& mean, const at::Tensor& rstd,
-    at::Tensor& grad_x);
+    const at::Tensor& bias, const at::Tensor& mean, const at::Tensor& rstd);
 
 }  // namespace sa_mmdet

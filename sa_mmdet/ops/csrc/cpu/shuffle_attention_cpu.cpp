@@ -406,22 +406,20 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> shuffle_attention_forward(
   return {out, mean, rstd};
 }
 
-std::tuple<at::Tensor, at::Tensor> shuffle_attention_backward(
+std::tuple<at::Tensor, at::Tensor, at::Tensor> shuffle_attention_backward(
     const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& weight,
-    const at::Tensor& bias, const at::Tensor& mean, const at::Tensor& rstd,
-    at::Tensor& grad_x) {
+    const at::Tensor& bias, const at::Tensor& mean, const at::Tensor& rstd) {
   check_inputs(x, weight, bias);
-  for (const at::Tensor* t : std::initializer_list<const at::Tensor*>{&grad_out, &grad_x}) {
-    TORCH_CHECK(t->sizes() == x.sizes() && t->scalar_type() == x.scalar_type() &&
-                    t->is_contiguous(),
-                "shuffle_attention: grad_out and grad_x must be contiguous tensors like x");
-  }
+  TORCH_CHECK(grad_out.sizes() == x.sizes() && grad_out.scalar_type() == x.scalar_type() &&
+                  grad_out.is_contiguous(),
+              "shuffle_attention: grad_out must be a contiguous tensor like x");
   for (const at::Tensor* t : {&mean, &rstd}) {
     TORCH_CHECK(t->numel() == x.size(0) * x.size(1) && t->scalar_type() == weight.scalar_type() &&
                     t->is_contiguous(),
                 "shuffle_attention: mean and rstd must be the (N, C) tensors of forward");
   }
   const int64_t rows = x.size(0) * x.size(1), params = weight.numel();
+  auto grad_x = at::empty_like(x);  // contiguous, as x is
   auto grad_weight = at::empty({params}, weight.options());
   auto grad_bias = at::empty_like(grad_weight);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, x.scalar_type(),
@@ -449,7 +447,7 @@ std::tuple<at::Tensor, at::Tensor> shuffle_attention_backward(
       gb[j] = static_cast<op>(sums[params + j]);
     }
   });
-  return {grad_weight, grad_bias};
+  return {grad_x, grad_weight, grad_bias};
 }
 
 }  // namespace sa_mmdet
