@@ -91,6 +91,7 @@ def test_mmpretrain_custom_dataset_reads_it(toy_cls, sa_mmdet_pretrain):
         assert osp.basename(osp.dirname(info['img_path'])) == CLASSES[info['gt_label']]
 
 
+@pytest.mark.slow
 def test_cli_writes_the_set_and_rejects_bad_counts(run_python, tmp_path):
     args = ('--num-train', 5, '--num-val', 5, '--crop-size', 16)
     result = run_python(TOOL, tmp_path / 'cls', *args, timeout=120)

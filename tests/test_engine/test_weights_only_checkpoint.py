@@ -83,6 +83,7 @@ def test_checkpoint_without_the_hook_is_refused_then_resaved(plain_checkpoint, t
     assert HistoryBuffer._statistics_methods['min'] is HistoryBuffer.min
 
 
+@pytest.mark.slow
 def test_resave_tool(plain_checkpoint, tmp_path, run_python):
     dst = tmp_path / 'resaved.pth'
     result = run_python('tools/misc/resave_checkpoint.py', plain_checkpoint, dst)

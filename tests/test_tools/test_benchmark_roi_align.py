@@ -6,6 +6,7 @@ from sa_mmdet.ops import sa_ext_available
 
 
 @pytest.mark.skipif(not sa_ext_available(), reason='sa_mmdet._ext is not built')
+@pytest.mark.slow
 def test_benchmark_roi_align_prints_both_ops(run_python):
     result = run_python(
         'tools/analysis_tools/benchmark_roi_align.py',

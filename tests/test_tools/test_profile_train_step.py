@@ -1,8 +1,11 @@
 """tools/analysis_tools/profile_train_step.py times a toy detector's step (no timing checked)."""
 
+import pytest
+
 from sa_mmdet.datasets.toy_coco import generate_toy_coco
 
 
+@pytest.mark.slow
 def test_profile_train_step_prints_each_part(run_python, tmp_path):
     generate_toy_coco(str(tmp_path), num_train=2, num_val=1, image_size=176)
     result = run_python(

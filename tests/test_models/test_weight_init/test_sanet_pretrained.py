@@ -306,14 +306,14 @@ def save_as_official(state, path):
 
 
 @pytest.mark.parametrize('case', ['plain_resnet', 'depth_mismatch', 'wrong_shape'])
-def test_converter_cli_rejects(case, tmp_path, run_converter):
+def test_converter_cli_rejects(case, tmp_path):
+    # in this process; test_converter_cli_exits_1_without_a_traceback runs the command
     make_state, args, message = ERROR_CASES[case]
     src, dst = tmp_path / 'src.pth.tar', tmp_path / 'dst.pth'
     save_as_official(make_state(), src)
-    result = run_converter(src, dst, *args)
-    assert result.returncode == 1
-    assert 'is not a usable SA-ResNet checkpoint' in result.stderr
-    assert re.search(message, result.stderr), result.stderr
+    with pytest.raises(SystemExit, match='is not a usable SA-ResNet checkpoint') as error:
+        converter_main(src, dst, *args)
+    assert re.search(message, str(error.value)), error.value
     assert not dst.exists()
 
 
