@@ -174,6 +174,15 @@ def tiny_run_cfg(config: str, data_root: str, work_dir: str, pretrained: str = '
     return cfg
 
 
+def train_only(cfg: Config) -> tuple:
+    """Train ``cfg`` without validation or checkpoints: the runner and its last loss."""
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.default_hooks.checkpoint = None
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return runner, runner.message_hub.get_scalar('train/loss').current()
+
+
 # Faster R-CNN takes this path through tools/run_toy.sh (tests/test_tools/test_run_toy.py).
 @pytest.mark.slow
 @pytest.mark.parametrize(
@@ -215,24 +224,15 @@ def test_toy_detector_trains_with_mmengines_compile_option(toy_root, tmp_path):
     config = [c for c in TOY_CONFIGS if 'faster-rcnn' in c][0]
     cfg = tiny_run_cfg(config, toy_root, str(tmp_path))
     cfg.compile = dict(backend='eager')
-    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=1)  # one compile, one step
-    cfg.default_hooks.checkpoint = None
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    runner, loss = train_only(cfg)
     assert runner.iter == 1
-    loss = runner.message_hub.get_scalar('train/loss').current()
     assert loss == loss and loss > 0  # finite, trained through the compiled step
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize('config', ATTENTION_BASELINES, ids=osp.basename)
 def test_toy_attention_baseline_trains(config, toy_root, tmp_path):
-    cfg = tiny_run_cfg(config, toy_root, str(tmp_path))
-    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-    cfg.default_hooks.checkpoint = None
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    runner, loss = train_only(tiny_run_cfg(config, toy_root, str(tmp_path)))
     assert runner.iter == 2
-    loss = runner.message_hub.get_scalar('train/loss').current()
     assert loss == loss and loss > 0
