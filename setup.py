@@ -61,7 +61,6 @@ def ext_modules_and_cmdclass() -> tuple:
         osp.join(csrc, 'pybind.cpp'),
         osp.join(csrc, 'cpu', 'shuffle_attention_cpu.cpp'),
         osp.join(csrc, 'cpu', 'roi_align_cpu.cpp'),
-        osp.join(csrc, 'autograd', 'shuffle_attention_autograd.cpp'),
     ]
     # -fopenmp, -fno-math-errno, -fno-trapping-math as in torch's own build (torch's
     # at::parallel_for runs on its OpenMP pool; the math flags let the loops vectorise)

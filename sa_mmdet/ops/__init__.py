@@ -11,10 +11,10 @@ from .shuffle_attention import (
     opmath_dtype,
     sa_backend,
     sa_ext_available,
+    sa_gate_params,
     sa_kernel_enabled,
     shuffle_attention,
 )
-from .shuffle_attention_layer import sa_gate_params, shuffle_attention_layer
 
 __all__ = [
     'check_positive_int',
@@ -30,6 +30,5 @@ __all__ = [
     'sa_gate_params',
     'sa_kernel_enabled',
     'shuffle_attention',
-    'shuffle_attention_layer',
     'valid_sa_groups',
 ]

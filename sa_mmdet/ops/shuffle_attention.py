@@ -10,7 +10,8 @@ registered with :mod:`torch.library` so that ``torch.compile``,
 
 - ``sa_mmdet::shuffle_attention_forward(x, weight, bias, eps)``
   returns the output and each plane's mean and inverse std; differentiable
-  in ``x``, ``weight`` and ``bias`` through
+  in ``x``, ``weight`` and ``bias`` (``register_autograd``, the only
+  autograd) through
 - ``sa_mmdet::shuffle_attention_backward(grad_out, x, weight, bias, mean,
   rstd)``, which returns the three gradients.
 
@@ -31,7 +32,7 @@ fixed order, so runs are bit-identical.
 import contextlib
 import functools
 from types import ModuleType
-from typing import Iterator, Optional, Tuple
+from typing import Callable, Iterator, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -49,15 +50,11 @@ except ImportError:  # not built: SA_MMDET_WITH_OPS=0, or installed without torc
 #: form even where a compiled or Triton kernel applies.
 KERNELS_ENABLED = True
 
-#: Dtypes the kernels take, with the dtype of their statistics and parameters.
-_OPMATH_DTYPES = {
-    torch.float32: torch.float32,
-    torch.float64: torch.float64,
-    torch.bfloat16: torch.float32,
-    torch.float16: torch.float32,
+#: Input dtypes each kernel takes; its statistics and parameters are in :func:`opmath_dtype`.
+_KERNEL_DTYPES = {
+    'cpp': (torch.float32, torch.float64, torch.bfloat16, torch.float16),
+    'triton': (torch.float32, torch.float16, torch.bfloat16),
 }
-#: Input dtypes the Triton kernels take.
-_TRITON_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 
 def opmath_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -120,43 +117,53 @@ def sa_kernel_enabled(enabled: bool) -> Iterator[None]:
         KERNELS_ENABLED = previous
 
 
-def _kernel_applies(backend: str, x: Tensor, weight: Tensor, *others: Tensor) -> bool:
-    """Whether the ``backend`` kernel takes these operands: non-empty, contiguous
-    and of the dtypes it was written for."""
-    dtypes = _OPMATH_DTYPES if backend == 'cpp' else _TRITON_DTYPES
-    return (
-        sa_backend(x.device) == backend
-        and x.numel() > 0
-        and x.dtype in dtypes
-        and weight.dtype == _OPMATH_DTYPES[x.dtype]
-        and all(t.is_contiguous() for t in (x, weight, *others))
-    )
+def _kernel_backend(x: Tensor, weight: Tensor, *others: Tensor) -> Optional[str]:
+    """``'cpp'`` or ``'triton'`` where that kernel takes these operands (non-empty,
+    contiguous, of the dtypes it was written for), else None."""
+    backend = sa_backend(x.device)
+    if (
+        backend == 'pytorch'
+        or x.numel() == 0
+        or x.dtype not in _KERNEL_DTYPES[backend]
+        or weight.dtype != opmath_dtype(x.dtype)
+        or not all(t.is_contiguous() for t in (x, weight, *others))
+    ):
+        return None
+    return backend
 
 
-# forward ---------------------------------------------------------------------------------------
+def _kernels(backend: str) -> Tuple[Callable, Callable]:
+    """The forward and backward kernel of ``backend`` (``'cpp'`` or ``'triton'``)."""
+    if backend == 'cpp':
+        return _ext.shuffle_attention_forward, _ext.shuffle_attention_backward
+    return _triton_kernels().sa_forward_triton, _triton_kernels().sa_backward_triton
 
 
-# Each op's default implementation is the pure-PyTorch form; for CPU and CUDA tensors the
-# dispatcher calls the _*_cpu and _*_cuda functions (registered below), which pick a kernel.
+def _forward_impl(
+    x: Tensor, weight: Tensor, bias: Tensor, eps: float
+) -> Tuple[Tensor, Tensor, Tensor]:
+    backend = _kernel_backend(x, weight, bias)
+    if backend is None:
+        return forward_torch(x, weight, bias, eps)
+    return _kernels(backend)[0](x, weight, bias, eps)
+
+
+def _backward_impl(
+    grad_out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor, rstd: Tensor
+) -> Tuple[Tensor, Tensor, Tensor]:
+    grad_out = like_input(grad_out, x)
+    backend = _kernel_backend(x, weight, bias, grad_out, mean, rstd)
+    if backend is None:
+        return backward_torch(grad_out, x, weight, bias, mean, rstd)
+    return _kernels(backend)[1](grad_out, x, weight, bias, mean, rstd)
+
+
 _forward = torch.library.custom_op(
-    'sa_mmdet::shuffle_attention_forward', forward_torch, mutates_args=()
+    'sa_mmdet::shuffle_attention_forward', _forward_impl, mutates_args=()
 )
-
-
-def _forward_cpu(
-    x: Tensor, weight: Tensor, bias: Tensor, eps: float
-) -> Tuple[Tensor, Tensor, Tensor]:
-    if _kernel_applies('cpp', x, weight, bias):
-        return _ext.shuffle_attention_forward(x, weight, bias, eps)
-    return forward_torch(x, weight, bias, eps)
-
-
-def _forward_cuda(
-    x: Tensor, weight: Tensor, bias: Tensor, eps: float
-) -> Tuple[Tensor, Tensor, Tensor]:
-    if _kernel_applies('triton', x, weight, bias):
-        return _triton_kernels().sa_forward_triton(x, weight, bias, eps)
-    return forward_torch(x, weight, bias, eps)
+_backward = torch.library.custom_op(
+    'sa_mmdet::shuffle_attention_backward', _backward_impl, mutates_args=()
+)
 
 
 @_forward.register_fake
@@ -167,50 +174,9 @@ def _forward_fake(
     return torch.empty_like(x), stats, torch.empty_like(stats)
 
 
-# backward --------------------------------------------------------------------------------------
-
-
-_backward = torch.library.custom_op(
-    'sa_mmdet::shuffle_attention_backward', backward_torch, mutates_args=()
-)
-
-
-def _backward_cpu(
-    grad_out: Tensor,
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor,
-    mean: Tensor,
-    rstd: Tensor,
-) -> Tuple[Tensor, Tensor, Tensor]:
-    grad_out = like_input(grad_out, x)
-    if _kernel_applies('cpp', x, weight, bias, grad_out, mean, rstd):
-        return _ext.shuffle_attention_backward(grad_out, x, weight, bias, mean, rstd)
-    return backward_torch(grad_out, x, weight, bias, mean, rstd)
-
-
-def _backward_cuda(
-    grad_out: Tensor,
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor,
-    mean: Tensor,
-    rstd: Tensor,
-) -> Tuple[Tensor, Tensor, Tensor]:
-    grad_out = like_input(grad_out, x)
-    if _kernel_applies('triton', x, weight, bias, grad_out, mean, rstd):
-        return _triton_kernels().sa_backward_triton(grad_out, x, weight, bias, mean, rstd)
-    return backward_torch(grad_out, x, weight, bias, mean, rstd)
-
-
 @_backward.register_fake
 def _backward_fake(
-    grad_out: Tensor,
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor,
-    mean: Tensor,
-    rstd: Tensor,
+    grad_out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor, rstd: Tensor
 ) -> Tuple[Tensor, Tensor, Tensor]:
     return torch.empty_like(x), torch.empty_like(weight), torch.empty_like(bias)
 
@@ -223,33 +189,21 @@ def _setup_context(ctx, inputs: tuple, output: tuple) -> None:
 
 
 def _backward_formula(ctx, grad_out: Tensor, grad_mean: Tensor, grad_rstd: Tensor) -> tuple:
-    x, weight, bias, mean, rstd = ctx.saved_tensors
     grad_x, grad_weight, grad_bias = torch.ops.sa_mmdet.shuffle_attention_backward(
-        grad_out, x, weight, bias, mean, rstd
+        grad_out, *ctx.saved_tensors
     )
     return grad_x, grad_weight, grad_bias, None
 
 
-torch.library.register_autograd(
-    'sa_mmdet::shuffle_attention_forward', _backward_formula, setup_context=_setup_context
-)
+_forward.register_autograd(_backward_formula, setup_context=_setup_context)
 
-
-# The device kernels go through the low-level registration API: CustomOpDef.register_kernel wraps
-# each call in Python checks that cost more than the kernel itself on small inputs. Where the
-# extension is built, it registers the autograd of the ops for CPU and CUDA tensors in C++
-# (csrc/autograd/), which takes precedence over register_autograd's Python autograd.Function.
-def _device_library(key: str, forward, backward) -> torch.library.Library:
-    library = torch.library.Library('sa_mmdet', 'IMPL', key)
-    library.impl('shuffle_attention_forward', forward)
-    library.impl('shuffle_attention_backward', backward)
-    return library
-
-
-_DEVICE_LIBRARIES = (
-    _device_library('CPU', _forward_cpu, _backward_cpu),
-    _device_library('CUDA', _forward_cuda, _backward_cuda),
-)
+# CPU and CUDA tensors go to the kernels through the low-level registration API: the wrapper
+# of CustomOpDef.register_kernel checks each call in Python, which costs more than the kernel
+# on small inputs.
+_DEVICE_LIBRARY = torch.library.Library('sa_mmdet', 'IMPL')
+for _key in ('CPU', 'CUDA'):
+    _DEVICE_LIBRARY.impl('shuffle_attention_forward', _forward_impl, _key)
+    _DEVICE_LIBRARY.impl('shuffle_attention_backward', _backward_impl, _key)
 
 
 # functional ------------------------------------------------------------------------------------
@@ -273,6 +227,39 @@ def empty_sa_output(x: Tensor, *params: Tensor) -> Tensor:
     return x + zero.to(x.dtype)
 
 
+def sa_gate_params(
+    cweight: Tensor,
+    cbias: Tensor,
+    sweight: Tensor,
+    sbias: Tensor,
+    gn_weight: Tensor,
+    gn_bias: Tensor,
+) -> Tuple[Tensor, Tensor]:
+    """Fold the six SA parameters into a gate weight and bias per branch.
+
+    The channel gate is ``sigmoid(cweight * mean + cbias)``; the spatial gate
+    ``sigmoid(sweight * (gn_weight * xhat + gn_bias) + sbias)`` equals
+    ``sigmoid(W * xhat + B)`` with ``W = sweight * gn_weight`` and
+    ``B = sweight * gn_bias + sbias``.
+
+    Args:
+        cweight (Tensor): Channel-attention weight, ``k`` elements.
+        cbias (Tensor): Channel-attention bias, ``k`` elements.
+        sweight (Tensor): Spatial-attention weight, ``k`` elements.
+        sbias (Tensor): Spatial-attention bias, ``k`` elements.
+        gn_weight (Tensor): GroupNorm weight, ``k`` elements.
+        gn_bias (Tensor): GroupNorm bias, ``k`` elements.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``W`` and ``B`` of shape (2, k), indexed
+        ``[branch, j]``; differentiable with respect to the inputs.
+    """
+    cweight, cbias, sweight, sbias = (p.reshape(-1) for p in (cweight, cbias, sweight, sbias))
+    weight = torch.stack([cweight, sweight * gn_weight])
+    bias = torch.stack([cbias, torch.addcmul(sbias, sweight, gn_bias)])
+    return weight, bias
+
+
 def shuffle_attention(
     x: Tensor,
     weight: Tensor,
@@ -285,7 +272,8 @@ def shuffle_attention(
     Args:
         x (Tensor): Input of shape (N, C, H, W), C divisible by ``2 * groups``.
         weight (Tensor): Gate weight of shape (2, k), ``k = C / 2G``, indexed
-            ``[branch, j]`` (branch 0: channel attention, 1: spatial).
+            ``[branch, j]`` (branch 0: channel attention, 1: spatial); the
+            layer's six parameters give it through :func:`sa_gate_params`.
         bias (Tensor): Gate bias of shape (2, k).
         groups (int): Number of SA groups ``G``; must be even.
         eps (float): Epsilon of the spatial-attention normalisation.

@@ -54,10 +54,11 @@ def _halves(t: Tensor) -> Tuple[Tensor, Tensor]:
 
 def like_input(grad_out: Tensor, x: Tensor) -> Tensor:
     """``grad_out`` in the dtype and memory format (contiguous or channels_last) of
-    ``x``; an expanded or otherwise strided gradient is copied once."""
+    ``x``, dense: an expanded gradient (``y.sum().backward()``) is copied once, so the
+    kernels take it instead of the fallback (``Tensor.to`` keeps its zero strides)."""
     channels_last = not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
     format = torch.channels_last if channels_last else torch.contiguous_format
-    return grad_out.to(dtype=x.dtype, memory_format=format)
+    return grad_out.to(x.dtype).contiguous(memory_format=format)
 
 
 def forward_torch(

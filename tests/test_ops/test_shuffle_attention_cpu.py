@@ -77,15 +77,15 @@ def assert_all_close(got, expected, tol):
 def backends(monkeypatch) -> list:
     """Record, for every forward of the operator, whether it ran the compiled kernel."""
     taken = []
-    applies = sa_op._kernel_applies
+    kernel_backend = sa_op._kernel_backend
 
-    def spy(backend, *tensors):
-        result = applies(backend, *tensors)
-        if backend == 'cpp' and tensors[0].dim() == 4 and len(tensors) == 3:  # forward only
-            taken.append(result)
+    def spy(*tensors):
+        result = kernel_backend(*tensors)
+        if tensors[0].dim() == 4 and len(tensors) == 3:  # forward only
+            taken.append(result == 'cpp')
         return result
 
-    monkeypatch.setattr(sa_op, '_kernel_applies', spy)
+    monkeypatch.setattr(sa_op, '_kernel_backend', spy)
     return taken
 
 
@@ -202,35 +202,27 @@ def test_kernel_threads_split_planes_anywhere(num_threads, make_case, reference)
 
 
 @needs_kernel
-def test_cpu_autograd_is_the_compiled_one(make_case, reference):
-    # Rule: with the extension built, CPU tensors take the C++ autograd (csrc/autograd), which
-    # computes the gradients of register_autograd's Python formula without entering Python:
-    # the layer one node for the fold and the op, the functional one for the op.
+def test_autograd_is_torch_librarys(make_case, reference):
+    # Rule: one autograd mechanism, register_autograd's, for the layer and the functional alike;
+    # the backward op is not differentiable twice.
     sa, x, upstream = make_case((2, 64, 5, 7), 8, torch.float32)
     x = x.requires_grad_()
     weight, bias = sa_gate_params(*sa.parameters())
-    for out, node in (
-        (sa(x), 'ShuffleAttentionLayerFunction'),
-        (shuffle_attention(x, weight, bias, sa.groups), 'ShuffleAttentionFunction'),
-    ):
-        assert out.grad_fn.name().endswith(f'{node}>')
-        # the backward op is not differentiable twice, as in the Python registration
+    for out in (sa(x), shuffle_attention(x, weight, bias, sa.groups)):
+        assert out.grad_fn.name().startswith('GeneratedBackwardFor_sa_mmdet_shuffle_attention')
         grad = torch.autograd.grad(out, x, upstream, create_graph=True)[0]
-        with pytest.raises(RuntimeError, match='not implemented'):
+        with pytest.raises(RuntimeError, match='no autograd formula was registered'):
             grad.sum().backward()
     assert_all_close(run(sa, x, upstream, kernel=True), reference(sa, x, upstream), 1e-5)
 
 
-@needs_kernel
 @pytest.mark.parametrize('device', ['CPU', 'CUDA'])
-def test_kernels_and_cpp_autograd_registered_per_device(device):
+def test_kernels_registered_per_device_and_one_autograd(device):
     # Rule: CPU and CUDA kernels are registered with the dispatcher directly (no per-call
-    # custom_op wrapper), and the C++ autograd covers both devices; the GPU test runs it on CUDA.
+    # custom_op wrapper); the only autograd is torch.library's, for every device.
     for op in ('shuffle_attention_forward', 'shuffle_attention_backward'):
         name = f'sa_mmdet::{op}'
         assert torch._C._dispatch_has_kernel_for_dispatch_key(name, device)
-        assert torch._C._dispatch_has_kernel_for_dispatch_key(name, f'Autograd{device}')
-    # the layer op is a composite of the forward op, with its own C++ autograd node
-    name = 'sa_mmdet::shuffle_attention_layer'
-    assert torch._C._dispatch_has_kernel_for_dispatch_key(name, 'CompositeImplicitAutograd')
-    assert torch._C._dispatch_has_kernel_for_dispatch_key(name, f'Autograd{device}')
+        assert torch._C._dispatch_has_kernel_for_dispatch_key(name, 'Autograd')
+        assert not torch._C._dispatch_has_kernel_for_dispatch_key(name, f'Autograd{device}')
+    assert not hasattr(torch.ops.sa_mmdet, 'shuffle_attention_layer')

@@ -13,10 +13,7 @@ Prints, from one run on one device:
    bandwidth;
 3. the bytes one SA layer saves for backward;
 4. the cost of one call on a 1x256x1x1 input, where there is no data to move
-   (what a GPU's host pays per layer): the official form, ours as the layer
-   calls it (one op, ``sa_mmdet::shuffle_attention_layer``) and ours with the
-   gate-parameter fold in Python (:func:`~sa_mmdet.ops.sa_gate_params` and
-   :func:`~sa_mmdet.ops.shuffle_attention`);
+   (what a GPU's host pays per layer): the official form and ours;
 5. backbone train step (forward + backward of the sum of all stage outputs,
    with AMP on CUDA) and inference of mmdet's ``ResNet`` vs ``SAResNet``
    (depth 50: official form / ours) and SA's overhead in %.
@@ -48,7 +45,7 @@ from sa_mmdet.analysis.saved_tensors import saved_tensor_bytes
 from sa_mmdet.analysis.table import format_table
 from sa_mmdet.analysis.timing import Timer, time_interleaved
 from sa_mmdet.models import SAResNet, ShuffleAttention
-from sa_mmdet.ops import sa_backend, sa_gate_params, sa_kernel_enabled, shuffle_attention
+from sa_mmdet.ops import sa_backend, sa_kernel_enabled
 
 #: Peak DRAM bandwidth (GB/s) by the vendors' datasheets, by a part of the device name.
 PEAK_BANDWIDTH = {
@@ -247,25 +244,12 @@ def benchmark_layers(args: argparse.Namespace, device: torch.device, timer: Time
     )
 
 
-class _FoldInPython(torch.nn.Module):
-    """``sa`` computed by the operator with the gate-parameter fold in Python (autograd of
-    eight small ops), as the layer did before it had its own op."""
-
-    def __init__(self, sa: ShuffleAttention) -> None:
-        super().__init__()
-        self.sa = sa
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight, bias = sa_gate_params(*self.sa.parameters())
-        return shuffle_attention(x, weight, bias, self.sa.groups, self.sa.gn.eps)
-
-
 def benchmark_call_cost(args: argparse.Namespace, device: torch.device, timer: Timer) -> None:
     x = torch.randn(1, 256, 1, 1, device=device, requires_grad=True)
     grad = torch.randn_like(x)
     official = ShuffleAttention(256, implementation='reference').to(device)
     ours = ShuffleAttention(256).to(device)
-    variants = {'official': official, 'ours': ours, 'ours, fold in Python': _FoldInPython(ours)}
+    variants = {'official': official, 'ours': ours}
     fns = {}
     for name, layer in variants.items():
         fns[f'{name} fwd'] = _forward_fn(layer, x)

@@ -15,7 +15,8 @@ from ...ops import (
     check_sa_groups,
     check_sa_input,
     empty_sa_output,
-    shuffle_attention_layer,
+    sa_gate_params,
+    shuffle_attention,
 )
 
 SA_IMPLEMENTATIONS = ('fast', 'reference')
@@ -61,15 +62,14 @@ class ShuffleAttention(nn.Module):
     used as an mmdet ResNet plugin the layer is called ``sa``.
 
     Two implementations compute the same function. ``'fast'`` (default) is
-    the operator (a compiled CPU kernel, Triton on CUDA), called with the
-    six parameters as one op, :func:`sa_mmdet.ops.shuffle_attention_layer`
-    (one C++ autograd node folds them into the gate weight and bias of
-    :func:`sa_mmdet.ops.shuffle_attention`): the input read from memory once, the shuffle
-    written as part of the output, an analytic backward that saves only the
-    input and per-channel statistics; it needs an even ``groups`` and falls
-    back to the reference otherwise. ``'reference'`` is the straightforward
-    form of the official code (:meth:`forward_reference`). Switch with the
-    ``implementation`` argument or attribute.
+    the operator :func:`sa_mmdet.ops.shuffle_attention` (a compiled CPU
+    kernel, Triton on CUDA) on the six parameters folded into a gate weight
+    and bias (:func:`sa_mmdet.ops.sa_gate_params`): the input read from memory
+    once, the shuffle written as part of the output, an analytic backward
+    that saves only the input and per-channel statistics; it needs an even
+    ``groups`` and falls back to the reference otherwise. ``'reference'`` is
+    the straightforward form of the official code (:meth:`forward_reference`).
+    Switch with the ``implementation`` argument or attribute.
 
     Both implementations follow one dtype rule, ``nn.GroupNorm``'s: the
     input has the parameters' dtype, or is float16/bfloat16 with float32
@@ -135,17 +135,10 @@ class ShuffleAttention(nn.Module):
         """
         check_sa_input(x, self.in_channels, 'ShuffleAttention', self.cweight.dtype)
         if self.implementation == 'fast' and self.groups % 2 == 0:
-            return shuffle_attention_layer(
-                x,
-                self.cweight,
-                self.cbias,
-                self.sweight,
-                self.sbias,
-                self.gn.weight,
-                self.gn.bias,
-                self.groups,
-                self.gn.eps,
+            weight, bias = sa_gate_params(
+                self.cweight, self.cbias, self.sweight, self.sbias, self.gn.weight, self.gn.bias
             )
+            return shuffle_attention(x, weight, bias, self.groups, self.gn.eps)
         _check_implementation(self.implementation)
         return self.forward_reference(x)
 
