@@ -11,7 +11,7 @@
 # The backbone is mmdet's SAResNet registered into mmpretrain (sa_mmdet.pretrain),
 # so the checkpoint's `backbone.*` keys are the detector's and SANetPretrained
 # reads it as it is (the classifier's `head.fc.*` is left over).
-_base_ = 'mmpretrain::_base_/default_runtime.py'
+_base_ = ['mmpretrain::_base_/default_runtime.py', './_base_/schedules/toy_adamw_cosine.py']
 custom_imports = dict(imports=['sa_mmdet.pretrain', 'sa_mmdet.engine'], allow_failed_imports=False)
 # checkpoints that torch's weights-only loading reads (the detectors' init_cfg)
 custom_hooks = [dict(type='WeightsOnlyCheckpointHook')]
@@ -74,22 +74,11 @@ val_evaluator = dict(type='Accuracy', topk=(1,))
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator
 
-optim_wrapper = dict(
-    # fused: one kernel for all parameters, as the toy detectors' (docs/toy_data.md)
-    optimizer=dict(type='AdamW', lr=3e-3, weight_decay=0.05, fused=True),
-    clip_grad=dict(max_norm=10, norm_type=2),
-)
+# the toy detectors' optimizer and learning-rate schedule, at a higher lr and a shorter warmup
+optim_wrapper = dict(optimizer=dict(lr=3e-3))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),
-    dict(
-        type='CosineAnnealingLR',
-        T_max=max_epochs,
-        eta_min_ratio=0.01,
-        by_epoch=True,
-        begin=0,
-        end=max_epochs,
-        convert_to_iter_based=True,
-    ),
+    dict(_base_.param_scheduler[0], end=30),
+    dict(_base_.param_scheduler[1], T_max=max_epochs, end=max_epochs),
 ]
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs)  # top-1 at the end
 val_cfg = dict()

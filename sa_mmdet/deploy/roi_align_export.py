@@ -30,9 +30,23 @@ from sa_mmdet.ops import roi_align  # noqa: F401  (registers sa_mmdet::roi_align
 ROI_ALIGN_OPSET = 16
 
 
-def _coordinate_mode(aligned: bool) -> str:
-    # mmcv's aligned=True shifts sampling points by half a pixel, as ONNX 'half_pixel'
-    return 'half_pixel' if aligned else 'output_half_pixel'
+def _roi_align_attributes(
+    output_size: Sequence[int], spatial_scale: float, sampling_ratio: int, aligned: bool
+) -> dict:
+    """The attributes of the ONNX ``RoiAlign`` equal to ``sa_mmdet::roi_align`` with these args.
+
+    Returns:
+        dict: The attributes by ONNX name.
+    """
+    return dict(
+        # mmcv's aligned=True shifts sampling points by half a pixel, as ONNX 'half_pixel'
+        coordinate_transformation_mode='half_pixel' if aligned else 'output_half_pixel',
+        mode='avg',
+        output_height=output_size[0],
+        output_width=output_size[1],
+        sampling_ratio=max(sampling_ratio, 0),
+        spatial_scale=spatial_scale,
+    )
 
 
 def _roi_align_onnxscript(
@@ -49,17 +63,8 @@ def _roi_align_onnxscript(
 
     batch_indices = op.Cast(op.Gather(rois, op.Constant(value_int=0), axis=1), to=TensorProto.INT64)
     boxes = op.Gather(rois, op.Constant(value_ints=[1, 2, 3, 4]), axis=1)
-    return op.RoiAlign(
-        features,
-        boxes,
-        batch_indices,
-        coordinate_transformation_mode=_coordinate_mode(aligned),
-        mode='avg',
-        output_height=output_size[0],
-        output_width=output_size[1],
-        sampling_ratio=max(sampling_ratio, 0),
-        spatial_scale=spatial_scale,
-    )
+    attributes = _roi_align_attributes(output_size, spatial_scale, sampling_ratio, aligned)
+    return op.RoiAlign(features, boxes, batch_indices, **attributes)
 
 
 def _roi_align_symbolic(g, features, rois, output_size, spatial_scale, sampling_ratio, aligned):
@@ -74,18 +79,10 @@ def _roi_align_symbolic(g, features, rois, output_size, spatial_scale, sampling_
     batch_indices = g.op('Cast', g.op('Gather', rois, column, axis_i=1), to_i=7)  # int64
     coords = g.op('Constant', value_t=torch.tensor([1, 2, 3, 4], dtype=torch.long))
     boxes = g.op('Gather', rois, coords, axis_i=1)
-    return g.op(
-        'RoiAlign',
-        features,
-        boxes,
-        batch_indices,
-        coordinate_transformation_mode_s=_coordinate_mode(aligned),
-        mode_s='avg',
-        output_height_i=output_size[0],
-        output_width_i=output_size[1],
-        sampling_ratio_i=max(sampling_ratio, 0),
-        spatial_scale_f=spatial_scale,
-    )
+    attributes = _roi_align_attributes(output_size, spatial_scale, sampling_ratio, aligned)
+    kinds = dict(coordinate_transformation_mode='s', mode='s', spatial_scale='f')  # others 'i'
+    attributes = {f'{name}_{kinds.get(name, "i")}': v for name, v in attributes.items()}
+    return g.op('RoiAlign', features, boxes, batch_indices, **attributes)
 
 
 torch.onnx.register_custom_op_symbolic('sa_mmdet::roi_align', _roi_align_symbolic, ROI_ALIGN_OPSET)

@@ -101,14 +101,7 @@ def _roi_align_backward(
 
 
 @_roi_align_backward.register_fake
-def _roi_align_backward_fake(
-    grad_out: Tensor,
-    rois: Tensor,
-    input_size: List[int],
-    spatial_scale: float,
-    sampling_ratio: int,
-    aligned: bool,
-) -> Tensor:
+def _roi_align_backward_fake(grad_out: Tensor, rois: Tensor, input_size: List[int], *_) -> Tensor:
     return grad_out.new_empty(input_size)
 
 

@@ -15,7 +15,7 @@ reaches both kernels. The design and its figures: docs/performance.md, "The Trit
 Only ``tl`` features of Triton 3.0-3.6 are used; no CUDA C, no inline PTX.
 """
 
-from typing import Dict, List, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 import triton
@@ -384,18 +384,36 @@ _BWD_LOOP_CONFIGS = _loop_configs(
     )
 )
 
-_fwd_tile_tuned = triton.autotune(
-    _TILE_CONFIGS, key=['BLOCK', 'NC'], prune_configs_by={'early_config_prune': _prune_tile}
-)(_fwd_tile_kernel)
-_fwd_loop_tuned = triton.autotune(
-    _FWD_LOOP_CONFIGS, key=['L_KEY', 'NC_KEY'], prune_configs_by={'early_config_prune': _prune_loop}
-)(_fwd_loop_kernel)
-_bwd_tile_tuned = triton.autotune(
-    _TILE_CONFIGS, key=['BLOCK', 'NC'], prune_configs_by={'early_config_prune': _prune_tile}
-)(_bwd_tile_kernel)
-_bwd_loop_tuned = triton.autotune(
-    _BWD_LOOP_CONFIGS, key=['L_KEY', 'NC_KEY'], prune_configs_by={'early_config_prune': _prune_loop}
-)(_bwd_loop_kernel)
+
+class _Kernels(NamedTuple):
+    """One direction's tile and loop kernels, plain and autotuned; ``name`` prefixes its keys."""
+
+    name: str
+    tile: Any
+    loop: Any
+    tile_tuned: Any
+    loop_tuned: Any
+
+
+def _kernels(name: str, tile, loop, loop_configs: List[triton.Config]) -> _Kernels:
+    """Wrap ``tile`` (keyed by ``BLOCK``, ``NC``) and ``loop`` (by its buckets) in autotuners."""
+    return _Kernels(
+        name,
+        tile,
+        loop,
+        triton.autotune(
+            _TILE_CONFIGS, key=['BLOCK', 'NC'], prune_configs_by={'early_config_prune': _prune_tile}
+        )(tile),
+        triton.autotune(
+            loop_configs,
+            key=['L_KEY', 'NC_KEY'],
+            prune_configs_by={'early_config_prune': _prune_loop},
+        )(loop),
+    )
+
+
+_FWD = _kernels('fwd', _fwd_tile_kernel, _fwd_loop_kernel, _FWD_LOOP_CONFIGS)
+_BWD = _kernels('bwd', _bwd_tile_kernel, _bwd_loop_kernel, _BWD_LOOP_CONFIGS)
 
 #: Best config per (kernel, shape bucket, dtype, device) once tuned: later calls launch the plain
 #: kernel with it, skipping the autotuner's per-call overhead.
@@ -410,14 +428,25 @@ def _sm_count(device: torch.device) -> int:
     return _SM_COUNT[index]
 
 
-def _check_tensor(name: str, t: Tensor, device: torch.device) -> None:
-    """Common rules: a contiguous tensor on ``device``."""
+def _check_tensor(
+    name: str,
+    t: Tensor,
+    device: torch.device,
+    shape: Optional[torch.Size] = None,
+    dtype: Optional[torch.dtype] = None,
+    must: str = '',
+) -> None:
+    """Common rules: a contiguous tensor on ``device``; given ``shape`` and ``dtype``, of those,
+    else a ``ValueError`` saying ``name must {must}`` (``{shape}``, ``{dtype}`` filled in)."""
     if not isinstance(t, Tensor):
         raise TypeError(f'{name} must be a torch.Tensor, but got {type(t).__name__}')
     if t.device != device:
         raise ValueError(f'{name} must be on the device of x ({device}), but is on {t.device}')
     if not t.is_contiguous():
         raise ValueError(f'{name} must be contiguous; pass {name}.contiguous()')
+    if shape is not None and (t.shape != shape or t.dtype != dtype):
+        must = must.format(shape=tuple(shape), dtype=dtype)
+        raise ValueError(f'{name} must {must}, but got {tuple(t.shape)}, {t.dtype}')
 
 
 def _check_inputs(x: Tensor, weight: Tensor, bias: Tensor) -> Tuple[int, int, int]:
@@ -451,16 +480,6 @@ def _check_inputs(x: Tensor, weight: Tensor, bias: Tensor) -> Tuple[int, int, in
     return x.shape[0] * channels, channels, params
 
 
-def _check_like(name: str, t: Tensor, x: Tensor) -> None:
-    """``t`` must be a contiguous tensor of the shape, dtype and device of ``x``."""
-    _check_tensor(name, t, x.device)
-    if t.shape != x.shape or t.dtype != x.dtype:
-        raise ValueError(
-            f'{name} must have the shape and dtype of x {tuple(x.shape)}, {x.dtype}, '
-            f'but got {tuple(t.shape)}, {t.dtype}'
-        )
-
-
 def _tile_block(length: int) -> int:
     return max(16, triton.next_power_of_2(length))
 
@@ -479,6 +498,47 @@ def _launch(kernel, tuned, key: tuple, grid, args: tuple, **meta) -> None:
         _BEST[key] = tuned.best_config
     else:
         kernel[grid](*args, **meta, **config.all_kwargs())
+
+
+def _launch_planes(kernels: _Kernels, args: tuple, planes: int, length: int, x: Tensor) -> None:
+    """Launch ``kernels`` on the ``planes`` planes of ``length`` elements of ``x``: the tile
+    kernel where a plane fits in registers, else the loop kernel; under the interpreter with
+    its one fixed config, else with the tuned one."""
+    meta = dict(L_DIV=_divisor(length))
+    if INTERPRETED:
+        cfg = _INTERPRET_CONFIG
+        if length <= cfg['tile_max']:
+            kernels.tile[(triton.cdiv(planes, cfg['rows']),)](
+                *args, **meta, BLOCK=_tile_block(length), ROWS=cfg['rows']
+            )
+        else:
+            kernels.loop[(min(planes, cfg['progs']),)](
+                *args, 0, 0, **meta, BLOCK=cfg['block'], STAGES=1, PROGS=1
+            )
+    elif length <= TILE_MAX:
+        block = _tile_block(length)
+        key = (f'{kernels.name}_tile', block, planes, x.dtype, x.device)
+        _launch(
+            kernels.tile,
+            kernels.tile_tuned,
+            key,
+            lambda m: (triton.cdiv(planes, m['ROWS']),),
+            args,
+            **meta,
+            BLOCK=block,
+        )
+    else:
+        sms = _sm_count(x.device)
+        buckets = (triton.next_power_of_2(length), triton.next_power_of_2(planes))
+        key = (f'{kernels.name}_loop', *buckets, x.dtype, x.device)
+        _launch(
+            kernels.loop,
+            kernels.loop_tuned,
+            key,
+            lambda m: (min(planes, m['PROGS'] * sms),),
+            args + buckets,
+            **meta,
+        )
 
 
 def sa_forward_triton(
@@ -505,42 +565,7 @@ def sa_forward_triton(
     rstd = torch.empty_like(mean)
     length = x.shape[2] * x.shape[3]
     args = (x, out, weight, bias, mean, rstd, planes, channels, params, length, float(eps))
-    meta = dict(L_DIV=_divisor(length))
-    if INTERPRETED:
-        cfg = _INTERPRET_CONFIG
-        if length <= cfg['tile_max']:
-            _fwd_tile_kernel[(triton.cdiv(planes, cfg['rows']),)](
-                *args, **meta, BLOCK=_tile_block(length), ROWS=cfg['rows']
-            )
-        else:
-            _fwd_loop_kernel[(min(planes, cfg['progs']),)](
-                *args, 0, 0, **meta, BLOCK=cfg['block'], STAGES=1, PROGS=1
-            )
-        return out, mean, rstd
-    if length <= TILE_MAX:
-        block = _tile_block(length)
-        key = ('fwd_tile', block, planes, x.dtype, x.device)
-        _launch(
-            _fwd_tile_kernel,
-            _fwd_tile_tuned,
-            key,
-            lambda m: (triton.cdiv(planes, m['ROWS']),),
-            args,
-            **meta,
-            BLOCK=block,
-        )
-    else:
-        sms = _sm_count(x.device)
-        buckets = (triton.next_power_of_2(length), triton.next_power_of_2(planes))
-        key = ('fwd_loop', *buckets, x.dtype, x.device)
-        _launch(
-            _fwd_loop_kernel,
-            _fwd_loop_tuned,
-            key,
-            lambda m: (min(planes, m['PROGS'] * sms),),
-            args + buckets,
-            **meta,
-        )
+    _launch_planes(_FWD, args, planes, length, x)
     return out, mean, rstd
 
 
@@ -574,14 +599,11 @@ def sa_backward_triton(
         ``grad_bias`` (float32, ``P`` elements).
     """
     planes, channels, params = _check_inputs(x, weight, bias)
-    _check_like('grad_out', grad_out, x)
+    like_x = 'have the shape and dtype of x {shape}, {dtype}'
+    _check_tensor('grad_out', grad_out, x.device, x.shape, x.dtype, like_x)
+    stats = 'be the float32 (N, C) = {shape} tensor returned by sa_forward_triton'
     for name, t in (('mean', mean), ('rstd', rstd)):
-        _check_tensor(name, t, x.device)
-        if t.dtype != torch.float32 or t.shape != x.shape[:2]:
-            raise ValueError(
-                f'{name} must be the float32 (N, C) = {tuple(x.shape[:2])} tensor '
-                f'returned by sa_forward_triton, but got {tuple(t.shape)}, {t.dtype}'
-            )
+        _check_tensor(name, t, x.device, x.shape[:2], torch.float32, stats)
     grad_x = torch.empty_like(x)
     dw_part = torch.empty(planes, dtype=torch.float32, device=x.device)
     db_part = torch.empty_like(dw_part)
@@ -601,41 +623,7 @@ def sa_backward_triton(
         params,
         length,
     )
-    meta = dict(L_DIV=_divisor(length))
-    if INTERPRETED:
-        cfg = _INTERPRET_CONFIG
-        if length <= cfg['tile_max']:
-            _bwd_tile_kernel[(triton.cdiv(planes, cfg['rows']),)](
-                *args, **meta, BLOCK=_tile_block(length), ROWS=cfg['rows']
-            )
-        else:
-            _bwd_loop_kernel[(min(planes, cfg['progs']),)](
-                *args, 0, 0, **meta, BLOCK=cfg['block'], STAGES=1, PROGS=1
-            )
-    elif length <= TILE_MAX:
-        block = _tile_block(length)
-        key = ('bwd_tile', block, planes, x.dtype, x.device)
-        _launch(
-            _bwd_tile_kernel,
-            _bwd_tile_tuned,
-            key,
-            lambda m: (triton.cdiv(planes, m['ROWS']),),
-            args,
-            **meta,
-            BLOCK=block,
-        )
-    else:
-        sms = _sm_count(x.device)
-        buckets = (triton.next_power_of_2(length), triton.next_power_of_2(planes))
-        key = ('bwd_loop', *buckets, x.dtype, x.device)
-        _launch(
-            _bwd_loop_kernel,
-            _bwd_loop_tuned,
-            key,
-            lambda m: (min(planes, m['PROGS'] * sms),),
-            args + buckets,
-            **meta,
-        )
+    _launch_planes(_BWD, args, planes, length, x)
     grad_weight = torch.empty(params, dtype=torch.float32, device=x.device)
     grad_bias = torch.empty_like(grad_weight)
     rows = planes // params

@@ -13,6 +13,8 @@ from mmdet.utils import OptConfigType, OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from .eca_layer import is_odd_kernel_size
+
 
 @MODELS.register_module()
 class CBAM(BaseModule):
@@ -73,12 +75,7 @@ class CBAM(BaseModule):
                 f'in_channels // ratio >= 1 hidden units, but got in_channels={in_channels}, '
                 f'ratio={ratio}. Use a ratio of at most {max(in_channels, 1)} (CBAM uses 16).'
             )
-        if (
-            not isinstance(kernel_size, int)
-            or isinstance(kernel_size, bool)
-            or kernel_size < 1
-            or kernel_size % 2 == 0
-        ):
+        if not is_odd_kernel_size(kernel_size):
             raise ValueError(
                 f'CBAM needs an odd spatial kernel_size >= 1 (the output keeps its '
                 f'size), but got kernel_size={kernel_size!r}; CBAM uses 7.'

@@ -34,6 +34,11 @@ def eca_kernel_size(in_channels: int, gamma: float = 2, beta: float = 1) -> int:
     return t if t % 2 else t + 1
 
 
+def is_odd_kernel_size(size: object) -> bool:
+    """Whether ``size`` is an odd int >= 1 (not a bool): a kernel size that padding keeps."""
+    return isinstance(size, int) and not isinstance(size, bool) and size > 0 and size % 2 == 1
+
+
 @MODELS.register_module()
 class EfficientChannelAttention(BaseModule):
     """ECA: channel gates from a 1-D convolution across the global average.
@@ -89,12 +94,7 @@ class EfficientChannelAttention(BaseModule):
                     f'kernel size, but got gamma={gamma}; the paper uses 2.'
                 )
             kernel_size = eca_kernel_size(in_channels, gamma, beta)
-        if (
-            not isinstance(kernel_size, int)
-            or isinstance(kernel_size, bool)
-            or kernel_size < 1
-            or kernel_size % 2 == 0
-        ):
+        if not is_odd_kernel_size(kernel_size):
             raise ValueError(
                 f'EfficientChannelAttention needs an odd kernel_size >= 1 (the '
                 f'output keeps its channel count), but got '

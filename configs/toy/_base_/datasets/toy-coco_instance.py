@@ -28,6 +28,10 @@ test_pipeline = [
         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'),
     ),
 ]
+# what the train and val datasets share (mmengine keeps names that start with __ out of the config)
+__dataset = dict(
+    type=dataset_type, data_root=data_root, metainfo=metainfo, backend_args=backend_args
+)
 train_dataloader = dict(
     batch_size=4,
     num_workers=1,
@@ -35,14 +39,11 @@ train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True),
     batch_sampler=dict(type='AspectRatioBatchSampler'),
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        metainfo=metainfo,
+        **__dataset,
         ann_file='annotations/instances_train.json',
         data_prefix=dict(img='train/'),
         filter_cfg=dict(filter_empty_gt=True, min_size=32),
         pipeline=train_pipeline,
-        backend_args=backend_args,
     ),
 )
 val_dataloader = dict(
@@ -52,14 +53,11 @@ val_dataloader = dict(
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        metainfo=metainfo,
+        **__dataset,
         ann_file='annotations/instances_val.json',
         data_prefix=dict(img='val/'),
         test_mode=True,
         pipeline=test_pipeline,
-        backend_args=backend_args,
     ),
 )
 test_dataloader = val_dataloader
