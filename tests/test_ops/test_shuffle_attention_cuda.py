@@ -138,14 +138,11 @@ def test_autocast_float16_keeps_fp32_statistics(randomize_sa, sa_reference):
     assert_close([got], [expected], 2e-2)
 
 
-def test_cuda_autograd_is_the_compiled_one(randomize_sa):
-    pytest.importorskip('sa_mmdet._ext')
+def test_cuda_autograd_is_torch_librarys(randomize_sa):
     sa, x, _ = make_case((2, 64, 5, 7), 8, randomize_sa)
     x = x.cuda().requires_grad_()
-    out = sa.cuda()(x)
-    assert out.grad_fn.name().endswith('ShuffleAttentionLayerFunction>')
-    out = shuffle_attention(x, *sa_gate_params(*sa.parameters()), sa.groups)
-    assert out.grad_fn.name().endswith('ShuffleAttentionFunction>')
+    for out in (sa.cuda()(x), shuffle_attention(x, *sa_gate_params(*sa.parameters()), sa.groups)):
+        assert out.grad_fn.name().startswith('GeneratedBackwardFor_sa_mmdet_shuffle_attention')
 
 
 def test_amp_optim_wrapper_trains_an_sa_backbone():
