@@ -151,8 +151,11 @@ def _forward_impl(
 def _backward_impl(
     grad_out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor, rstd: Tensor
 ) -> Tuple[Tensor, Tensor, Tensor]:
-    grad_out = like_input(grad_out, x)
-    backend = _kernel_backend(x, weight, bias, grad_out, mean, rstd)
+    backend = _kernel_backend(x, weight, bias, mean, rstd)
+    # the CPU kernel reads a gradient expanded from one plane (y.sum().backward()) as it is
+    one_plane = grad_out.dtype == x.dtype and grad_out.stride()[:2] == (0, 0)
+    if not (backend == 'cpp' and one_plane):
+        grad_out = like_input(grad_out, x)
     if backend is None:
         return backward_torch(grad_out, x, weight, bias, mean, rstd)
     return _kernels(backend)[1](grad_out, x, weight, bias, mean, rstd)

@@ -226,3 +226,25 @@ def test_kernels_registered_per_device_and_one_autograd(device):
         assert torch._C._dispatch_has_kernel_for_dispatch_key(name, 'Autograd')
         assert not torch._C._dispatch_has_kernel_for_dispatch_key(name, f'Autograd{device}')
     assert not hasattr(torch.ops.sa_mmdet, 'shuffle_attention_layer')
+
+
+@needs_kernel
+@pytest.mark.parametrize(
+    'expanded_from,read_as_is',
+    [((), True), ((7, 9), True), ((1, 256, 7, 9), False), ((2, 1, 1, 1), False)],
+    ids=['scalar', 'one-plane', 'over-N', 'per-sample'],
+)
+def test_expanded_upstream_gradient_equals_its_dense_copy(
+    monkeypatch, make_case, expanded_from, read_as_is
+):
+    # Rule: an expanded gradient (y.sum().backward()) runs the kernel, bit-identical to its dense
+    # copy; one plane expanded over N and C is read as it is, other expansions are copied once.
+    sa, x, _ = make_case((2, 256, 7, 9), 64, torch.float32)
+    upstream = torch.randn(expanded_from).expand(x.shape)
+    copies, like_input = [], sa_op.like_input
+    monkeypatch.setattr(sa_op, 'like_input', lambda *a: copies.append(1) or like_input(*a))
+    got = run(sa, x, upstream, kernel=True)
+    assert len(copies) == (0 if read_as_is else 1)
+    expected = run(sa, x, upstream.contiguous(), kernel=True)
+    for a, b in zip(got, expected, strict=True):
+        assert torch.equal(a, b)

@@ -271,6 +271,7 @@ template <typename scalar_t>
 struct BackwardArgs {
   Planes planes;
   const scalar_t* grad_out;
+  int64_t grad_out_plane_stride;  // H * W, or 0 for one plane expanded over N and C
   const scalar_t* x;
   scalar_t* grad_x;
   const op_t<scalar_t>* weight;
@@ -295,13 +296,13 @@ SA_INLINE void backward_range(const BackwardArgs<scalar_t>& a, int64_t begin, in
   PlaneCursor plane(a.planes, begin);
   for (int64_t p = begin; p < end; ++p, plane.next()) {
     const scalar_t* x = a.x + p * len;
-    const scalar_t* g = a.grad_out + plane.out_plane() * len;
+    const scalar_t* g = a.grad_out + plane.out_plane() * a.grad_out_plane_stride;
     scalar_t* dx = a.grad_x + p * len;
     NextPlanes<scalar_t> next{x, g};
     if (p + 1 < end) {
       PlaneCursor after = plane;
       after.next();
-      next = {x + len, a.grad_out + after.out_plane() * len};
+      next = {x + len, a.grad_out + after.out_plane() * a.grad_out_plane_stride};
     }
     const op w = a.weight[plane.j], b = a.bias[plane.j], mean = a.mean[p];
     if (plane.spatial()) {
@@ -410,9 +411,14 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> shuffle_attention_backward(
     const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& weight,
     const at::Tensor& bias, const at::Tensor& mean, const at::Tensor& rstd) {
   check_inputs(x, weight, bias);
+  // grad_out is contiguous like x, or one plane expanded over N and C (y.sum().backward()),
+  // which is read as that one plane instead of being copied N * C times
+  const bool expanded = grad_out.dim() == 4 && grad_out.stride(0) == 0 && grad_out.stride(1) == 0;
   TORCH_CHECK(grad_out.sizes() == x.sizes() && grad_out.scalar_type() == x.scalar_type() &&
-                  grad_out.is_contiguous(),
-              "shuffle_attention: grad_out must be a contiguous tensor like x");
+                  (expanded || grad_out.is_contiguous()),
+              "shuffle_attention: grad_out must be a contiguous tensor like x, or one plane "
+              "expanded over N and C");
+  const at::Tensor grad_planes = expanded ? grad_out[0][0].contiguous() : grad_out;
   for (const at::Tensor* t : {&mean, &rstd}) {
     TORCH_CHECK(t->numel() == x.size(0) * x.size(1) && t->scalar_type() == weight.scalar_type() &&
                     t->is_contiguous(),
@@ -427,8 +433,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> shuffle_attention_backward(
     using op = op_t<scalar_t>;
     std::vector<op> partial(2 * rows);  // per plane: weight, then bias gradients
     const BackwardArgs<scalar_t> args{
-        planes_of(x, weight), grad_out.const_data_ptr<scalar_t>(),
-        x.const_data_ptr<scalar_t>(), grad_x.data_ptr<scalar_t>(),
+        planes_of(x, weight), grad_planes.const_data_ptr<scalar_t>(),
+        expanded ? 0 : x.size(2) * x.size(3), x.const_data_ptr<scalar_t>(), grad_x.data_ptr<scalar_t>(),
         weight.const_data_ptr<op>(), bias.const_data_ptr<op>(), mean.const_data_ptr<op>(),
         rstd.const_data_ptr<op>(), partial.data(), partial.data() + rows};
     at::parallel_for(0, rows, grain(args.planes.plane),
