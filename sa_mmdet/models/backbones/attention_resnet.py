@@ -64,13 +64,8 @@ class AttentionResNet(ResNet):
         >>> from sa_mmdet.models.backbones.attention_resnet import AttentionResNet
         >>> from sa_mmdet.models.layers.se_layer import SqueezeExcitation  # registers it
         >>> model = AttentionResNet(50, attention=dict(type='SqueezeExcitation')).eval()
-        >>> outs = model(torch.rand(1, 3, 64, 64))
-        >>> for out in outs:
-        ...     print(tuple(out.shape))
-        (1, 256, 16, 16)
-        (1, 512, 8, 8)
-        (1, 1024, 4, 4)
-        (1, 2048, 2, 2)
+        >>> [out.shape[1] for out in model(torch.rand(1, 3, 64, 64))]
+        [256, 512, 1024, 2048]
     """
 
     arch_settings = {

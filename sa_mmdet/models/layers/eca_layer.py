@@ -114,6 +114,5 @@ class EfficientChannelAttention(BaseModule):
         Returns:
             Tensor: Output of shape (N, C, H, W).
         """
-        n, c = x.shape[:2]
         y = self.conv(x.mean(dim=(2, 3)).unsqueeze(1))
-        return x * torch.sigmoid(y).view(n, c, 1, 1)
+        return x * torch.sigmoid(y).view(*x.shape[:2], 1, 1)

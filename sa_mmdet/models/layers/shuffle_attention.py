@@ -101,6 +101,8 @@ class ShuffleAttention(nn.Module):
         >>> sa = ShuffleAttention(256, groups=64)
         >>> sa(torch.rand(2, 256, 8, 8)).shape
         torch.Size([2, 256, 8, 8])
+        >>> sum(p.numel() for p in sa.parameters())  # 3 * C / G
+        12
     """
 
     _abbr_ = 'sa'
