@@ -30,11 +30,12 @@ def test_benchmark_prints_every_table(run_python):
     titles = ('ShuffleAttention layer', 'Memory traffic', 'Saved for backward', 'Cost of one call')
     for title in (*titles, 'Backbones'):
         assert any(line.startswith(title) for line in lines), result.stdout
-    # the layer table: official eager and compiled, ours and its pure-PyTorch form
+    # the layer table: official eager and compiled, ours (dense and expanded dy), pure PyTorch
     header = lines[
         next(i for i, line in enumerate(lines) if line.startswith('ShuffleAttention')) + 1
     ]
-    for column in ('official fwd+bwd', 'compiled fwd+bwd', 'ours fwd+bwd', 'pytorch fwd+bwd'):
+    columns = ('official fwd+bwd', 'compiled fwd+bwd', 'ours fwd+bwd', 'pytorch fwd+bwd')
+    for column in (*columns, 'ours fwd+bwd, dy expanded'):
         assert column in header
     # saved for backward: ours keeps the input (+ per-channel statistics) only
     title = next(i for i, line in enumerate(lines) if line.startswith('Saved for backward'))

@@ -5,8 +5,8 @@ Prints, from one run on one device:
 1. one SA layer, forward and forward + backward: the official form eager
    (``ShuffleAttention(implementation='reference')``), ``torch.compile`` of
    the official form (what a user would try first), and ours (the operator:
-   the compiled CPU kernel on the CPU, Triton on CUDA; on the CPU also its
-   pure-PyTorch form);
+   the compiled CPU kernel on the CPU, Triton on CUDA; also with the expanded
+   gradient of ``y.sum()``, and on the CPU its pure-PyTorch form);
 2. the memory traffic ours achieves: forward reads x and writes y (2 tensors),
    backward reads x and dy and writes dx (3 tensors); against a plain copy of
    the input (the practical limit) and, on a GPU, the device's peak DRAM
@@ -163,6 +163,9 @@ def benchmark_layers(args: argparse.Namespace, device: torch.device, timer: Time
             fns[f'{name} fwd'] = _forward_fn(layer, x)
             fns[f'{name} fwd+bwd'] = _train_fn(layer, x, grad)
         fns['ours bwd'] = _backward_fn(ours, x, grad)
+        # the gradient of y.sum(): one value expanded, which a kernel must take as it is
+        expanded = torch.ones((), device=device, dtype=dtype).expand(shape)
+        fns['ours fwd+bwd expanded'] = _train_fn(ours, x, expanded)
         if with_pytorch:
             fns['pytorch fwd'] = _without_kernels(_forward_fn(ours, x))
             fns['pytorch fwd+bwd'] = _without_kernels(_train_fn(ours, x, grad))
@@ -176,6 +179,7 @@ def benchmark_layers(args: argparse.Namespace, device: torch.device, timer: Time
         for variant in ('official', 'official compiled', 'ours', 'pytorch'):
             if f'{variant} fwd' in t:
                 row += [f'{t[f"{variant} fwd"] * 1e3:.2f}', f'{t[f"{variant} fwd+bwd"] * 1e3:.2f}']
+        row.append(f'{t["ours fwd+bwd expanded"] * 1e3:.2f}')
         best_other = min(t[k] for k in ('official fwd+bwd', 'official compiled fwd+bwd') if k in t)
         speedups.append(t['official fwd+bwd'] / t['ours fwd+bwd'])
         row += [
@@ -219,7 +223,7 @@ def benchmark_layers(args: argparse.Namespace, device: torch.device, timer: Time
     header += ['ours fwd', 'ours fwd+bwd']
     if with_pytorch:
         header += ['pytorch fwd', 'pytorch fwd+bwd']
-    header += ['ours vs official', 'ours vs best official']
+    header += ['ours fwd+bwd, dy expanded', 'ours vs official', 'ours vs best official']
     geomean = math.exp(sum(map(math.log, speedups)) / len(speedups))
     print_table(
         f'ShuffleAttention layer ({args.dtype}), ms (median); ours = {sa_kernel_name(device)}'
