@@ -434,7 +434,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> shuffle_attention_backward(
     std::vector<op> partial(2 * rows);  // per plane: weight, then bias gradients
     const BackwardArgs<scalar_t> args{
         planes_of(x, weight), grad_planes.const_data_ptr<scalar_t>(),
-        expanded ? 0 : x.size(2) * x.size(3), x.const_data_ptr<scalar_t>(), grad_x.data_ptr<scalar_t>(),
+        expanded ? 0 : x.size(2) * x.size(3), x.const_data_ptr<scalar_t>(),
+        grad_x.data_ptr<scalar_t>(),
         weight.const_data_ptr<op>(), bias.const_data_ptr<op>(), mean.const_data_ptr<op>(),
         rstd.const_data_ptr<op>(), partial.data(), partial.data() + rows};
     at::parallel_for(0, rows, grain(args.planes.plane),
