@@ -7,7 +7,7 @@ MAX_EXAMPLES = 3
 
 
 def report_problems(problems: List[str], ann_file: str, what: str, total: int, fix: str) -> None:
-    """Raise a ValueError that counts and quotes ``problems``, if any.
+    """Raise a ValueError that counts ``problems`` and quotes a few, if there are any.
 
     Args:
         problems (List[str]): One description per problem.
@@ -15,9 +15,6 @@ def report_problems(problems: List[str], ann_file: str, what: str, total: int, f
         what (str): What the problems are, e.g. ``'annotations with bad boxes'``.
         total (int): Number of things checked.
         fix (str): How to fix them.
-
-    Raises:
-        ValueError: If ``problems`` is not empty.
     """
     if not problems:
         return
