@@ -1,7 +1,7 @@
 """Checks of a COCO-format annotation file, with errors that name the fix.
 
-They refuse what mmdet's ``CocoDataset`` would mangle silently (drop boxes,
-merge images, shift labels) or fail on much later without naming the entry.
+They refuse what mmdet's ``CocoDataset`` would mangle silently (drop boxes, merge images, shift
+labels) or fail on much later without naming the entry.
 """
 
 import json
@@ -32,13 +32,7 @@ BOX_TOLERANCE = 1.0
 
 
 def read_coco_json(ann_file: str) -> dict:
-    """Read a COCO annotation file.
-
-    Args:
-        ann_file (str): Path of the JSON file.
-
-    Returns:
-        dict: The parsed file.
+    """Read and parse a COCO annotation file (JSON).
 
     Raises:
         FileNotFoundError: If the file does not exist.
@@ -66,32 +60,26 @@ def check_coco_dict(
 ) -> None:
     """Check a parsed COCO annotation dict against a dataset config.
 
-    In this order, each kind of problem failing with its cases counted and a
-    few quoted:
+    In this order, the first kind of problem fails with its cases counted and a few quoted:
 
-    1. structure: lists ``images``, ``annotations``, ``categories`` whose
-       entries have the COCO keys;
-    2. types: ids are JSON integers (not booleans, strings, floats or lists),
-       ``width``/``height`` positive integers, ``file_name`` and category
-       ``name`` non-empty strings;
-    3. uniqueness: image, category and annotation ids, file names, category
-       names;
+    1. the lists ``images``, ``annotations``, ``categories`` and the COCO keys of their entries;
+    2. ids are JSON integers (not bools, strings, floats or lists), ``width``/``height``
+       positive integers, ``file_name`` and category ``name`` non-empty strings;
+    3. ids, file names and category names are unique;
     4. every configured class is a category of the file;
-    5. every annotation refers to an existing image and category, and its
-       ``bbox`` is four finite numbers ``[x, y, width, height]`` with
-       ``width, height >= 0`` inside its image, up to :data:`BOX_TOLERANCE`;
-    6. with ``img_dir``: every image file exists, is an image, and has the
-       size of its entry (read from the header only).
+    5. every annotation refers to an existing image and category, and its ``bbox`` is
+       ``[x, y, width, height]``, finite, ``width, height >= 0``, inside its image up to
+       :data:`BOX_TOLERANCE`;
+    6. with ``img_dir``: every image file exists, is an image and has its entry's size.
 
     Args:
         dataset (dict): Parsed annotation file.
         ann_file (str): Its path, for messages.
         classes (Sequence[str]): Class names of the config (``metainfo``).
-        img_dir (str, optional): Local image folder; when given, the image
-            files are checked (step 6). Defaults to None.
+        img_dir (str, optional): Local image folder to check (step 6). Defaults to None.
 
     Raises:
-        ValueError: On the first kind of problem of steps 1 to 6.
+        ValueError: On the first kind of problem.
         FileNotFoundError: Missing image files.
     """
     _check_structure(dataset, ann_file)
@@ -222,9 +210,8 @@ def _duplicates(entries: List[dict], key: str, field: str, label: str) -> Tuple[
 def _check_unique(dataset: dict, ann_file: str) -> None:
     """Check that ids, file names and category names are unique.
 
-    pycocotools keeps the last entry of an id, so a duplicate image id gives
-    the last image the boxes of all of them; a duplicate category name shifts
-    mmdet's labels.
+    pycocotools keeps the last entry of an id: a duplicate image id gives the last image the
+    boxes of all of them; a duplicate category name shifts mmdet's labels.
     """
     checks = (
         ('images', 'id', 'image id', 'Give every image its own id, and its annotations that id.'),

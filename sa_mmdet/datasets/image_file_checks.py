@@ -14,11 +14,8 @@ _EXIF_ORIENTATION = 0x0112
 def read_image_size(path: str) -> Tuple[int, int]:
     """Read ``(width, height)`` of an image file from its header, without decoding it.
 
-    An EXIF orientation that turns the image (5 to 8) swaps them, as OpenCV,
-    mmdet's image loading, does.
-
-    Raises:
-        ValueError: If the file is empty or its header is not one Pillow knows.
+    An EXIF orientation that turns the image (5 to 8) swaps them, as OpenCV (mmdet's loading)
+    does. Raises a ValueError if the file is empty or its header is not one Pillow knows.
     """
     if os.stat(path).st_size == 0:
         raise ValueError('the file is empty (0 bytes)')
@@ -34,12 +31,7 @@ def read_image_size(path: str) -> Tuple[int, int]:
 
 
 def check_image_files(images: List[dict], ann_file: str, img_dir: str) -> None:
-    """Check that the image files exist, are images and have their entries' size.
-
-    Args:
-        images (List[dict]): ``images`` of the annotation file, types checked.
-        ann_file (str): The annotation file, for messages.
-        img_dir (str): Local folder of the image files.
+    """Check that the files of ``images`` exist in ``img_dir``, are images and have their size.
 
     Raises:
         FileNotFoundError: If image files are missing.
