@@ -40,18 +40,17 @@ def read_coco_json(ann_file: str) -> dict:
     """
     if not osp.isfile(ann_file):
         raise FileNotFoundError(
-            f'COCO annotation file {ann_file!r} does not exist: check `data_root` '
-            f'and `ann_file` of the dataset in your config (or generate the toy '
-            f'data: python tools/dataset_converters/generate_toy_coco.py).'
+            f'COCO annotation file {ann_file!r} does not exist: check `data_root` and `ann_file` '
+            'of the dataset in your config (or generate the toy data: '
+            'python tools/dataset_converters/generate_toy_coco.py).'
         )
     with open(ann_file) as f:
         try:
             return json.load(f)
         except json.JSONDecodeError as error:
             raise ValueError(
-                f'COCO annotation file {ann_file!r} is not valid JSON: '
-                f'{error.msg} at line {error.lineno}, column '
-                f'{error.colno}.'
+                f'COCO annotation file {ann_file!r} is not valid JSON: {error.msg} at line '
+                f'{error.lineno}, column {error.colno}.'
             ) from error
 
 
@@ -102,15 +101,15 @@ def _check_structure(dataset: dict, ann_file: str) -> None:
         entries = dataset.get(key)
         if not isinstance(entries, list):
             raise ValueError(
-                f'{ann_file!r} needs a list under {key!r} (COCO format), '
-                f'but got {type(entries).__name__}.'
+                f'{ann_file!r} needs a list under {key!r} (COCO format), but got '
+                f'{type(entries).__name__}.'
             )
         for index, entry in enumerate(entries):
             missing = [f for f in fields if not isinstance(entry, dict) or f not in entry]
             if missing:
                 raise ValueError(
-                    f'{ann_file!r}: {key}[{index}] lacks {missing}; every '
-                    f'entry of {key!r} needs {list(fields)}.'
+                    f'{ann_file!r}: {key}[{index}] lacks {missing}; every entry of {key!r} '
+                    f'needs {list(fields)}.'
                 )
 
 
@@ -233,7 +232,7 @@ def _check_classes(dataset: dict, ann_file: str, classes: Sequence[str]) -> None
         raise ValueError(
             f'classes {unknown} of the config are not categories of {ann_file!r}, whose '
             f'categories are {names}. Set `metainfo=dict(classes=...)` of the dataset '
-            f'(and `num_classes` of the heads) to names from the file.'
+            '(and `num_classes` of the heads) to names from the file.'
         )
 
 

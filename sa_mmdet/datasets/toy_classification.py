@@ -1,10 +1,9 @@
 """A small, seeded, ImageNet-format classification set cut from toy shapes images.
 
-Square crops of the images of :func:`~sa_mmdet.datasets.toy_coco.draw_toy_image`:
-one per visible object, labelled with its shape, plus crops of background
-(class ``'background'``), every class as many per split. They are written as
-mmpretrain's ``CustomDataset`` reads them: ``OUT_DIR/{train,val}/<class>/000001.jpg
-...`` and ``OUT_DIR/meta/{train,val}.txt`` with lines ``"<class>/<file> <label>"``.
+Square crops of :func:`~sa_mmdet.datasets.toy_coco.draw_toy_image` images, one per visible
+object, labelled with its shape, and of background, as many per class; written as mmpretrain's
+``CustomDataset`` reads them: ``OUT_DIR/{train,val}/<class>/000001.jpg`` and
+``OUT_DIR/meta/{train,val}.txt`` with lines ``<class>/<file> <label>``.
 """
 
 import os
@@ -154,18 +153,16 @@ def generate_toy_classification(
 
     Args:
         out_dir (str): Output root. Defaults to ``'data/toy_cls'``.
-        num_train (int): Training crops, a multiple of the 5 :data:`CLASSES`.
-            Defaults to 5000.
+        num_train (int): Training crops, a multiple of the 5 :data:`CLASSES`. Defaults to 5000.
         num_val (int): Validation crops, a multiple of 5. Defaults to 500.
         crop_size (int): Width and height of every crop, >= 8. Defaults to 32.
         image_size (int): Size of the drawn source images, >= 160. Defaults to 192.
-        seed (int): Seed; the same seed and arguments give byte-identical
-            files. Defaults to 0.
+        seed (int): The same seed and arguments give byte-identical files. Defaults to 0.
         max_objects (int): Most objects per source image. Defaults to 6.
 
     Returns:
-        dict: ``classes``, ``seconds`` and per split ``ann_file``, ``img_dir``,
-        ``crops``, ``per_class`` and ``source_images`` (images drawn).
+        dict: ``classes``, ``seconds`` and per split ``ann_file``, ``img_dir``, ``crops``,
+        ``per_class`` and ``source_images`` (images drawn).
 
     Raises:
         ValueError: If an argument is out of its range.

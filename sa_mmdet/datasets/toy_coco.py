@@ -1,10 +1,9 @@
 """A small, seeded, COCO-format instance-segmentation dataset of shapes.
 
-Circles, squares, triangles and stars in random colours on textured, noisy
-backgrounds, written as ``OUT_DIR/annotations/instances_{train,val}.json`` and
-``OUT_DIR/{train,val}/000001.jpg ...``. Objects span COCO's small, medium and
-large areas, so that every size-split AP is defined, and later objects may hide
-up to half of earlier ones; each annotation is the polygon of what is visible.
+Circles, squares, triangles and stars in random colours on textured, noisy backgrounds, written
+as ``OUT_DIR/annotations/instances_{train,val}.json`` and ``OUT_DIR/{train,val}/000001.jpg``.
+Objects span COCO's small, medium and large areas, so that every size-split AP is defined; later
+objects may hide up to half of earlier ones, and each annotation is the polygon of what is seen.
 """
 
 import json
@@ -103,9 +102,8 @@ def _place_objects(
 ) -> List[Tuple[int, Polygon]]:
     """Sample objects and stack them, largest at the bottom.
 
-    A pose is rejected if it hides too much of an object below it or punches a
-    hole in one (COCO polygons have none); an object with no accepted pose of
-    ``PLACE_TRIES`` is dropped.
+    A pose is rejected if it hides too much of an object below it or punches a hole in one
+    (COCO polygons have none); an object with no accepted pose of ``PLACE_TRIES`` is dropped.
     """
     labels = rng.integers(len(CLASSES), size=num_objects)
     areas = [_sample_area(rng, image_size) for _ in range(num_objects)]
@@ -200,9 +198,8 @@ def draw_toy_image(
         max_objects (int): Most objects in the image (at least 1). Defaults to 6.
 
     Returns:
-        tuple[np.ndarray, list[dict]]: The ``uint8`` BGR image and, per visible
-        object, ``category_id`` (1-based), ``segmentation``, ``area``, ``bbox``
-        and ``iscrowd``.
+        tuple[np.ndarray, list[dict]]: The ``uint8`` BGR image and, per visible object,
+        ``category_id`` (1-based), ``segmentation``, ``area``, ``bbox`` and ``iscrowd``.
     """
     objects = _place_objects(rng, image_size, int(rng.integers(1, max_objects + 1)))
     image = _background(rng, image_size)
@@ -257,16 +254,14 @@ def generate_toy_coco(
         out_dir (str): Output root. Defaults to ``'data/toy_coco'``.
         num_train (int): Number of training images. Defaults to 400.
         num_val (int): Number of validation images. Defaults to 100.
-        image_size (int): Width and height of every image, >= 176 so that
-            large objects fit. Defaults to 192.
-        seed (int): Seed; image ``index`` of split ``i`` is drawn from
-            ``default_rng([seed, i, index])``, so output is byte-identical for
-            the same arguments. Defaults to 0.
+        image_size (int): Width and height of every image, >= 176. Defaults to 192.
+        seed (int): Image ``index`` of split ``i`` is drawn from ``default_rng([seed, i, index])``:
+            the same arguments give byte-identical files. Defaults to 0.
         max_objects (int): Most objects per image. Defaults to 6.
 
     Returns:
-        dict: ``classes``, ``seconds`` and per split ``ann_file``, ``img_dir``,
-        ``images``, ``annotations`` and ``areas`` (small/medium/large counts).
+        dict: ``classes``, ``seconds`` and per split ``ann_file``, ``img_dir``, ``images``,
+        ``annotations`` and ``areas`` (small/medium/large counts).
 
     Raises:
         ValueError: If a count is not a positive int or ``image_size`` < 176.
