@@ -1,8 +1,6 @@
 """Datasets, opt-in: ``custom_imports=dict(imports=['sa_mmdet', 'sa_mmdet.datasets'])``.
 
-Registers :class:`CheckedCocoDataset`. The toy data generators
-(:mod:`sa_mmdet.datasets.toy_coco`) are imported only by the tools that write
-the data.
+Registers :class:`CheckedCocoDataset`; the toy data generators are imported only where used.
 """
 
 from .checked_coco import CheckedCOCO, CheckedCocoDataset

@@ -11,7 +11,7 @@ from .coco_checks import check_coco_dict, read_coco_json
 
 
 class CheckedCOCO(COCO):
-    """mmdet's COCO API that reads the file once and checks it first.
+    """mmdet's COCO API that reads the file once and checks it before indexing it.
 
     Args:
         annotation_file (str): Path of the annotation file.
@@ -35,20 +35,14 @@ class CheckedCOCO(COCO):
 class CheckedCocoDataset(CocoDataset):
     """``CocoDataset`` whose missing, malformed or mismatching annotations fail early.
 
-    Before any annotation is parsed it checks (see
-    :func:`~sa_mmdet.datasets.coco_checks.check_coco_dict`) that the
-    annotation file exists and is valid COCO JSON, that ids are integers and
-    unique, that every configured class is a category of the file, that every
-    annotation refers to an existing image and category with a finite box
-    inside its image, and, for local files only, that every image file exists,
-    is an image, and has the width and height of its entry (read from the file
-    header). Each failure names the file, the entries and values at fault and
-    how to fix them. Arguments are those of :class:`mmdet.datasets.CocoDataset`.
+    Before any annotation is parsed, the annotation file and the image files
+    are checked by :func:`~sa_mmdet.datasets.coco_checks.check_coco_dict`;
+    files on remote storage (``://``) load as mmdet loads them. Arguments are
+    those of :class:`mmdet.datasets.CocoDataset`.
     """
 
     def load_data_list(self) -> List[dict]:
         img_dir = self.data_prefix.get('img')
-        if '://' in self.ann_file or (img_dir and '://' in img_dir):
-            return super().load_data_list()  # remote storage: mmdet loads as usual
-        self.COCOAPI = partial(CheckedCOCO, classes=self.metainfo['classes'], img_dir=img_dir)
+        if '://' not in self.ann_file and not (img_dir and '://' in img_dir):
+            self.COCOAPI = partial(CheckedCOCO, classes=self.metainfo['classes'], img_dir=img_dir)
         return super().load_data_list()

@@ -1,8 +1,7 @@
 """Checks of a COCO-format annotation file, with errors that name the fix.
 
-The checks refuse what mmdet's ``CocoDataset`` would otherwise mangle
-silently (drop boxes, merge images, shift labels) or fail on much later with
-a message that names neither the file nor the entry.
+They refuse what mmdet's ``CocoDataset`` would mangle silently (drop boxes, merge images, shift
+labels) or fail on much later without naming the entry.
 """
 
 import json
@@ -33,13 +32,7 @@ BOX_TOLERANCE = 1.0
 
 
 def read_coco_json(ann_file: str) -> dict:
-    """Read a COCO annotation file.
-
-    Args:
-        ann_file (str): Path of the JSON file.
-
-    Returns:
-        dict: The parsed file.
+    """Read and parse a COCO annotation file (JSON).
 
     Raises:
         FileNotFoundError: If the file does not exist.
@@ -47,18 +40,17 @@ def read_coco_json(ann_file: str) -> dict:
     """
     if not osp.isfile(ann_file):
         raise FileNotFoundError(
-            f'COCO annotation file {ann_file!r} does not exist: check `data_root` '
-            f'and `ann_file` of the dataset in your config (or generate the toy '
-            f'data: python tools/dataset_converters/generate_toy_coco.py).'
+            f'COCO annotation file {ann_file!r} does not exist: check `data_root` and `ann_file` '
+            'of the dataset in your config (or generate the toy data: '
+            'python tools/dataset_converters/generate_toy_coco.py).'
         )
     with open(ann_file) as f:
         try:
             return json.load(f)
         except json.JSONDecodeError as error:
             raise ValueError(
-                f'COCO annotation file {ann_file!r} is not valid JSON: '
-                f'{error.msg} at line {error.lineno}, column '
-                f'{error.colno}.'
+                f'COCO annotation file {ann_file!r} is not valid JSON: {error.msg} at line '
+                f'{error.lineno}, column {error.colno}.'
             ) from error
 
 
@@ -67,37 +59,26 @@ def check_coco_dict(
 ) -> None:
     """Check a parsed COCO annotation dict against a dataset config.
 
-    In this order, each kind of problem failing with all its cases counted and
-    the first :data:`MAX_EXAMPLES` quoted:
+    In this order, the first kind of problem fails with its cases counted and a few quoted:
 
-    1. structure: lists ``images``, ``annotations``, ``categories`` whose
-       entries have the COCO keys;
-    2. types: ids (``id``, ``image_id``, ``category_id``) are JSON integers
-       (not booleans, strings, floats or lists), ``width``/``height`` positive
-       integers, ``file_name`` and category ``name`` non-empty strings;
-    3. uniqueness: image, category and annotation ids, file names, category
-       names;
+    1. the lists ``images``, ``annotations``, ``categories`` and the COCO keys of their entries;
+    2. ids are JSON integers (not bools, strings, floats or lists), ``width``/``height``
+       positive integers, ``file_name`` and category ``name`` non-empty strings;
+    3. ids, file names and category names are unique;
     4. every configured class is a category of the file;
-    5. every annotation refers to an existing image and category, and its
-       ``bbox`` is four finite numbers ``[x, y, width, height]`` with
-       ``width, height >= 0`` that lies inside its image, allowing
-       :data:`BOX_TOLERANCE` (1 pixel) beyond each border for float rounding;
-    6. with ``img_dir``: every image file exists, is not empty, has an image
-       header, and its size (read from the header only, no decoding) is the
-       ``width``/``height`` of its entry.
+    5. every annotation refers to an existing image and category, and its ``bbox`` is
+       ``[x, y, width, height]``, finite, ``width, height >= 0``, inside its image up to
+       :data:`BOX_TOLERANCE`;
+    6. with ``img_dir``: every image file exists, is an image and has its entry's size.
 
     Args:
         dataset (dict): Parsed annotation file.
         ann_file (str): Its path, for messages.
         classes (Sequence[str]): Class names of the config (``metainfo``).
-        img_dir (str, optional): Local image folder; when given, the image
-            files are checked (step 6). Defaults to None.
+        img_dir (str, optional): Local image folder to check (step 6). Defaults to None.
 
     Raises:
-        ValueError: Malformed structure, ids or sizes of the wrong type,
-            duplicates, dangling ids, bad boxes, config classes that are not
-            categories of the file, or image files that are empty, not images
-            or of another size than their entry says.
+        ValueError: On the first kind of problem.
         FileNotFoundError: Missing image files.
     """
     _check_structure(dataset, ann_file)
@@ -110,15 +91,7 @@ def check_coco_dict(
 
 
 def _check_structure(dataset: dict, ann_file: str) -> None:
-    """Check the top-level lists and the keys of their entries.
-
-    Args:
-        dataset (dict): Parsed annotation file.
-        ann_file (str): Its path, for messages.
-
-    Raises:
-        ValueError: On the first missing list or key.
-    """
+    """Check the top-level lists and the keys of their entries."""
     if not isinstance(dataset, dict):
         raise ValueError(
             f'{ann_file!r} must hold a JSON object with keys {list(_REQUIRED)}, '
@@ -128,15 +101,15 @@ def _check_structure(dataset: dict, ann_file: str) -> None:
         entries = dataset.get(key)
         if not isinstance(entries, list):
             raise ValueError(
-                f'{ann_file!r} needs a list under {key!r} (COCO format), '
-                f'but got {type(entries).__name__}.'
+                f'{ann_file!r} needs a list under {key!r} (COCO format), but got '
+                f'{type(entries).__name__}.'
             )
         for index, entry in enumerate(entries):
             missing = [f for f in fields if not isinstance(entry, dict) or f not in entry]
             if missing:
                 raise ValueError(
-                    f'{ann_file!r}: {key}[{index}] lacks {missing}; every '
-                    f'entry of {key!r} needs {list(fields)}.'
+                    f'{ann_file!r}: {key}[{index}] lacks {missing}; every entry of {key!r} '
+                    f'needs {list(fields)}.'
                 )
 
 
@@ -151,16 +124,7 @@ def _describe(value: object) -> str:
 
 
 def _entry_name(key: str, index: int, entry: dict) -> str:
-    """Name an entry by position, id and the field that identifies it to a person.
-
-    Args:
-        key (str): ``'images'``, ``'annotations'`` or ``'categories'``.
-        index (int): Its position in that list.
-        entry (dict): The entry.
-
-    Returns:
-        str: E.g. ``images[3] (id 12, '000012.jpg')`` or ``annotations[0] (id 5)``.
-    """
+    """Name an entry, e.g. ``images[3] (id 12, '000012.jpg')`` or ``annotations[0] (id 5)``."""
     label = {'images': 'file_name', 'categories': 'name'}.get(key)
     if label is None:
         return f'{key}[{index}] (id {entry["id"]!r})'
@@ -168,16 +132,7 @@ def _entry_name(key: str, index: int, entry: dict) -> str:
 
 
 def _type_problem(key: str, index: int, entry: dict) -> Optional[str]:
-    """Describe the fields of one entry whose type or value is wrong, if any.
-
-    Args:
-        key (str): ``'images'``, ``'annotations'`` or ``'categories'``.
-        index (int): Position of the entry in its list.
-        entry (dict): The entry.
-
-    Returns:
-        str, optional: The entry and its wrong fields, or None if all are right.
-    """
+    """The entry and its fields of a wrong type or value, or None."""
     wrong = [
         f'{field} is {_describe(entry[field])}, not an integer'
         for field in _INT_FIELDS[key]
@@ -198,14 +153,7 @@ def _type_problem(key: str, index: int, entry: dict) -> Optional[str]:
 
 
 def _types_ok(dataset: dict) -> bool:
-    """Whether all ids, sizes and names have their types: the fast path of ``_check_types``.
-
-    Args:
-        dataset (dict): Parsed annotation file, structure checked.
-
-    Returns:
-        bool: True if ``_check_types`` would find nothing.
-    """
+    """Whether :func:`_check_types` would find nothing: its fast path for large files."""
     sizes = [image[f] for image in dataset['images'] for f in ('width', 'height')]
     if {type(size) for size in sizes} - {int} or min(sizes, default=1) <= 0:
         return False
@@ -220,15 +168,7 @@ def _types_ok(dataset: dict) -> bool:
 
 
 def _check_types(dataset: dict, ann_file: str) -> None:
-    """Check ids, sizes and names for their types (see :func:`check_coco_dict`).
-
-    Args:
-        dataset (dict): Parsed annotation file, structure checked.
-        ann_file (str): Its path, for messages.
-
-    Raises:
-        ValueError: Listing the fields of the wrong type.
-    """
+    """Check the types of ids, sizes and names."""
     if _types_ok(dataset):
         return
     problems = [
@@ -236,13 +176,11 @@ def _check_types(dataset: dict, ann_file: str) -> None:
         for key in _REQUIRED
         for index, entry in enumerate(dataset[key])
     ]
-    problems = [problem for problem in problems if problem]
-    total = sum(len(dataset[key]) for key in _REQUIRED)
     report_problems(
-        problems,
+        [problem for problem in problems if problem],
         ann_file,
         'entries with fields of the wrong type',
-        total,
+        sum(len(dataset[key]) for key in _REQUIRED),
         'Ids (id, image_id, category_id) must be JSON integers such as 3 (not true, "3", '
         '3.0 or [3]), width and height the pixel size of the image file as positive '
         'integers, file_name and category names non-empty strings.',
@@ -250,19 +188,7 @@ def _check_types(dataset: dict, ann_file: str) -> None:
 
 
 def _duplicates(entries: List[dict], key: str, field: str, label: str) -> Tuple[List[str], int]:
-    """Describe the values of ``field`` that more than one entry has.
-
-    Args:
-        entries (List[dict]): Entries of one list of the file.
-        key (str): Name of the list, for messages.
-        field (str): Field that must be unique.
-        label (str): Name of the field in messages, e.g. ``'image id'``.
-
-    Returns:
-        Tuple[List[str], int]: Descriptions such as ``image id 1 is not unique
-        (images[0] (id 1, '1.png'), images[1] (id 1, '2.png'))``, and the
-        number of distinct values.
-    """
+    """Describe each value of ``field`` that several entries share; count the distinct values."""
     values = [entry[field] for entry in entries]
     if field == 'file_name':
         values = [osp.normpath(value) for value in values]
@@ -283,16 +209,8 @@ def _duplicates(entries: List[dict], key: str, field: str, label: str) -> Tuple[
 def _check_unique(dataset: dict, ann_file: str) -> None:
     """Check that ids, file names and category names are unique.
 
-    pycocotools keeps the last entry of an id, so a duplicate image id gives
-    the last image the boxes of all of them, and a duplicate category name
-    shifts the labels of mmdet.
-
-    Args:
-        dataset (dict): Parsed annotation file, types checked.
-        ann_file (str): Its path, for messages.
-
-    Raises:
-        ValueError: On the first kind of duplicate, quoting its entries.
+    pycocotools keeps the last entry of an id: a duplicate image id gives the last image the
+    boxes of all of them; a duplicate category name shifts mmdet's labels.
     """
     checks = (
         ('images', 'id', 'image id', 'Give every image its own id, and its annotations that id.'),
@@ -307,35 +225,19 @@ def _check_unique(dataset: dict, ann_file: str) -> None:
 
 
 def _check_classes(dataset: dict, ann_file: str, classes: Sequence[str]) -> None:
-    """Check that every configured class is a category of the file.
-
-    Args:
-        dataset (dict): Parsed annotation file.
-        ann_file (str): Its path, for messages.
-        classes (Sequence[str]): Class names of the config.
-
-    Raises:
-        ValueError: Naming the classes that are not categories.
-    """
+    """Check that every configured class is a category of the file."""
     names = [cat['name'] for cat in dataset['categories']]
     unknown = [name for name in classes if name not in names]
     if unknown:
         raise ValueError(
             f'classes {unknown} of the config are not categories of {ann_file!r}, whose '
             f'categories are {names}. Set `metainfo=dict(classes=...)` of the dataset '
-            f'(and `num_classes` of the heads) to names from the file.'
+            '(and `num_classes` of the heads) to names from the file.'
         )
 
 
 def _bbox_problem(bbox: object) -> Optional[str]:
-    """Say what is wrong with a COCO box, if anything.
-
-    Args:
-        bbox (object): The ``bbox`` value of an annotation.
-
-    Returns:
-        str, optional: The problem, or None for a well-formed box.
-    """
+    """What is wrong with a COCO box, or None for a well-formed one."""
     if type(bbox) is not list or len(bbox) != 4 or not _NUMBER_TYPES.issuperset(map(type, bbox)):
         return 'not a list of 4 numbers'
     if not all(map(math.isfinite, bbox)):
@@ -346,41 +248,23 @@ def _bbox_problem(bbox: object) -> Optional[str]:
 
 
 def _outside_problem(bbox: List[float], image: dict) -> Optional[str]:
-    """Say by how much a well-formed box leaves its image, beyond the tolerance.
-
-    Args:
-        bbox (List[float]): ``[x, y, width, height]``.
-        image (dict): Its image entry (``width``, ``height``).
-
-    Returns:
-        str, optional: The borders crossed, or None for a box inside.
-    """
+    """The borders of its image that a well-formed box crosses beyond the tolerance, or None."""
     x, y, w, h = bbox
     tol, width, height = BOX_TOLERANCE, image['width'], image['height']
-    if x >= -tol and y >= -tol and x + w <= width + tol and y + h <= height + tol:
-        return None
     crossed = []
-    if x < -BOX_TOLERANCE:
+    if x < -tol:
         crossed.append(f'x = {x} < 0')
-    if y < -BOX_TOLERANCE:
+    if y < -tol:
         crossed.append(f'y = {y} < 0')
-    if x + w > image['width'] + BOX_TOLERANCE:
-        crossed.append(f'x + width = {x + w} > image width {image["width"]}')
-    if y + h > image['height'] + BOX_TOLERANCE:
-        crossed.append(f'y + height = {y + h} > image height {image["height"]}')
-    return ', '.join(crossed)
+    if x + w > width + tol:
+        crossed.append(f'x + width = {x + w} > image width {width}')
+    if y + h > height + tol:
+        crossed.append(f'y + height = {y + h} > image height {height}')
+    return ', '.join(crossed) or None
 
 
 def _check_annotations(dataset: dict, ann_file: str) -> None:
-    """Check the image, category and box of every annotation.
-
-    Args:
-        dataset (dict): Parsed annotation file, types and ids checked.
-        ann_file (str): Its path, for messages.
-
-    Raises:
-        ValueError: On the first kind of problem, quoting its annotations.
-    """
+    """Check the image, category and box of every annotation."""
     images = {image['id']: image for image in dataset['images']}
     category_ids = {cat['id'] for cat in dataset['categories']}
     no_image, no_category, malformed, outside = [], [], [], []
@@ -403,36 +287,31 @@ def _check_annotations(dataset: dict, ann_file: str) -> None:
                     f'{image["file_name"]!r}, {image["width"]}x{image["height"]}) has bbox '
                     f'{ann["bbox"]!r}: {problem}'
                 )
-    total = len(dataset['annotations'])
-    report_problems(
-        no_image,
-        ann_file,
-        'annotations whose image_id is not an id of "images"',
-        total,
-        f'Image ids are {_id_range(images)}: fix the image_id or add the image.',
+    kinds = (
+        (
+            no_image,
+            'annotations whose image_id is not an id of "images"',
+            f'Image ids are {_id_range(images)}: fix the image_id or add the image.',
+        ),
+        (
+            no_category,
+            'annotations whose category_id is not an id of "categories"',
+            f'Category ids are {sorted(category_ids)}: fix the category_id or add the category.',
+        ),
+        (
+            malformed,
+            'annotations with a malformed bbox',
+            'COCO boxes are [x, y, width, height]: 4 finite numbers with width, height >= 0.',
+        ),
+        (
+            outside,
+            f'annotations whose bbox leaves its image by more than {BOX_TOLERANCE:g} pixel',
+            'Fix the box, or the width/height of its image if that is what is wrong '
+            '(mmdet would drop or keep such boxes silently).',
+        ),
     )
-    report_problems(
-        no_category,
-        ann_file,
-        'annotations whose category_id is not an id of "categories"',
-        total,
-        f'Category ids are {sorted(category_ids)}: fix the category_id or add the category.',
-    )
-    report_problems(
-        malformed,
-        ann_file,
-        'annotations with a malformed bbox',
-        total,
-        'COCO boxes are [x, y, width, height]: 4 finite numbers with width, height >= 0.',
-    )
-    report_problems(
-        outside,
-        ann_file,
-        f'annotations whose bbox leaves its image by more than {BOX_TOLERANCE:g} pixel',
-        total,
-        'Fix the box, or the width/height of its image if that is what is wrong '
-        '(mmdet would drop or keep such boxes silently).',
-    )
+    for problems, what, fix in kinds:
+        report_problems(problems, ann_file, what, len(dataset['annotations']), fix)
 
 
 def _id_range(items: Dict[int, dict]) -> str:

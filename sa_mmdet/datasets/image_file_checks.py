@@ -8,24 +8,14 @@ from PIL import Image
 
 from .problem_report import MAX_EXAMPLES, report_problems
 
-#: EXIF tag of the orientation, which OpenCV (mmdet's image loading) applies.
 _EXIF_ORIENTATION = 0x0112
 
 
 def read_image_size(path: str) -> Tuple[int, int]:
-    """Read the size of an image file from its header, without decoding it.
+    """Read ``(width, height)`` of an image file from its header, without decoding it.
 
-    Args:
-        path (str): Path of an existing file.
-
-    Returns:
-        Tuple[int, int]: ``(width, height)`` as mmdet's image loading sees
-        it: an EXIF orientation that turns the image (5 to 8) swaps them,
-        as OpenCV's decoding does.
-
-    Raises:
-        ValueError: If the file is empty or its header is not that of an
-            image format Pillow knows.
+    An EXIF orientation that turns the image (5 to 8) swaps them, as OpenCV (mmdet's loading)
+    does. Raises a ValueError if the file is empty or its header is not one Pillow knows.
     """
     if os.stat(path).st_size == 0:
         raise ValueError('the file is empty (0 bytes)')
@@ -41,19 +31,11 @@ def read_image_size(path: str) -> Tuple[int, int]:
 
 
 def check_image_files(images: List[dict], ann_file: str, img_dir: str) -> None:
-    """Check that the image files exist, are images and have their entries' size.
-
-    Only the file headers are read (see :func:`read_image_size`).
-
-    Args:
-        images (List[dict]): ``images`` of the annotation file, types checked.
-        ann_file (str): The annotation file, for messages.
-        img_dir (str): Local folder of the image files.
+    """Check that the files of ``images`` exist in ``img_dir``, are images and have their size.
 
     Raises:
         FileNotFoundError: If image files are missing.
-        ValueError: If files are empty or not images, or their size differs
-            from their entry's width/height.
+        ValueError: If files are empty, not images, or of another size than their entry.
     """
     missing, unreadable, wrong_size = [], [], []
     for image in images:

@@ -2,22 +2,14 @@
 
 from typing import List
 
-#: At most this many examples are quoted per kind of problem.
-MAX_EXAMPLES = 3
+MAX_EXAMPLES = 3  # quoted per kind of problem
 
 
 def report_problems(problems: List[str], ann_file: str, what: str, total: int, fix: str) -> None:
-    """Raise a ValueError that counts and quotes ``problems``, if any.
+    """Raise a ValueError that counts ``problems`` of ``total`` things checked and quotes a few.
 
-    Args:
-        problems (List[str]): One description per problem.
-        ann_file (str): Annotation file, for the message.
-        what (str): What the problems are, e.g. ``'annotations with bad boxes'``.
-        total (int): Number of things checked.
-        fix (str): How to fix them.
-
-    Raises:
-        ValueError: If ``problems`` is not empty.
+    ``what`` says what the problems are (``'annotations with bad boxes'``), ``fix`` how to fix
+    them; nothing is raised if ``problems`` is empty.
     """
     if not problems:
         return

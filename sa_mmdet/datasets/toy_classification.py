@@ -1,24 +1,9 @@
 """A small, seeded, ImageNet-format classification set cut from toy shapes images.
 
-:func:`generate_toy_classification` draws images with
-:func:`sa_mmdet.datasets.toy_coco.draw_toy_image` (the imagery of the toy
-detection set) and cuts square crops out of them: one per visible object,
-labelled with the object's shape class, plus crops of background that no
-object overlaps (class ``'background'``). Crops are resized to
-``crop_size`` and written in the layout mmpretrain's ``CustomDataset`` (and
-``ImageNet``) reads::
-
-    OUT_DIR/train/<class>/000001.jpg ...
-    OUT_DIR/val/<class>/000001.jpg ...
-    OUT_DIR/meta/train.txt    lines "<class>/<file> <label>"
-    OUT_DIR/meta/val.txt
-
-Every class gets the same number of crops per split. The source images are
-drawn from generators seeded with ``(seed, 100 + split, index)``, a stream that
-:func:`~sa_mmdet.datasets.toy_coco.generate_toy_coco` never uses (it seeds with
-``(seed, split, index)``), so no toy detection image, in particular no
-detection val image, is cut into this set. Output depends only on the seed and
-the arguments.
+Square crops of :func:`~sa_mmdet.datasets.toy_coco.draw_toy_image` images, one per visible
+object, labelled with its shape, and of background, as many per class; written as mmpretrain's
+``CustomDataset`` reads them: ``OUT_DIR/{train,val}/<class>/000001.jpg`` and
+``OUT_DIR/meta/{train,val}.txt`` with lines ``<class>/<file> <label>``.
 """
 
 import os
@@ -30,33 +15,25 @@ import cv2
 import numpy as np
 
 from .toy_coco import CLASSES as SHAPE_CLASSES
-from .toy_coco import draw_toy_image
+from .toy_coco import check_counts, draw_toy_image
 
 CLASSES = SHAPE_CLASSES + ('background',)
 SPLITS = ('train', 'val')
-# generate_toy_coco seeds split i's images with (seed, i, index); this set
-# uses (seed, SEED_OFFSET + i, index), so the two never share an image.
+# generate_toy_coco seeds split i with (seed, i, index): an offset keeps its images out of this set.
 SEED_OFFSET = 100
-# An object crop is a square of side max(w, h) times a factor in this range,
-# its centre moved by up to CENTRE_JITTER of the side, and at least
-# MIN_CROP_SIDE source pixels (small objects keep some context).
+# An object crop: a square of side max(w, h) times a factor in CONTEXT_RANGE, at least
+# MIN_CROP_SIDE, its centre moved by up to CENTRE_JITTER of the side.
 CONTEXT_RANGE = (1.15, 1.5)
 CENTRE_JITTER = 0.1
 MIN_CROP_SIDE = 24
-# Side range of background crops (source pixels); a background crop may
-# overlap the box of any object (or of another background crop) by at most
-# BACKGROUND_OVERLAP of its area. Up to BACKGROUNDS_PER_IMAGE are cut from an
-# image, each the first of BACKGROUND_TRIES random squares that fits.
+# A background crop: a square that overlaps every box by at most BACKGROUND_OVERLAP of its area.
 BACKGROUND_SIDES = (24, 80)
 BACKGROUND_OVERLAP = 0.05
 BACKGROUND_TRIES = 30
 BACKGROUNDS_PER_IMAGE = 2
-# Objects whose visible box is smaller than this (source px) are not cut.
-MIN_OBJECT_SIDE = 8
+MIN_OBJECT_SIDE = 8  # smaller visible boxes are not cut
 MIN_SOURCE_SIZE = 160
-# Source images drawn per crop asked for before giving up (never reached
-# with the defaults: an image gives about 3 crops).
-MAX_IMAGES_PER_CROP = 4
+MAX_IMAGES_PER_CROP = 4  # source images drawn per crop before giving up (about 3 crops each)
 
 
 def _object_window(
@@ -95,34 +72,11 @@ def _background_window(
 
 
 def _cut(image: np.ndarray, window: Tuple[int, int, int], crop_size: int) -> np.ndarray:
-    """The ``window`` of ``image`` resized to ``crop_size`` square."""
+    """The ``window`` of ``image``, resized to ``crop_size`` square."""
     x0, y0, side = window
     patch = image[y0 : y0 + side, x0 : x0 + side]
     interpolation = cv2.INTER_AREA if side > crop_size else cv2.INTER_LINEAR
     return cv2.resize(patch, (crop_size, crop_size), interpolation=interpolation)
-
-
-def _check_args(
-    num_train: int, num_val: int, crop_size: int, image_size: int, max_objects: int
-) -> None:
-    counts = dict(num_train=num_train, num_val=num_val, max_objects=max_objects)
-    for name, value in counts.items():
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f'{name} must be a positive int, got {value!r}')
-    for name, value in dict(num_train=num_train, num_val=num_val).items():
-        if value % len(CLASSES):
-            raise ValueError(
-                f'{name} must be a multiple of the {len(CLASSES)} classes '
-                f'{CLASSES} (every class gets the same number of crops), got '
-                f'{value}; use e.g. {value - value % len(CLASSES) or len(CLASSES)}'
-            )
-    if not isinstance(crop_size, int) or crop_size < 8:
-        raise ValueError(f'crop_size must be an int >= 8 (pixels), got {crop_size!r}')
-    if not isinstance(image_size, int) or image_size < MIN_SOURCE_SIZE:
-        raise ValueError(
-            f'image_size must be an int >= {MIN_SOURCE_SIZE} so that the toy '
-            f'drawing fits large objects, got {image_size!r}'
-        )
 
 
 def _write_split(
@@ -199,30 +153,36 @@ def generate_toy_classification(
 
     Args:
         out_dir (str): Output root. Defaults to ``'data/toy_cls'``.
-        num_train (int): Training crops, a multiple of the number of
-            :data:`CLASSES` (5). Defaults to 5000.
+        num_train (int): Training crops, a multiple of the 5 :data:`CLASSES`. Defaults to 5000.
         num_val (int): Validation crops, a multiple of 5. Defaults to 500.
-        crop_size (int): Width and height of every crop. Defaults to 32.
-        image_size (int): Size of the drawn source images, as the toy
-            detection set's (at least 160). Defaults to 192.
-        seed (int): Seed; the same seed and arguments give byte-identical
-            files. Defaults to 0.
+        crop_size (int): Width and height of every crop, >= 8. Defaults to 32.
+        image_size (int): Size of the drawn source images, >= 160. Defaults to 192.
+        seed (int): The same seed and arguments give byte-identical files. Defaults to 0.
         max_objects (int): Most objects per source image. Defaults to 6.
 
     Returns:
-        dict: ``classes``, ``seconds`` and per split (``'train'``, ``'val'``)
-        ``ann_file``, ``img_dir``, ``crops``, ``per_class`` and
-        ``source_images`` (images drawn).
+        dict: ``classes``, ``seconds`` and per split ``ann_file``, ``img_dir``, ``crops``,
+        ``per_class`` and ``source_images`` (images drawn).
 
-    Example:
-        >>> import tempfile
-        >>> from sa_mmdet.datasets.toy_classification import generate_toy_classification
-        >>> with tempfile.TemporaryDirectory() as tmp:
-        ...     info = generate_toy_classification(tmp, num_train=10, num_val=5)
-        >>> info['train']['per_class'], info['val']['crops']
-        (2, 5)
+    Raises:
+        ValueError: If an argument is out of its range.
+        RuntimeError: If too few crops are found in the source images.
     """
-    _check_args(num_train, num_val, crop_size, image_size, max_objects)
+    check_counts(num_train=num_train, num_val=num_val, max_objects=max_objects)
+    for name, value in dict(num_train=num_train, num_val=num_val).items():
+        if value % len(CLASSES):
+            raise ValueError(
+                f'{name} must be a multiple of the {len(CLASSES)} classes '
+                f'{CLASSES} (every class gets the same number of crops), got '
+                f'{value}; use e.g. {value - value % len(CLASSES) or len(CLASSES)}'
+            )
+    if not isinstance(crop_size, int) or crop_size < 8:
+        raise ValueError(f'crop_size must be an int >= 8 (pixels), got {crop_size!r}')
+    if not isinstance(image_size, int) or image_size < MIN_SOURCE_SIZE:
+        raise ValueError(
+            f'image_size must be an int >= {MIN_SOURCE_SIZE} so that the toy '
+            f'drawing fits large objects, got {image_size!r}'
+        )
     start = time.perf_counter()
     os.makedirs(osp.join(out_dir, 'meta'), exist_ok=True)
     info: dict = dict(classes=CLASSES)

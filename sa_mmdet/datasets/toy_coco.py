@@ -1,20 +1,9 @@
 """A small, seeded, COCO-format instance-segmentation dataset of shapes.
 
-:func:`generate_toy_coco` draws circles, squares, triangles and stars in random
-colours on textured, noisy backgrounds and writes them in the COCO layout::
-
-    OUT_DIR/annotations/instances_train.json
-    OUT_DIR/annotations/instances_val.json
-    OUT_DIR/train/000001.jpg ...
-    OUT_DIR/val/000001.jpg ...
-
-Every annotation has ``bbox``, a polygon ``segmentation`` of what is visible,
-``area`` (the area of that polygon's mask, as pycocotools computes it) and
-``iscrowd=0``. Objects span COCO's small (< 32^2 px), medium and large
-(> 96^2 px) areas, so that all size-split APs are defined, and later objects
-may occlude up to half of earlier ones. Output depends only on the seed and
-the arguments: each image is drawn from its own generator seeded with
-``(seed, split, index)``.
+Circles, squares, triangles and stars in random colours on textured, noisy backgrounds, written
+as ``OUT_DIR/annotations/instances_{train,val}.json`` and ``OUT_DIR/{train,val}/000001.jpg``.
+Objects span COCO's small, medium and large areas, so that every size-split AP is defined; later
+objects may hide up to half of earlier ones, and each annotation is the polygon of what is seen.
 """
 
 import json
@@ -27,49 +16,38 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 import pycocotools.mask as mask_utils
-from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry import Polygon
 from shapely.ops import unary_union
 
 CLASSES = ('circle', 'square', 'triangle', 'star')
 
 SPLITS = ('train', 'val')
-# COCO's area ranges (pycocotools COCOeval.Params.areaRng).
-SMALL_AREA = 32**2
+SMALL_AREA = 32**2  # COCO's area ranges (pycocotools COCOeval.Params.areaRng)
 LARGE_AREA = 96**2
-# Share of small / medium / large objects among the sampled ones.
-SIZE_PROBS = (0.3, 0.45, 0.25)
+SIZE_PROBS = (0.3, 0.45, 0.25)  # share of small / medium / large objects
 MIN_AREA = 196.0
-# An earlier object must keep at least this share of its area visible.
-MIN_VISIBLE = 0.5
+MIN_VISIBLE = 0.5  # share of an object's area that must stay visible
 PLACE_TRIES = 30
 COLOUR_TRIES = 30
 MIN_COLOUR_DIST = 100.0
 SUPERSAMPLE = 4
 
+# Per class: number of vertices, angle of the first one, and radii repeated around.
+_SHAPES = dict(
+    circle=(48, 0.0, [1.0]),
+    square=(4, np.pi / 4, [1.0]),
+    triangle=(3, -np.pi / 2, [1.0]),
+    star=(10, -np.pi / 2, [1.0, 0.45]),
+)
+
 
 def unit_shape(name: str) -> np.ndarray:
-    """Vertices of a class's shape with circumradius 1, centred at 0.
-
-    Args:
-        name (str): One of :data:`CLASSES`.
-
-    Returns:
-        np.ndarray: ``(N, 2)`` float vertices, counter-clockwise.
-    """
-    if name == 'circle':
-        angles = np.linspace(0, 2 * np.pi, 48, endpoint=False)
-        radii = np.ones_like(angles)
-    elif name == 'square':
-        angles = np.linspace(0, 2 * np.pi, 4, endpoint=False) + np.pi / 4
-        radii = np.ones_like(angles)
-    elif name == 'triangle':
-        angles = np.linspace(0, 2 * np.pi, 3, endpoint=False) - np.pi / 2
-        radii = np.ones_like(angles)
-    elif name == 'star':
-        angles = np.linspace(0, 2 * np.pi, 10, endpoint=False) - np.pi / 2
-        radii = np.tile([1.0, 0.45], 5)
-    else:
+    """Counter-clockwise ``(N, 2)`` vertices of a class's shape, circumradius 1, centred at 0."""
+    if name not in _SHAPES:
         raise KeyError(f'unknown toy shape {name!r}; use one of {CLASSES}')
+    num, start, radii = _SHAPES[name]
+    angles = np.linspace(0, 2 * np.pi, num, endpoint=False) + start
+    radii = np.resize(radii, num)
     return np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=1)
 
 
@@ -106,11 +84,9 @@ def _shape(rng: np.random.Generator, label: int, area: float, image_size: int) -
 
 
 def _parts(geom) -> List[Polygon]:
-    """Polygons of a shapely geometry (drops points and lines)."""
+    """Polygons of a shapely geometry, without its points and lines."""
     if isinstance(geom, Polygon):
         return [] if geom.is_empty else [geom]
-    if isinstance(geom, MultiPolygon):
-        return list(geom.geoms)
     return [g for g in getattr(geom, 'geoms', []) if isinstance(g, Polygon)]
 
 
@@ -126,10 +102,8 @@ def _place_objects(
 ) -> List[Tuple[int, Polygon]]:
     """Sample objects and stack them, largest at the bottom.
 
-    Each object gets ``PLACE_TRIES`` random poses; a pose is rejected if it
-    hides more than ``1 - MIN_VISIBLE`` of an object below it or punches a
-    hole in one (COCO polygons have no holes). Objects without an accepted
-    pose are dropped.
+    A pose is rejected if it hides too much of an object below it or punches a hole in one
+    (COCO polygons have none); an object with no accepted pose of ``PLACE_TRIES`` is dropped.
     """
     labels = rng.integers(len(CLASSES), size=num_objects)
     areas = [_sample_area(rng, image_size) for _ in range(num_objects)]
@@ -171,11 +145,7 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
 
 
 def _coverage(shape: Polygon, size: int) -> np.ndarray:
-    """Anti-aliased coverage in [0, 1] of a polygon in COCO pixel coords.
-
-    COCO pixel ``i`` spans ``[i, i + 1)``; the polygon is filled at
-    ``SUPERSAMPLE`` times the resolution and area-averaged back down.
-    """
+    """Anti-aliased coverage in [0, 1] of a polygon (COCO pixel ``i`` spans ``[i, i + 1)``)."""
     big = size * SUPERSAMPLE
     pts = np.asarray(shape.exterior.coords) * SUPERSAMPLE - 0.5
     canvas = np.zeros((big, big), np.uint8)
@@ -225,13 +195,11 @@ def draw_toy_image(
     Args:
         rng (np.random.Generator): Source of all randomness.
         image_size (int): Width and height in pixels.
-        max_objects (int): Upper bound of objects per image (at least 1
-            is drawn). Defaults to 6.
+        max_objects (int): Most objects in the image (at least 1). Defaults to 6.
 
     Returns:
-        tuple[np.ndarray, list[dict]]: The ``uint8`` BGR image and, per
-        visible object, a dict with ``category_id`` (1-based index into
-        :data:`CLASSES`), ``segmentation``, ``area``, ``bbox`` and ``iscrowd``.
+        tuple[np.ndarray, list[dict]]: The ``uint8`` BGR image and, per visible object,
+        ``category_id`` (1-based), ``segmentation``, ``area``, ``bbox`` and ``iscrowd``.
     """
     objects = _place_objects(rng, image_size, int(rng.integers(1, max_objects + 1)))
     image = _background(rng, image_size)
@@ -265,6 +233,13 @@ def _area_counts(annotations: Sequence[dict]) -> Dict[str, int]:
     )
 
 
+def check_counts(**counts: int) -> None:
+    """Raise a ValueError naming the first count that is not a positive int."""
+    for name, value in counts.items():
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f'{name} must be a positive int, got {value!r}')
+
+
 def generate_toy_coco(
     out_dir: str = 'data/toy_coco',
     num_train: int = 400,
@@ -279,29 +254,19 @@ def generate_toy_coco(
         out_dir (str): Output root. Defaults to ``'data/toy_coco'``.
         num_train (int): Number of training images. Defaults to 400.
         num_val (int): Number of validation images. Defaults to 100.
-        image_size (int): Width and height of every image; at least 176 so
-            that large (> 96^2 px) objects fit. Defaults to 192.
-        seed (int): Seed; the same seed and arguments give byte-identical
-            files. Defaults to 0.
+        image_size (int): Width and height of every image, >= 176. Defaults to 192.
+        seed (int): Image ``index`` of split ``i`` is drawn from ``default_rng([seed, i, index])``:
+            the same arguments give byte-identical files. Defaults to 0.
         max_objects (int): Most objects per image. Defaults to 6.
 
     Returns:
-        dict: ``classes``, ``seconds`` and per split (``'train'``, ``'val'``)
-        ``ann_file``, ``img_dir``, ``images``, ``annotations`` and ``areas``
-        (counts of small/medium/large objects).
+        dict: ``classes``, ``seconds`` and per split ``ann_file``, ``img_dir``, ``images``,
+        ``annotations`` and ``areas`` (small/medium/large counts).
 
-    Example:
-        >>> import tempfile
-        >>> from sa_mmdet.datasets import generate_toy_coco
-        >>> with tempfile.TemporaryDirectory() as tmp:
-        ...     info = generate_toy_coco(tmp, num_train=2, num_val=1)
-        >>> info['val']['images']
-        1
+    Raises:
+        ValueError: If a count is not a positive int or ``image_size`` < 176.
     """
-    counts = dict(num_train=num_train, num_val=num_val, max_objects=max_objects)
-    for name, value in counts.items():
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f'{name} must be a positive int, got {value!r}')
+    check_counts(num_train=num_train, num_val=num_val, max_objects=max_objects)
     if not isinstance(image_size, int) or image_size < 176:
         raise ValueError(
             f'image_size must be an int >= 176 so that large (> 96^2 px) '
