@@ -9,7 +9,7 @@ bit-identical. Only ``tl`` features of Triton 3.0-3.6. Design: docs/performance.
 """
 
 import functools
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Tuple
 
 import torch
 import triton
@@ -319,16 +319,9 @@ def _sm_count(index: int) -> int:
     return torch.cuda.get_device_properties(index).multi_processor_count
 
 
-def _check_tensor(
-    name: str,
-    t: Tensor,
-    device: torch.device,
-    shape: Optional[torch.Size] = None,
-    dtype: Optional[torch.dtype] = None,
-    must: str = '',
-) -> None:
-    """Require a contiguous tensor on ``device``, and given ``shape``, of it and ``dtype``
-    (else ``ValueError``: ``name must {must}``, ``{shape}`` and ``{dtype}`` filled in)."""
+def _check_tensor(name: str, t: Tensor, device, shape=None, dtype=None, must: str = '') -> None:
+    """Require a contiguous tensor on ``device``; given ``shape``, of it and ``dtype``, else
+    ``ValueError: {name} must {must}`` (``{shape}`` and ``{dtype}`` filled in)."""
     if not isinstance(t, Tensor):
         raise TypeError(f'{name} must be a torch.Tensor, but got {type(t).__name__}')
     if t.device != device:
