@@ -163,10 +163,8 @@ def _setup_context(ctx, inputs: tuple, output: tuple) -> None:
 
 
 def _backward_formula(ctx, grad_out: Tensor, grad_mean: Tensor, grad_rstd: Tensor) -> tuple:
-    grad_x, grad_weight, grad_bias = torch.ops.sa_mmdet.shuffle_attention_backward(
-        grad_out, *ctx.saved_tensors
-    )
-    return grad_x, grad_weight, grad_bias, None
+    grads = torch.ops.sa_mmdet.shuffle_attention_backward(grad_out, *ctx.saved_tensors)
+    return (*grads, None)
 
 
 _forward.register_autograd(_backward_formula, setup_context=_setup_context)

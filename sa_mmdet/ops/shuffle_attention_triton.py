@@ -46,11 +46,8 @@ def _fwd_tile_kernel(
     x_ptr, out_ptr, w_ptr, b_ptr, mean_ptr, rstd_ptr, NC, C, P, L, eps,
     L_DIV: tl.constexpr, BLOCK: tl.constexpr, ROWS: tl.constexpr,
 ):  # fmt: skip
-    """Forward of ``ROWS`` whole planes per program, held in registers.
-
-    ``L_DIV``, a power of two (<= 16) dividing ``L``, lets the compiler vectorize loads and
-    stores for any plane size with that divisor, not only multiples of 16.
-    """
+    """Forward of ``ROWS`` whole planes per program, held in registers; ``L_DIV`` (a power of
+    two <= 16 dividing ``L``) lets loads and stores vectorize for any ``L`` it divides."""
     stride = (L // L_DIV) * L_DIV  # = L, known to the compiler as a multiple of L_DIV
     rows = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
     cols = tl.arange(0, BLOCK)
@@ -81,11 +78,8 @@ def _fwd_loop_kernel(
     x_ptr, out_ptr, w_ptr, b_ptr, mean_ptr, rstd_ptr, NC, C, P, L, eps, L_KEY, NC_KEY,
     L_DIV: tl.constexpr, BLOCK: tl.constexpr, STAGES: tl.constexpr, PROGS: tl.constexpr,
 ):  # fmt: skip
-    """Forward of one plane at a time per program, in two passes (persistent grid).
-
-    Block loops are pipelined ``STAGES`` deep. ``L_KEY``, ``NC_KEY`` (autotuning buckets) and
-    ``PROGS`` (programs per SM, read by the grid) are unused in the body.
-    """
+    """Forward of a plane at a time per program in two passes; ``L_KEY``, ``NC_KEY`` (tuning
+    buckets) and ``PROGS`` (programs per SM, read by the grid) are unused in the body."""
     stride = (L // L_DIV) * L_DIV
     offs = tl.arange(0, BLOCK)
     n_blocks = tl.cdiv(L, BLOCK)
@@ -128,11 +122,8 @@ def _bwd_tile_kernel(
     g_ptr, x_ptr, dx_ptr, w_ptr, b_ptr, mean_ptr, rstd_ptr, dw_ptr, db_ptr, NC, C, P, L,
     L_DIV: tl.constexpr, BLOCK: tl.constexpr, ROWS: tl.constexpr,
 ):  # fmt: skip
-    """Backward of ``ROWS`` whole planes per program; partial parameter gradients per plane.
-
-    Both kinds are ``dx = g s + a u + c_d (x - mean) + c_0`` (the math of
-    :mod:`.shuffle_attention_torch`; channel planes have ``a = c_d = 0``).
-    """
+    """Backward of ``ROWS`` whole planes per program, as ``dx = g s + a u + c_d (x - mean) + c_0``
+    (``a = c_d = 0`` on channel planes), and parameter gradients per plane."""
     stride = (L // L_DIV) * L_DIV
     rows = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
     cols = tl.arange(0, BLOCK)
@@ -278,11 +269,8 @@ class _Kernels(NamedTuple):
 
 
 def _kernels(name: str, tile, loop, *loop_settings: Tuple[int, int, int, int]) -> _Kernels:
-    """Wrap ``tile`` (keyed by ``BLOCK``, ``NC``) and ``loop`` (by its buckets) in autotuners.
-
-    ``loop_settings`` are ``(BLOCK, num_warps, PROGS, STAGES)``: ``PROGS`` programs per SM must
-    fit its registers and shared memory at once; each config keeps 48-128 KB per SM in flight.
-    """
+    """Wrap ``tile`` (keyed by ``BLOCK``, ``NC``) and ``loop`` (by its buckets) in autotuners,
+    the loop's configs given as ``(BLOCK, num_warps, PROGS, STAGES)``."""
     loop_configs = [
         triton.Config({'BLOCK': block, 'PROGS': progs, 'STAGES': stages}, num_warps=warps)
         for block, warps, progs, stages in loop_settings
