@@ -5,8 +5,9 @@ Two :mod:`torch.library` custom ops, so that ``torch.compile``, ``torch.export``
 output and each plane's mean and inverse std, differentiable through
 ``shuffle_attention_backward(grad_out, x, weight, bias, mean, rstd)``. Each dispatches by device
 to the compiled CPU kernel (``sa_mmdet._ext``), the Triton kernels on CUDA, or the pure-PyTorch
-form of :mod:`.shuffle_attention_torch`. While exporting or tracing, :func:`shuffle_attention`
-takes the standard-op form of :mod:`.shuffle_attention_export` instead.
+form of :mod:`.shuffle_attention_torch`; all keep statistics in :func:`opmath_dtype` and sum
+parameter gradients in a fixed order (bit-identical runs). While exporting or tracing,
+:func:`shuffle_attention` takes the standard-op form of :mod:`.shuffle_attention_export`.
 """
 
 import contextlib
