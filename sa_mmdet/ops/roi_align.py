@@ -1,23 +1,11 @@
 """RoIAlign (average pooling) as a PyTorch operator (namespace ``sa_mmdet``).
 
-mmdet's RoI heads pool features with mmcv's ``RoIAlign``, whose CPU kernel
-runs on one thread and whose backward recomputes every sampling point for
-every channel: in the toy Faster R-CNN (128 px images, 256 RoIs per batch) it
-took a quarter of a CPU training step. Two custom ops, registered with
-:mod:`torch.library`:
-
-- ``sa_mmdet::roi_align(features, rois, output_size, spatial_scale,
-  sampling_ratio, aligned)``, differentiable in ``features`` through
-- ``sa_mmdet::roi_align_backward(grad_out, rois, input_size, spatial_scale,
-  sampling_ratio, aligned)``.
-
-On contiguous float32/float64 CPU tensors they run the compiled kernel of
-``csrc/cpu/roi_align_cpu.cpp`` (multi-threaded; the same arithmetic in the
-same order as mmcv's kernel, so outputs and gradients equal mmcv's bit for
-bit, for any number of threads); everywhere else, or inside
-``sa_kernel_enabled(False)``, mmcv's kernels. :class:`RoIAlign` is mmcv's
-module on these ops; ``sa_mmdet.deploy`` exports ``sa_mmdet::roi_align`` as
-ONNX ``RoiAlign``.
+``sa_mmdet::roi_align(features, rois, output_size, spatial_scale, sampling_ratio, aligned)``,
+differentiable in ``features`` through ``sa_mmdet::roi_align_backward``, runs the
+multi-threaded kernel of ``csrc/cpu/roi_align_cpu.cpp`` on contiguous float32/float64 CPU
+tensors (bit for bit mmcv's results, for any number of threads; mmcv's runs on one thread)
+and mmcv's kernels elsewhere or inside ``sa_kernel_enabled(False)``. ``sa_mmdet.deploy``
+exports it as ONNX ``RoiAlign``.
 """
 
 from typing import List, Sequence
@@ -29,7 +17,6 @@ from torch import Tensor
 
 from .shuffle_attention import _ext, sa_backend
 
-#: Dtypes of the compiled kernel.
 _KERNEL_DTYPES = (torch.float32, torch.float64)
 
 
@@ -133,36 +120,24 @@ def roi_align(
 
     Args:
         features (Tensor): Feature maps (N, C, H, W).
-        rois (Tensor): RoIs (R, 5): batch index, x1, y1, x2, y2 in input
-            pixels, of the dtype of ``features``.
+        rois (Tensor): RoIs (R, 5) of the dtype of ``features``: batch index, x1, y1, x2, y2.
         output_size (Sequence[int]): Output height and width.
-        spatial_scale (float): Feature map size over input size. Defaults
-            to 1.0.
+        spatial_scale (float): Feature map size over input size. Defaults to 1.0.
         sampling_ratio (int): Sampling points per bin side; 0 takes
             ``ceil(roi size / output size)``. Defaults to 0.
-        aligned (bool): Shift the boxes by half a pixel (mmdet's default).
-            Defaults to True.
+        aligned (bool): Shift the boxes by half a pixel (mmdet's default). Defaults to True.
 
     Returns:
         Tensor: The pooled features (R, C, out_h, out_w).
     """
-    return torch.ops.sa_mmdet.roi_align(
-        features.contiguous(),
-        rois.contiguous(),
-        [int(s) for s in output_size],
-        float(spatial_scale),
-        int(sampling_ratio),
-        bool(aligned),
-    )
+    size = [int(s) for s in output_size]
+    args = (float(spatial_scale), int(sampling_ratio), bool(aligned))
+    return torch.ops.sa_mmdet.roi_align(features.contiguous(), rois.contiguous(), size, *args)
 
 
 class RoIAlign(MMCVRoIAlign):
-    """mmcv's ``RoIAlign`` module on the ``sa_mmdet::roi_align`` op.
-
-    The same arguments and results as ``mmcv.ops.RoIAlign``; with
-    ``pool_mode='avg'`` (mmdet's) it runs the multi-threaded CPU kernel where
-    it applies, otherwise mmcv's.
-    """
+    """mmcv's ``RoIAlign`` module on the ``sa_mmdet::roi_align`` op where
+    ``pool_mode='avg'`` (mmdet's); the same arguments and results."""
 
     def forward(self, input: Tensor, rois: Tensor) -> Tensor:
         """Pool RoI features.

@@ -1,9 +1,4 @@
-"""Argument and input checks of Shuffle Attention, with messages that name the fix.
-
-Shared by the operator (:func:`~sa_mmdet.ops.shuffle_attention`) and the layers.
-:func:`check_sa_groups` runs on every call of the operator: valid plain ints
-cost a few comparisons, and only a failing check builds its explanation.
-"""
+"""Argument and input checks of Shuffle Attention (operator and layers); messages name the fix."""
 
 import math
 import numbers
@@ -27,9 +22,7 @@ def valid_sa_groups(in_channels: int) -> List[int]:
 
 
 def check_positive_int(value: object, arg: str, name: str) -> int:
-    """Return ``value`` as an int, raising unless it is a positive integer.
-
-    Python and NumPy integers are taken; ``bool`` is not a count here.
+    """Return ``value`` as an int, raising unless it is a positive (Python or NumPy) integer.
 
     Args:
         value (object): The argument.
@@ -40,8 +33,7 @@ def check_positive_int(value: object, arg: str, name: str) -> int:
         int: ``value`` as a plain int.
 
     Raises:
-        TypeError: For a non-integer (float, str, bool, ...), naming the int
-            to pass where ``value`` spells one.
+        TypeError: For a non-integer (bool included), naming the int a float or str spells.
         ValueError: For zero or a negative integer.
     """
     number = _as_int(value)
@@ -79,19 +71,18 @@ def _int_hint(value: object, arg: str) -> str:
 def check_sa_groups(in_channels: int, groups: int, even: bool, name: str) -> None:
     """Raise unless ``in_channels`` splits into ``2 * groups`` halves.
 
+    It runs on every call of the operator, so valid plain ints cost only a few comparisons.
+
     Args:
         in_channels (int): Number of input channels ``C``, a positive int.
         groups (int): Number of SA groups ``G``, a positive int.
-        even (bool): Whether ``G`` must also be even (the operator pairs the
-            groups; only the reference form of ShuffleAttention takes odd G).
+        even (bool): Whether ``G`` must also be even (all but the reference form).
         name (str): What is checked, for the message.
 
     Raises:
-        TypeError: If ``in_channels`` or ``groups`` is not an int (bool is
-            not; NumPy integers are).
+        TypeError: If ``in_channels`` or ``groups`` is not an int (NumPy ints are, bool not).
         ValueError: Naming the valid group counts.
     """
-    # the operator checks on every call: plain ints that fit cost a few comparisons
     if (
         type(in_channels) is int
         and type(groups) is int
@@ -105,7 +96,7 @@ def check_sa_groups(in_channels: int, groups: int, even: bool, name: str) -> Non
 
 
 def _check_sa_groups_slowly(in_channels: object, groups: object, even: bool, name: str) -> None:
-    """:func:`check_sa_groups` for any other arguments: checks and explains."""
+    """:func:`check_sa_groups` for any other arguments."""
     in_channels = check_positive_int(in_channels, 'in_channels', name)
     number = _as_int(groups)
     if number is None:
@@ -115,18 +106,15 @@ def _check_sa_groups_slowly(in_channels: object, groups: object, even: bool, nam
             f'in_channels={in_channels}: {_valid_groups(in_channels, even)}.'
         )
     groups = number
-    if groups > 0 and in_channels % (2 * groups) == 0 and (not even or groups % 2 == 0):
+    divides = groups > 0 and in_channels % (2 * groups) == 0
+    if divides and (not even or groups % 2 == 0):
         return
-    valid = _valid_groups(in_channels, even)
-    hint = (
-        '; odd groups run only in ShuffleAttention(implementation="reference")'
-        if even and groups > 0 and in_channels % (2 * groups) == 0
-        else ''
-    )
+    odd = '; odd groups run only in ShuffleAttention(implementation="reference")'
     raise ValueError(
         f'{name} needs a positive groups with in_channels divisible by 2 * groups'
         f'{" and an even groups" * even}, but got in_channels={in_channels}, groups={groups}. '
-        f'Valid groups for in_channels={in_channels}: {valid}{hint}.'
+        f'Valid groups for in_channels={in_channels}: {_valid_groups(in_channels, even)}'
+        f'{odd * (even and divides)}.'
     )
 
 
@@ -161,7 +149,7 @@ def check_sa_eps(eps: object, name: str) -> float:
     return float(eps)
 
 
-#: Method that converts a module or tensor to each float dtype, for messages.
+#: Method that converts a module or tensor to each float dtype.
 _DTYPE_METHODS = {
     torch.float64: 'double',
     torch.float32: 'float',
@@ -175,20 +163,18 @@ def check_sa_input(
 ) -> None:
     """Raise unless ``x`` is an (N, ``in_channels``, H, W) tensor of a dtype the layer takes.
 
-    The dtype rule is ``nn.GroupNorm``'s: the input has the parameters' dtype,
-    or is float16 or bfloat16 with float32 parameters (mixed precision).
+    As for ``nn.GroupNorm``, that is the parameters' dtype, or float16 or bfloat16 with
+    float32 parameters.
 
     Args:
         x (Tensor): The input.
         in_channels (int): Expected channels ``C``.
         name (str): The layer, for the message.
-        param_dtype (torch.dtype, optional): The layer's parameter dtype;
-            None skips the dtype check. Defaults to None.
+        param_dtype (torch.dtype, optional): The parameters' dtype; None skips the dtype check.
 
     Raises:
         ValueError: For any other shape.
-        RuntimeError: For any other dtype (as PyTorch's layers raise),
-            naming the conversion that fixes it.
+        RuntimeError: For any other dtype (as PyTorch's layers), naming the conversion.
     """
     if x.dim() != 4 or x.shape[1] != in_channels:
         raise ValueError(

@@ -1,38 +1,19 @@
-"""Shuffle Attention as a PyTorch operator (namespace ``sa_mmdet``).
+"""Shuffle Attention (SA-Net, arXiv:2102.00240) as a PyTorch operator (namespace ``sa_mmdet``).
 
-Paper: `SA-Net: Shuffle Attention for Deep Convolutional Neural Networks`
-(https://arxiv.org/abs/2102.00240).
-
-Shuffle Attention is a per-channel gate followed by a channel shuffle with two
-groups (see :mod:`.shuffle_attention_torch` for the math). Two custom ops,
-registered with :mod:`torch.library` so that ``torch.compile``,
-``torch.export`` and :func:`torch.library.opcheck` see through them:
-
-- ``sa_mmdet::shuffle_attention_forward(x, weight, bias, eps)``
-  returns the output and each plane's mean and inverse std; differentiable
-  in ``x``, ``weight`` and ``bias`` (``register_autograd``, the only
-  autograd) through
-- ``sa_mmdet::shuffle_attention_backward(grad_out, x, weight, bias, mean,
-  rstd)``, which returns the three gradients.
-
-While a model is exported or traced (ONNX with either exporter,
-``torch.export``, ``torch.jit.trace``), :func:`shuffle_attention` takes the
-same function in standard tensor ops instead (:mod:`.shuffle_attention_export`),
-which the exporters translate.
-
-Each op dispatches by device: the compiled CPU kernel ``sa_mmdet._ext``
-(``csrc/``) for contiguous CPU tensors, the Triton kernels of
-:mod:`.shuffle_attention_triton` for contiguous CUDA tensors when Triton is
-installed, and the pure-PyTorch form of :mod:`.shuffle_attention_torch`
-otherwise. All of them compute statistics in float32 (float64 for float64
-inputs) and return the input's dtype; parameter gradients are reduced in a
-fixed order, so runs are bit-identical.
+Two :mod:`torch.library` custom ops, so that ``torch.compile``, ``torch.export`` and
+``opcheck`` see through them: ``shuffle_attention_forward(x, weight, bias, eps)`` returns the
+output and each plane's mean and inverse std, differentiable through
+``shuffle_attention_backward(grad_out, x, weight, bias, mean, rstd)``. Each dispatches by device
+to the compiled CPU kernel (``sa_mmdet._ext``), the Triton kernels on CUDA, or the pure-PyTorch
+form of :mod:`.shuffle_attention_torch`; all keep statistics in :func:`opmath_dtype` and sum
+parameter gradients in a fixed order (bit-identical runs). While exporting or tracing,
+:func:`shuffle_attention` takes the standard-op form of :mod:`.shuffle_attention_export`.
 """
 
 import contextlib
 import functools
 from types import ModuleType
-from typing import Callable, Iterator, Optional, Tuple
+from typing import Iterator, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -46,8 +27,7 @@ try:
 except ImportError:  # not built: SA_MMDET_WITH_OPS=0, or installed without torch
     _ext = None
 
-#: Set to False (or use :func:`sa_kernel_enabled`) to run the pure-PyTorch
-#: form even where a compiled or Triton kernel applies.
+#: False (see :func:`sa_kernel_enabled`) runs the pure-PyTorch form even where a kernel applies.
 KERNELS_ENABLED = True
 
 #: Input dtypes each kernel takes; its statistics and parameters are in :func:`opmath_dtype`.
@@ -106,8 +86,7 @@ def sa_kernel_enabled(enabled: bool) -> Iterator[None]:
     """Context manager that enables or disables the compiled and Triton kernels.
 
     Args:
-        enabled (bool): Whether the operator may use them inside the context
-            (False: always the pure-PyTorch form).
+        enabled (bool): Whether the operator may use them (False: the pure-PyTorch form).
     """
     global KERNELS_ENABLED
     previous, KERNELS_ENABLED = KERNELS_ENABLED, enabled
@@ -118,8 +97,7 @@ def sa_kernel_enabled(enabled: bool) -> Iterator[None]:
 
 
 def _kernel_backend(x: Tensor, weight: Tensor, *others: Tensor) -> Optional[str]:
-    """``'cpp'`` or ``'triton'`` where that kernel takes these operands (non-empty,
-    contiguous, of the dtypes it was written for), else None."""
+    """``'cpp'`` or ``'triton'`` where that kernel takes these operands, else None."""
     backend = sa_backend(x.device)
     if (
         backend == 'pytorch'
@@ -132,33 +110,31 @@ def _kernel_backend(x: Tensor, weight: Tensor, *others: Tensor) -> Optional[str]
     return backend
 
 
-def _kernels(backend: str) -> Tuple[Callable, Callable]:
-    """The forward and backward kernel of ``backend`` (``'cpp'`` or ``'triton'``)."""
-    if backend == 'cpp':
-        return _ext.shuffle_attention_forward, _ext.shuffle_attention_backward
-    return _triton_kernels().sa_forward_triton, _triton_kernels().sa_backward_triton
-
-
 def _forward_impl(
     x: Tensor, weight: Tensor, bias: Tensor, eps: float
 ) -> Tuple[Tensor, Tensor, Tensor]:
     backend = _kernel_backend(x, weight, bias)
-    if backend is None:
-        return forward_torch(x, weight, bias, eps)
-    return _kernels(backend)[0](x, weight, bias, eps)
+    if backend == 'cpp':
+        return _ext.shuffle_attention_forward(x, weight, bias, eps)
+    if backend == 'triton':
+        return _triton_kernels().sa_forward_triton(x, weight, bias, eps)
+    return forward_torch(x, weight, bias, eps)
 
 
 def _backward_impl(
     grad_out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor, rstd: Tensor
 ) -> Tuple[Tensor, Tensor, Tensor]:
-    backend = _kernel_backend(x, weight, bias, mean, rstd)
+    saved = (weight, bias, mean, rstd)
+    backend = _kernel_backend(x, *saved)
     # the CPU kernel reads a gradient expanded from one plane (y.sum().backward()) as it is
     one_plane = grad_out.dtype == x.dtype and grad_out.stride()[:2] == (0, 0)
     if not (backend == 'cpp' and one_plane):
         grad_out = like_input(grad_out, x)
-    if backend is None:
-        return backward_torch(grad_out, x, weight, bias, mean, rstd)
-    return _kernels(backend)[1](grad_out, x, weight, bias, mean, rstd)
+    if backend == 'cpp':
+        return _ext.shuffle_attention_backward(grad_out, x, *saved)
+    if backend == 'triton':
+        return _triton_kernels().sa_backward_triton(grad_out, x, *saved)
+    return backward_torch(grad_out, x, *saved)
 
 
 _forward = torch.library.custom_op(
@@ -170,17 +146,13 @@ _backward = torch.library.custom_op(
 
 
 @_forward.register_fake
-def _forward_fake(
-    x: Tensor, weight: Tensor, bias: Tensor, eps: float
-) -> Tuple[Tensor, Tensor, Tensor]:
+def _forward_fake(x, weight, bias, eps):
     stats = x.new_empty(x.shape[:2], dtype=weight.dtype)
     return torch.empty_like(x), stats, torch.empty_like(stats)
 
 
 @_backward.register_fake
-def _backward_fake(
-    grad_out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor, rstd: Tensor
-) -> Tuple[Tensor, Tensor, Tensor]:
+def _backward_fake(grad_out, x, weight, bias, mean, rstd):
     return torch.empty_like(x), torch.empty_like(weight), torch.empty_like(bias)
 
 
@@ -192,32 +164,25 @@ def _setup_context(ctx, inputs: tuple, output: tuple) -> None:
 
 
 def _backward_formula(ctx, grad_out: Tensor, grad_mean: Tensor, grad_rstd: Tensor) -> tuple:
-    grad_x, grad_weight, grad_bias = torch.ops.sa_mmdet.shuffle_attention_backward(
-        grad_out, *ctx.saved_tensors
-    )
-    return grad_x, grad_weight, grad_bias, None
+    grads = torch.ops.sa_mmdet.shuffle_attention_backward(grad_out, *ctx.saved_tensors)
+    return (*grads, None)
 
 
 _forward.register_autograd(_backward_formula, setup_context=_setup_context)
 
-# CPU and CUDA tensors go to the kernels through the low-level registration API: the wrapper
-# of CustomOpDef.register_kernel checks each call in Python, which costs more than the kernel
-# on small inputs.
+# CPU and CUDA kernels are registered with the dispatcher directly: the wrapper of
+# CustomOpDef.register_kernel checks each call in Python, which costs more than small kernels.
 _DEVICE_LIBRARY = torch.library.Library('sa_mmdet', 'IMPL')
 for _key in ('CPU', 'CUDA'):
     _DEVICE_LIBRARY.impl('shuffle_attention_forward', _forward_impl, _key)
     _DEVICE_LIBRARY.impl('shuffle_attention_backward', _backward_impl, _key)
 
 
-# functional ------------------------------------------------------------------------------------
-
-
 def empty_sa_output(x: Tensor, *params: Tensor) -> Tensor:
-    """Shuffle Attention of an empty input (N, H or W is 0): an empty output.
+    """Shuffle Attention of an empty input (N, H or W is 0): a new empty tensor like ``x``.
 
-    The output still depends on ``x`` and ``params``, so that backward gives
-    them gradients, all zeros (no statistic of an empty plane is computed,
-    which would be NaN).
+    It depends on ``x`` and ``params``, so backward gives them zero gradients (not the NaN
+    statistics of an empty plane).
 
     Args:
         x (Tensor): The empty input (N, C, H, W).
@@ -238,24 +203,22 @@ def sa_gate_params(
     gn_weight: Tensor,
     gn_bias: Tensor,
 ) -> Tuple[Tensor, Tensor]:
-    """Fold the six SA parameters into a gate weight and bias per branch.
+    """Fold the six SA parameters (``k`` elements each) into a gate weight and bias.
 
-    The channel gate is ``sigmoid(cweight * mean + cbias)``; the spatial gate
-    ``sigmoid(sweight * (gn_weight * xhat + gn_bias) + sbias)`` equals
-    ``sigmoid(W * xhat + B)`` with ``W = sweight * gn_weight`` and
-    ``B = sweight * gn_bias + sbias``.
+    The spatial gate ``sigmoid(sweight * (gn_weight * xhat + gn_bias) + sbias)`` is
+    ``sigmoid(W * xhat + B)`` with ``W = sweight * gn_weight``, ``B = sweight * gn_bias + sbias``.
 
     Args:
-        cweight (Tensor): Channel-attention weight, ``k`` elements.
-        cbias (Tensor): Channel-attention bias, ``k`` elements.
-        sweight (Tensor): Spatial-attention weight, ``k`` elements.
-        sbias (Tensor): Spatial-attention bias, ``k`` elements.
-        gn_weight (Tensor): GroupNorm weight, ``k`` elements.
-        gn_bias (Tensor): GroupNorm bias, ``k`` elements.
+        cweight (Tensor): Channel-attention weight.
+        cbias (Tensor): Channel-attention bias.
+        sweight (Tensor): Spatial-attention weight.
+        sbias (Tensor): Spatial-attention bias.
+        gn_weight (Tensor): GroupNorm weight.
+        gn_bias (Tensor): GroupNorm bias.
 
     Returns:
-        tuple[Tensor, Tensor]: ``W`` and ``B`` of shape (2, k), indexed
-        ``[branch, j]``; differentiable with respect to the inputs.
+        tuple[Tensor, Tensor]: Differentiable ``W`` and ``B`` of shape (2, k), indexed
+        ``[branch, j]`` (branch 0: channel attention, 1: spatial).
     """
     cweight, cbias, sweight, sbias = (p.reshape(-1) for p in (cweight, cbias, sweight, sbias))
     weight = torch.stack([cweight, sweight * gn_weight])
@@ -264,27 +227,20 @@ def sa_gate_params(
 
 
 def shuffle_attention(
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor,
-    groups: int,
-    eps: float = 1e-5,
+    x: Tensor, weight: Tensor, bias: Tensor, groups: int, eps: float = 1e-5
 ) -> Tensor:
     """Shuffle Attention on an (N, C, H, W) tensor through the operator.
 
     Args:
         x (Tensor): Input of shape (N, C, H, W), C divisible by ``2 * groups``.
-        weight (Tensor): Gate weight of shape (2, k), ``k = C / 2G``, indexed
-            ``[branch, j]`` (branch 0: channel attention, 1: spatial); the
-            layer's six parameters give it through :func:`sa_gate_params`.
+        weight (Tensor): Gate weight of shape (2, k), ``k = C / 2G``, as from
+            :func:`sa_gate_params`.
         bias (Tensor): Gate bias of shape (2, k).
         groups (int): Number of SA groups ``G``; must be even.
-        eps (float): Epsilon of the spatial-attention normalisation.
-            Defaults to 1e-5.
+        eps (float): Epsilon of the spatial-attention normalisation. Defaults to 1e-5.
 
     Returns:
-        Tensor: Output of the shape and dtype of ``x``; empty (and a new
-        tensor) for an empty ``x``.
+        Tensor: Output of the shape and dtype of ``x`` (a new empty tensor for an empty ``x``).
     """
     channels = x.shape[1]
     check_sa_groups(channels, groups, even=True, name='the Shuffle Attention operator')

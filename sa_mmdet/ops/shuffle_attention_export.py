@@ -1,14 +1,8 @@
 """Shuffle Attention in standard tensor ops, the form the operator takes while exporting.
 
-Exporters (``torch.onnx.export`` with either exporter, ``torch.export``,
-``torch.jit.trace``) see this formulation instead of the custom ops: every
-plane ``c`` is ``y = x * sigmoid(a_c * (x - mean) + b_c)`` with ``a_c``, ``b_c``
-from its mean and variance and the gate parameters, which maps to ReduceMean,
-Sub, Mul, Add, Pow, Sigmoid. The per-channel constants depend on the
-parameters only, so both exporters fold them into initializers. The channel
-shuffle is a Reshape/Transpose/Reshape whose shape is built from the runtime
-batch and image size, so these stay dynamic. It computes the same function as
-the operator (see :mod:`.shuffle_attention_torch`).
+Exporters (ONNX with either exporter, ``torch.export``, ``torch.jit.trace``) see this instead of
+the custom ops: per-channel constants that both ONNX exporters fold into initializers, then
+ReduceMean, Sub, Mul, Add, Pow and Sigmoid, and a shuffle whose shape stays dynamic.
 """
 
 import torch
@@ -16,20 +10,15 @@ from torch import Tensor
 
 
 def is_exporting() -> bool:
-    """Whether a model is being exported or traced.
-
-    True under ``torch.onnx.export`` (either exporter), ``torch.export`` (strict
-    and non-strict) and ``torch.jit.trace``; False in eager mode and under
-    ``torch.compile``.
-    """
+    """Whether a model is being exported (ONNX, ``torch.export``) or traced (``torch.jit``);
+    False in eager mode and under ``torch.compile``."""
     return torch.onnx.is_in_onnx_export() or torch.jit.is_tracing() or torch.compiler.is_exporting()
 
 
 def _per_channel(t: Tensor, channels: int) -> Tensor:
-    """Parameter ``t`` (2k elements) for each of the ``channels``, shape (1, C, 1, 1).
+    """Parameter ``t`` (2k elements) per channel ``c`` (``t[c % 2k]``), shape (1, C, 1, 1).
 
-    Pre-shuffle channel ``c`` uses ``t[c % 2k]``. Written in ops that both
-    exporters fold (Concat, Reshape; the TorchScript one folds no Tile or Expand).
+    Concat and Reshape, which both exporters fold (the TorchScript one folds no Tile or Expand).
     """
     return torch.cat([t] * (channels // t.numel())).view(1, channels, 1, 1)
 
@@ -41,8 +30,7 @@ def shuffle_attention_export(
 
     Args:
         x (Tensor): Input (N, C, H, W), ``C = 2 * k * groups``.
-        weight (Tensor): Gate weights, 2k elements: the channel-attention
-            weights, then the spatial-attention ones.
+        weight (Tensor): Gate weights, 2k elements: channel attention's, then spatial's.
         bias (Tensor): Gate biases, 2k elements.
         groups (int): Number of SA groups ``G``.
         eps (float): Epsilon of the spatial-attention normalisation.
@@ -61,9 +49,8 @@ def shuffle_attention_export(
     xf = x if x.dtype == weight.dtype else x.to(weight.dtype)
     mean = xf.mean((2, 3), keepdim=True)
     centered = xf - mean
-    # Pow, not rsqrt: the TorchScript exporter writes rsqrt as Div(1, Sqrt), and onnxruntime
-    # 1.32's DivMulFusion and EliminateIdentity together break the graph where that Div
-    # meets a deduplicated (Identity) constant, e.g. SA's zero-initialised spatial weights
+    # Pow, not rsqrt: the TorchScript exporter writes rsqrt as Div(1, Sqrt), which onnxruntime's
+    # graph optimisations break next to a deduplicated constant (zero-initialised weights)
     rstd = (centered.square().mean((2, 3), keepdim=True) + eps) ** -0.5
     # channel planes: logit = w * mean + b; spatial planes: logit = w * rstd * (x - mean) + b
     logit = (spatial_weight * rstd) * centered + (channel_weight * mean + bias)

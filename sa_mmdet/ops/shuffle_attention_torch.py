@@ -1,30 +1,20 @@
-"""Shuffle Attention in pure PyTorch: the fallback of the operator's kernels.
+"""Shuffle Attention in pure PyTorch: the fallback of the operator's kernels, and its math.
 
-The operator (see :mod:`.shuffle_attention`) sees Shuffle Attention as a
-per-channel operation followed by a fixed channel permutation. A plane is one
-(sample, channel) slice of ``H * W`` elements; plane ``c`` uses gate
-parameter ``j = c % P`` (``P`` the number of gate parameters); ``j < P / 2``
-is channel attention, ``j >= P / 2`` spatial attention. With ``W``, ``B`` the
-gate weight and bias and ``mean``, ``rstd = 1 / sqrt(var + eps)`` the plane's
-statistics:
+A plane is one (sample, channel) slice of ``HW`` elements; plane ``c`` uses gate parameter
+``j = c % P``, channel attention for ``j < P / 2``, else spatial attention. With ``W``, ``B``
+the gate weight and bias, and the plane's ``mean`` and ``rstd = 1 / sqrt(var + eps)``:
 
 - channel attention: ``y = x * s``, ``s = sigmoid(W * mean + B)``;
-- spatial attention: ``y = x * s``, ``s = sigmoid(a * (x - mean) + B)`` with
-  ``a = W * rstd``.
+- spatial attention: ``y = x * s``, ``s = sigmoid(a * (x - mean) + B)``, ``a = W * rstd``.
 
-Backward recomputes the gates from ``x`` and the saved statistics, so ``x``
-is the only activation-sized tensor saved. With ``g`` the output gradient,
-``u = g * x * s * (1 - s)``, ``S1 = sum(u)`` and ``t = sum(u * (x - mean))``
-per plane:
+Input channel ``c`` then goes to output channel ``2 * (c % (C / 2)) + c // (C / 2)``. Backward
+recomputes the gates from ``x`` and the saved statistics. With ``g`` the output gradient,
+``u = g * x * s * (1 - s)``, ``S1 = sum(u)`` and ``t = sum(u * (x - mean))`` per plane:
 
 - channel attention: ``dlogit = s * (1 - s) * sum(g * x)``,
   ``dx = g * s + W * dlogit / HW``, ``dW = dlogit * mean``, ``dB = dlogit``;
-- spatial attention: ``dx = g * s + a * u - a * rstd^2 * t * (x - mean) / HW
-  - a * S1 / HW`` (the last two terms are the paths through ``rstd`` and
-  ``mean``), ``dW = rstd * t``, ``dB = S1``.
-
-Both functions state this in whole-tensor ops. The output is written through
-a strided view, so the shuffle costs no copy.
+- spatial attention: ``dx = g * s + a * u - a * rstd^2 * t * (x - mean) / HW - a * S1 / HW``,
+  ``dW = rstd * t``, ``dB = S1``.
 """
 
 from typing import Tuple
@@ -34,15 +24,13 @@ from torch import Tensor
 
 
 def _planes(t: Tensor, params: int) -> Tensor:
-    """View (N, C, H, W) as (N, 2, C / 2P, P, H * W): ``[n, r, g, j]`` is channel
-    ``r * C / 2 + g * P + j``, so axis -2 is the gate parameter ``j``."""
+    """View (N, C, H, W) as (N, 2, C / 2P, P, H * W); axis -2 is the gate parameter ``j``."""
     n, c, h, w = t.shape
     return t.view(n, 2, c // (2 * params), params, h * w)
 
 
 def _shuffled_planes(t: Tensor, params: int) -> Tensor:
-    """View the shuffled output like :func:`_planes` of the input: input channel
-    ``c`` is output channel ``2 * (c % (C / 2)) + c // (C / 2)``."""
+    """View the shuffled output like :func:`_planes` of the input."""
     n, c, h, w = t.shape
     return t.view(n, c // (2 * params), params, 2, h * w).permute(0, 3, 1, 2, 4)
 
@@ -53,9 +41,8 @@ def _halves(t: Tensor) -> Tuple[Tensor, Tensor]:
 
 
 def like_input(grad_out: Tensor, x: Tensor) -> Tensor:
-    """``grad_out`` in the dtype and memory format (contiguous or channels_last) of
-    ``x``, dense: an expanded gradient (``y.sum().backward()``) is copied once, so the
-    kernels take it instead of the fallback (``Tensor.to`` keeps its zero strides)."""
+    """``grad_out``, dense, in the dtype and memory format of ``x``; an expanded gradient is
+    copied once (``Tensor.to`` would keep its zero strides), so that the kernels take it."""
     channels_last = not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
     format = torch.channels_last if channels_last else torch.contiguous_format
     return grad_out.to(x.dtype).contiguous(memory_format=format)
@@ -73,9 +60,8 @@ def forward_torch(
         eps (float): Epsilon of the spatial-attention normalisation.
 
     Returns:
-        tuple[Tensor, Tensor, Tensor]: The output, like ``x`` (memory format
-        included), and ``mean`` and ``rstd`` of every plane, (N, C), in the
-        dtype of ``weight``.
+        tuple[Tensor, Tensor, Tensor]: The output, like ``x`` (memory format included), and
+        the (N, C) ``mean`` and ``rstd`` of the planes, in the dtype of ``weight``.
     """
     params = weight.numel()
     planes = _planes(x, params).to(weight.dtype)
@@ -104,9 +90,8 @@ def backward_torch(
         rstd (Tensor): The forward's plane inverse std, (N, C).
 
     Returns:
-        tuple[Tensor, Tensor, Tensor]: ``grad_x`` like ``x`` (memory format
-        included), and the gradients of ``weight`` and ``bias`` (P,), summed
-        over the planes in a fixed order.
+        tuple[Tensor, Tensor, Tensor]: ``grad_x`` like ``x`` (memory format included), and
+        the gradients of ``weight`` and ``bias`` (P,), summed in a fixed order.
     """
     params, hw = weight.numel(), x.shape[2] * x.shape[3]
     planes = _planes(x, params).to(weight.dtype)

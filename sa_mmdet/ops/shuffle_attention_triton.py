@@ -1,21 +1,15 @@
 """Triton kernels of Shuffle Attention (SA-Net, arXiv:2102.00240) for CUDA tensors.
 
-The contract is that of the C++ CPU kernel (``sa_mmdet/ops/csrc/cpu/shuffle_attention_cpu.cpp``). A
-plane is one (n, c) slice of ``L = H * W`` elements of a contiguous (N, C, H, W) input; plane (n, c)
-uses gate parameter ``j = c % P``: channel attention ``y = x * sigmoid(w_j * mean + b_j)`` for ``j <
-P / 2``, else spatial attention ``y = x * sigmoid(w_j * rstd * (x - mean) + b_j)``. Input plane
-(n, c) is stored to output channel ``2 * (c % (C / 2)) + c // (C / 2)`` (the channel shuffle).
-
+The contract is that of the C++ CPU kernel: plane (n, c) of a contiguous (N, C, H, W) input
+(``L = H * W`` elements) uses gate parameter ``j = c % P``, channel attention for ``j < P / 2``,
+else spatial attention, and goes to output channel ``2 * (c % (C / 2)) + c // (C / 2)``.
 Tile kernels hold ``ROWS`` whole planes in registers (``L <= TILE_MAX``); loop kernels read a
-larger plane twice (reduce, then write) on a persistent grid, so its second read mostly hits L2.
-Statistics are float32 for every dtype; no atomics, so repeated calls are bit-identical. The
-config is autotuned once per process and key; under ``TRITON_INTERPRET=1`` one small fixed config
-reaches both kernels. The design and its figures: docs/performance.md, "The Triton kernels".
-
-Only ``tl`` features of Triton 3.0-3.6 are used; no CUDA C, no inline PTX.
+larger plane twice on a persistent grid. Statistics are float32; no atomics, so runs are
+bit-identical. Only ``tl`` features of Triton 3.0-3.6. Design: docs/performance.md.
 """
 
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+import functools
+from typing import Any, Dict, List, NamedTuple, Tuple
 
 import torch
 import triton
@@ -27,16 +21,13 @@ __all__ = ['sa_forward_triton', 'sa_backward_triton']
 #: Input dtypes the kernels take; statistics and parameters are float32 for each.
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
-#: Planes of at most this many elements use the tile kernels (whole planes in registers).
+#: Planes of at most this many elements use the tile kernels.
 TILE_MAX = 4096
-
-_SM_COUNT: Dict[int, int] = {}
 
 
 @triton.jit
 def _gate_coefs(w, b, mean, rstd, spatial):
-    """Slope ``a`` and offset ``b0`` of the gate logit ``a * (x - mean) + b0`` of either kind:
-    spatial ``a = w * rstd``, ``b0 = b``; channel ``a = 0``, ``b0 = w * mean + b``."""
+    """Slope and offset of the gate logit ``a * (x - mean) + b0`` of either kind."""
     a = tl.where(spatial, w * rstd, 0.0)
     b0 = tl.where(spatial, b, w * mean + b)
     return a, b0
@@ -52,27 +43,11 @@ def _out_plane(p, C):
 
 @triton.jit
 def _fwd_tile_kernel(
-    x_ptr,
-    out_ptr,
-    w_ptr,
-    b_ptr,
-    mean_ptr,
-    rstd_ptr,
-    NC,
-    C,
-    P,
-    L,
-    eps,
-    L_DIV: tl.constexpr,
-    BLOCK: tl.constexpr,
-    ROWS: tl.constexpr,
-):
-    """Forward of ``ROWS`` whole planes per program, held in registers.
-
-    ``L_DIV`` is a power of two dividing ``L`` (at most 16): offsets and masks use ``L`` in a
-    form the compiler knows to be a multiple of it, so loads and stores are vectorized (up to
-    16 bytes) for any plane size with that divisor, not only multiples of 16 (e.g. 50 x 84).
-    """
+    x_ptr, out_ptr, w_ptr, b_ptr, mean_ptr, rstd_ptr, NC, C, P, L, eps,
+    L_DIV: tl.constexpr, BLOCK: tl.constexpr, ROWS: tl.constexpr,
+):  # fmt: skip
+    """Forward of ``ROWS`` whole planes per program, held in registers; ``L_DIV`` (a power of
+    two <= 16 dividing ``L``) lets loads and stores vectorize for any ``L`` it divides."""
     stride = (L // L_DIV) * L_DIV  # = L, known to the compiler as a multiple of L_DIV
     rows = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
     cols = tl.arange(0, BLOCK)
@@ -100,30 +75,11 @@ def _fwd_tile_kernel(
 
 @triton.jit
 def _fwd_loop_kernel(
-    x_ptr,
-    out_ptr,
-    w_ptr,
-    b_ptr,
-    mean_ptr,
-    rstd_ptr,
-    NC,
-    C,
-    P,
-    L,
-    eps,
-    L_KEY,
-    NC_KEY,
-    L_DIV: tl.constexpr,
-    BLOCK: tl.constexpr,
-    STAGES: tl.constexpr,
-    PROGS: tl.constexpr,
-):
-    """Forward of one plane at a time per program, in two passes (persistent grid).
-
-    The block loops are software-pipelined ``STAGES`` deep (asynchronous copies keep that many
-    blocks in flight). ``L_KEY``, ``NC_KEY`` (autotuning buckets) and ``PROGS`` (programs per
-    SM, read by the grid) are not used in the body.
-    """
+    x_ptr, out_ptr, w_ptr, b_ptr, mean_ptr, rstd_ptr, NC, C, P, L, eps, L_KEY, NC_KEY,
+    L_DIV: tl.constexpr, BLOCK: tl.constexpr, STAGES: tl.constexpr, PROGS: tl.constexpr,
+):  # fmt: skip
+    """Forward of a plane at a time per program in two passes; ``L_KEY``, ``NC_KEY`` (tuning
+    buckets) and ``PROGS`` (programs per SM, read by the grid) are unused in the body."""
     stride = (L // L_DIV) * L_DIV
     offs = tl.arange(0, BLOCK)
     n_blocks = tl.cdiv(L, BLOCK)
@@ -157,41 +113,17 @@ def _fwd_loop_kernel(
             m = start + offs < stride
             x = tl.load(x_base + start + offs, mask=m, other=0.0, eviction_policy='evict_first')
             x = x.to(tl.float32)
-            y = x / (1.0 + tl.exp(-(a * (x - mean) + b0)))
-            tl.store(
-                y_base + start + offs,
-                y.to(out_ptr.dtype.element_ty),
-                mask=m,
-                eviction_policy='evict_first',
-            )
+            y = (x / (1.0 + tl.exp(-(a * (x - mean) + b0)))).to(out_ptr.dtype.element_ty)
+            tl.store(y_base + start + offs, y, mask=m, eviction_policy='evict_first')
 
 
 @triton.jit
 def _bwd_tile_kernel(
-    g_ptr,
-    x_ptr,
-    dx_ptr,
-    w_ptr,
-    b_ptr,
-    mean_ptr,
-    rstd_ptr,
-    dw_ptr,
-    db_ptr,
-    NC,
-    C,
-    P,
-    L,
-    L_DIV: tl.constexpr,
-    BLOCK: tl.constexpr,
-    ROWS: tl.constexpr,
-):
-    """Backward of ``ROWS`` whole planes per program; partial parameter gradients per plane.
-
-    With ``u = g x s (1 - s)``, ``S1 = sum(u)``, ``t = sum(u (x - mean))``, both kinds are
-    ``dx = g s + a u + c_d (x - mean) + c_0``: spatial ``c_d = -a rstd^2 t / L``,
-    ``c_0 = -a S1 / L``; channel ``a = c_d = 0``, ``c_0 = w S1 / L`` (``S1`` is ``dlogit`` there,
-    ``s`` being constant over the plane).
-    """
+    g_ptr, x_ptr, dx_ptr, w_ptr, b_ptr, mean_ptr, rstd_ptr, dw_ptr, db_ptr, NC, C, P, L,
+    L_DIV: tl.constexpr, BLOCK: tl.constexpr, ROWS: tl.constexpr,
+):  # fmt: skip
+    """Backward of ``ROWS`` whole planes per program, as ``dx = g s + a u + c_d (x - mean) + c_0``
+    (``a = c_d = 0`` on channel planes), and parameter gradients per plane."""
     stride = (L // L_DIV) * L_DIV
     rows = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
     cols = tl.arange(0, BLOCK)
@@ -223,26 +155,10 @@ def _bwd_tile_kernel(
 
 @triton.jit
 def _bwd_loop_kernel(
-    g_ptr,
-    x_ptr,
-    dx_ptr,
-    w_ptr,
-    b_ptr,
-    mean_ptr,
-    rstd_ptr,
-    dw_ptr,
-    db_ptr,
-    NC,
-    C,
-    P,
-    L,
-    L_KEY,
-    NC_KEY,
-    L_DIV: tl.constexpr,
-    BLOCK: tl.constexpr,
-    STAGES: tl.constexpr,
-    PROGS: tl.constexpr,
-):
+    g_ptr, x_ptr, dx_ptr, w_ptr, b_ptr, mean_ptr, rstd_ptr, dw_ptr, db_ptr, NC, C, P, L,
+    L_KEY, NC_KEY,
+    L_DIV: tl.constexpr, BLOCK: tl.constexpr, STAGES: tl.constexpr, PROGS: tl.constexpr,
+):  # fmt: skip
     """Backward of one plane at a time per program, in two passes (persistent grid)."""
     stride = (L // L_DIV) * L_DIV
     offs = tl.arange(0, BLOCK)
@@ -281,25 +197,16 @@ def _bwd_loop_kernel(
         for i in tl.range(0, n_blocks, num_stages=STAGES):
             start = (n_blocks - 1 - i) * BLOCK
             m = start + offs < stride
-            x = tl.load(
-                x_base + start + offs,
-                mask=start + offs < x_len,
-                other=0.0,
-                eviction_policy='evict_first',
-            )
+            x_m = start + offs < x_len
+            x = tl.load(x_base + start + offs, mask=x_m, other=0.0, eviction_policy='evict_first')
             g = tl.load(g_base + start + offs, mask=m, other=0.0, eviction_policy='evict_first')
             x = x.to(tl.float32)
             g = g.to(tl.float32)
             d = x - mean
             s = 1.0 / (1.0 + tl.exp(-(a * d + b0)))
             u = g * x * s * (1.0 - s)
-            dx = g * s + a * u + c_d * d + c_0
-            tl.store(
-                dx_base + start + offs,
-                dx.to(dx_ptr.dtype.element_ty),
-                mask=m,
-                eviction_policy='evict_first',
-            )
+            dx = (g * s + a * u + c_d * d + c_0).to(dx_ptr.dtype.element_ty)
+            tl.store(dx_base + start + offs, dx, mask=m, eviction_policy='evict_first')
 
 
 @triton.jit
@@ -321,8 +228,8 @@ def _param_grad_kernel(dw_part_ptr, db_part_ptr, dw_ptr, db_ptr, R, P, BLOCK: tl
 #: Whether the kernels above run in Triton's interpreter (TRITON_INTERPRET=1 at import).
 INTERPRETED = not isinstance(_fwd_tile_kernel, triton.runtime.JITFunction)
 
-#: The one config used under the interpreter: small blocks, so small test planes reach the
-#: loop kernels (L > tile_max), partial blocks and partial row groups.
+#: The one config under the interpreter: small blocks, so small test planes reach the loop
+#: kernels (L > tile_max), partial blocks and partial row groups.
 _INTERPRET_CONFIG = dict(tile_max=64, rows=4, block=64, progs=3)
 
 
@@ -340,16 +247,8 @@ def _prune_tile(configs: List[triton.Config], named_args: dict, **kwargs) -> Lis
 
 def _prune_loop(configs: List[triton.Config], named_args: dict, **kwargs) -> List[triton.Config]:
     """Loop configs whose block is smaller than the plane."""
-    length = named_args['L']
-    kept = [c for c in configs if c.kwargs['BLOCK'] < length]
+    kept = [c for c in configs if c.kwargs['BLOCK'] < named_args['L']]
     return kept or [min(configs, key=lambda c: c.kwargs['BLOCK'])]
-
-
-def _loop_configs(settings: Tuple[Tuple[int, int, int, int], ...]) -> List[triton.Config]:
-    return [
-        triton.Config({'BLOCK': block, 'PROGS': progs, 'STAGES': stages}, num_warps=warps)
-        for block, warps, progs, stages in settings
-    ]
 
 
 _TILE_CONFIGS = [
@@ -357,32 +256,6 @@ _TILE_CONFIGS = [
     for rows in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
     for warps in (4, 8, 16)
 ]
-# (BLOCK, num_warps, PROGS, STAGES): PROGS programs per SM must be resident at once, as the sm_90
-# registers per thread (Triton 3.9's ptxas, fp32, forward / backward: 62 / 117 for (1024, 4) and
-# (2048, 8) at 3 stages, 53 / 107 for (4096, 16), 53 / 64 for (8192, 32), 39 / 48 unpipelined)
-# and the shared memory of the pipelined loops ((STAGES - 1) * BLOCK elements per loaded tensor
-# and loop) allow. Each config keeps 48-128 KB per SM in flight; they differ in the planes
-# between a plane's two reads (PROGS * 132) and in the per-block overhead.
-_FWD_LOOP_CONFIGS = _loop_configs(
-    (
-        (1024, 4, 8, 3),
-        (2048, 8, 4, 3),
-        (4096, 16, 2, 4),
-        (4096, 16, 1, 4),
-        (8192, 32, 1, 3),
-        (1024, 4, 8, 1),
-    )
-)
-_BWD_LOOP_CONFIGS = _loop_configs(
-    (
-        (1024, 4, 4, 3),
-        (2048, 8, 2, 3),
-        (4096, 16, 1, 3),
-        (4096, 32, 1, 4),
-        (8192, 32, 1, 3),
-        (1024, 4, 8, 1),
-    )
-)
 
 
 class _Kernels(NamedTuple):
@@ -395,49 +268,48 @@ class _Kernels(NamedTuple):
     loop_tuned: Any
 
 
-def _kernels(name: str, tile, loop, loop_configs: List[triton.Config]) -> _Kernels:
-    """Wrap ``tile`` (keyed by ``BLOCK``, ``NC``) and ``loop`` (by its buckets) in autotuners."""
+def _kernels(name: str, tile, loop, *loop_settings: Tuple[int, int, int, int]) -> _Kernels:
+    """Wrap ``tile`` (keyed by ``BLOCK``, ``NC``) and ``loop`` (by its buckets) in autotuners,
+    the loop's configs given as ``(BLOCK, num_warps, PROGS, STAGES)``."""
+    loop_configs = [
+        triton.Config({'BLOCK': block, 'PROGS': progs, 'STAGES': stages}, num_warps=warps)
+        for block, warps, progs, stages in loop_settings
+    ]
+    tile_prune = {'early_config_prune': _prune_tile}
+    loop_prune = {'early_config_prune': _prune_loop}
     return _Kernels(
         name,
         tile,
         loop,
-        triton.autotune(
-            _TILE_CONFIGS, key=['BLOCK', 'NC'], prune_configs_by={'early_config_prune': _prune_tile}
-        )(tile),
-        triton.autotune(
-            loop_configs,
-            key=['L_KEY', 'NC_KEY'],
-            prune_configs_by={'early_config_prune': _prune_loop},
-        )(loop),
+        triton.autotune(_TILE_CONFIGS, key=['BLOCK', 'NC'], prune_configs_by=tile_prune)(tile),
+        triton.autotune(loop_configs, key=['L_KEY', 'NC_KEY'], prune_configs_by=loop_prune)(loop),
     )
 
 
-_FWD = _kernels('fwd', _fwd_tile_kernel, _fwd_loop_kernel, _FWD_LOOP_CONFIGS)
-_BWD = _kernels('bwd', _bwd_tile_kernel, _bwd_loop_kernel, _BWD_LOOP_CONFIGS)
+_FWD = _kernels(
+    'fwd', _fwd_tile_kernel, _fwd_loop_kernel,
+    (1024, 4, 8, 3), (2048, 8, 4, 3), (4096, 16, 2, 4),
+    (4096, 16, 1, 4), (8192, 32, 1, 3), (1024, 4, 8, 1),
+)  # fmt: skip
+_BWD = _kernels(
+    'bwd', _bwd_tile_kernel, _bwd_loop_kernel,
+    (1024, 4, 4, 3), (2048, 8, 2, 3), (4096, 16, 1, 3),
+    (4096, 32, 1, 4), (8192, 32, 1, 3), (1024, 4, 8, 1),
+)  # fmt: skip
 
 #: Best config per (kernel, shape bucket, dtype, device) once tuned: later calls launch the plain
 #: kernel with it, skipping the autotuner's per-call overhead.
 _BEST: Dict[tuple, triton.Config] = {}
 
 
-def _sm_count(device: torch.device) -> int:
-    """Number of SMs of a CUDA device (cached)."""
-    index = device.index if device.index is not None else torch.cuda.current_device()
-    if index not in _SM_COUNT:
-        _SM_COUNT[index] = torch.cuda.get_device_properties(index).multi_processor_count
-    return _SM_COUNT[index]
+@functools.lru_cache(maxsize=None)
+def _sm_count(index: int) -> int:
+    return torch.cuda.get_device_properties(index).multi_processor_count
 
 
-def _check_tensor(
-    name: str,
-    t: Tensor,
-    device: torch.device,
-    shape: Optional[torch.Size] = None,
-    dtype: Optional[torch.dtype] = None,
-    must: str = '',
-) -> None:
-    """Common rules: a contiguous tensor on ``device``; given ``shape`` and ``dtype``, of those,
-    else a ``ValueError`` saying ``name must {must}`` (``{shape}``, ``{dtype}`` filled in)."""
+def _check_tensor(name: str, t: Tensor, device, shape=None, dtype=None, must: str = '') -> None:
+    """Require a contiguous tensor on ``device``; given ``shape``, of it and ``dtype``, else
+    ``ValueError: {name} must {must}`` (``{shape}`` and ``{dtype}`` filled in)."""
     if not isinstance(t, Tensor):
         raise TypeError(f'{name} must be a torch.Tensor, but got {type(t).__name__}')
     if t.device != device:
@@ -449,8 +321,8 @@ def _check_tensor(
         raise ValueError(f'{name} must {must}, but got {tuple(t.shape)}, {t.dtype}')
 
 
-def _check_inputs(x: Tensor, weight: Tensor, bias: Tensor) -> Tuple[int, int, int]:
-    """Validate ``x``, ``weight``, ``bias``; return the planes ``N * C``, ``C``, ``P``."""
+def _check_inputs(x: Tensor, weight: Tensor, bias: Tensor) -> int:
+    """Validate ``x``, ``weight`` and ``bias``; return the number of parameters ``P``."""
     if not isinstance(x, Tensor):
         raise TypeError(f'x must be a torch.Tensor, but got {type(x).__name__}')
     if x.dtype not in DTYPES:
@@ -477,16 +349,11 @@ def _check_inputs(x: Tensor, weight: Tensor, bias: Tensor) -> Tuple[int, int, in
             f'weight and bias must have the same even number P of elements with '
             f'C % P == 0, but got P={params}, bias {bias.numel()}, C={channels}'
         )
-    return x.shape[0] * channels, channels, params
+    return params
 
 
 def _tile_block(length: int) -> int:
     return max(16, triton.next_power_of_2(length))
-
-
-def _divisor(length: int) -> int:
-    """Largest power of two <= 16 dividing ``length``."""
-    return min(16, length & -length)
 
 
 def _launch(kernel, tuned, key: tuple, grid, args: tuple, **meta) -> None:
@@ -500,45 +367,33 @@ def _launch(kernel, tuned, key: tuple, grid, args: tuple, **meta) -> None:
         kernel[grid](*args, **meta, **config.all_kwargs())
 
 
-def _launch_planes(kernels: _Kernels, args: tuple, planes: int, length: int, x: Tensor) -> None:
-    """Launch ``kernels`` on the ``planes`` planes of ``length`` elements of ``x``: the tile
-    kernel where a plane fits in registers, else the loop kernel; under the interpreter with
-    its one fixed config, else with the tuned one."""
-    meta = dict(L_DIV=_divisor(length))
+def _launch_planes(kernels: _Kernels, x: Tensor, tensors: tuple, params: int, *scalars) -> None:
+    """Launch ``kernels`` on the planes of ``x`` with ``tensors``, the sizes, then ``scalars``:
+    the tile kernel where a plane fits in registers, else the loop kernel."""
+    planes, length = x.shape[0] * x.shape[1], x.shape[2] * x.shape[3]
+    args = (*tensors, planes, x.shape[1], params, length, *scalars)
+    # the largest power of two <= 16 dividing the plane size
+    meta = dict(L_DIV=min(16, length & -length))
     if INTERPRETED:
         cfg = _INTERPRET_CONFIG
         if length <= cfg['tile_max']:
-            kernels.tile[(triton.cdiv(planes, cfg['rows']),)](
-                *args, **meta, BLOCK=_tile_block(length), ROWS=cfg['rows']
-            )
+            grid = (triton.cdiv(planes, cfg['rows']),)
+            kernels.tile[grid](*args, **meta, BLOCK=_tile_block(length), ROWS=cfg['rows'])
         else:
-            kernels.loop[(min(planes, cfg['progs']),)](
-                *args, 0, 0, **meta, BLOCK=cfg['block'], STAGES=1, PROGS=1
-            )
+            grid = (min(planes, cfg['progs']),)
+            kernels.loop[grid](*args, 0, 0, **meta, BLOCK=cfg['block'], STAGES=1, PROGS=1)
     elif length <= TILE_MAX:
         block = _tile_block(length)
         key = (f'{kernels.name}_tile', block, planes, x.dtype, x.device)
-        _launch(
-            kernels.tile,
-            kernels.tile_tuned,
-            key,
-            lambda m: (triton.cdiv(planes, m['ROWS']),),
-            args,
-            **meta,
-            BLOCK=block,
-        )
+        grid = lambda m: (triton.cdiv(planes, m['ROWS']),)  # noqa: E731
+        _launch(kernels.tile, kernels.tile_tuned, key, grid, args, **meta, BLOCK=block)
     else:
-        sms = _sm_count(x.device)
+        device = x.device.index if x.device.index is not None else torch.cuda.current_device()
+        sms = _sm_count(device)
         buckets = (triton.next_power_of_2(length), triton.next_power_of_2(planes))
         key = (f'{kernels.name}_loop', *buckets, x.dtype, x.device)
-        _launch(
-            kernels.loop,
-            kernels.loop_tuned,
-            key,
-            lambda m: (min(planes, m['PROGS'] * sms),),
-            args + buckets,
-            **meta,
-        )
+        grid = lambda m: (min(planes, m['PROGS'] * sms),)  # noqa: E731
+        _launch(kernels.loop, kernels.loop_tuned, key, grid, args + buckets, **meta)
 
 
 def sa_forward_triton(
@@ -547,47 +402,32 @@ def sa_forward_triton(
     """Shuffle Attention forward with the Triton kernels.
 
     Args:
-        x (Tensor): Contiguous (N, C, H, W) input, float32, float16 or bfloat16, on CUDA (on
+        x (Tensor): Contiguous (N, C, H, W) float32, float16 or bfloat16 input, on CUDA (on
             CPU under ``TRITON_INTERPRET=1``).
         weight (Tensor): Contiguous float32 gate weights, ``P`` elements, ``P`` even,
-            ``C % P == 0``; plane (n, c) uses ``j = c % P``, channel attention for ``j < P / 2``,
-            spatial attention otherwise.
+            ``C % P == 0``.
         bias (Tensor): Contiguous float32 gate biases, ``P`` elements.
         eps (float): Added to the variance of spatial-attention planes.
 
     Returns:
         tuple[Tensor, Tensor, Tensor]: The shuffled output (dtype of ``x``), and the float32
-        per-plane mean and inverse standard deviation ``1 / sqrt(var + eps)``, each (N, C).
+        (N, C) plane mean and inverse standard deviation ``1 / sqrt(var + eps)``.
     """
-    planes, channels, params = _check_inputs(x, weight, bias)
+    params = _check_inputs(x, weight, bias)
     out = torch.empty_like(x)
     mean = torch.empty(x.shape[:2], dtype=torch.float32, device=x.device)
     rstd = torch.empty_like(mean)
-    length = x.shape[2] * x.shape[3]
-    args = (x, out, weight, bias, mean, rstd, planes, channels, params, length, float(eps))
-    _launch_planes(_FWD, args, planes, length, x)
+    _launch_planes(_FWD, x, (x, out, weight, bias, mean, rstd), params, float(eps))
     return out, mean, rstd
 
 
 def sa_backward_triton(
-    grad_out: Tensor,
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor,
-    mean: Tensor,
-    rstd: Tensor,
+    grad_out: Tensor, x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor, rstd: Tensor
 ) -> Tuple[Tensor, Tensor, Tensor]:
     """Shuffle Attention backward with the Triton kernels, deterministic (no atomics).
 
-    With ``g`` a plane of ``grad_out``, ``s`` the gate, ``u = g x s (1 - s)``, ``S1 = sum(u)``,
-    ``t = sum(u (x - mean))``: channel planes ``dlogit = s (1 - s) sum(g x)``,
-    ``dx = g s + w dlogit / L``, ``dw_j += dlogit * mean``, ``db_j += dlogit``; spatial planes
-    ``a = w rstd``, ``dx = g s + a u - a rstd^2 t (x - mean) / L - a S1 / L``,
-    ``dw_j += rstd t``, ``db_j += S1``.
-
     Args:
-        grad_out (Tensor): Gradient of the forward's output (in its channel order), contiguous,
-            of the shape and dtype of ``x``.
+        grad_out (Tensor): Contiguous gradient of the forward's output, like ``x``.
         x (Tensor): The forward's input.
         weight (Tensor): The forward's float32 gate weights, ``P`` elements.
         bias (Tensor): The forward's float32 gate biases, ``P`` elements.
@@ -598,44 +438,24 @@ def sa_backward_triton(
         tuple[Tensor, Tensor, Tensor]: ``grad_x`` (dtype of ``x``), ``grad_weight`` and
         ``grad_bias`` (float32, ``P`` elements).
     """
-    planes, channels, params = _check_inputs(x, weight, bias)
+    params = _check_inputs(x, weight, bias)
     like_x = 'have the shape and dtype of x {shape}, {dtype}'
     _check_tensor('grad_out', grad_out, x.device, x.shape, x.dtype, like_x)
     stats = 'be the float32 (N, C) = {shape} tensor returned by sa_forward_triton'
     for name, t in (('mean', mean), ('rstd', rstd)):
         _check_tensor(name, t, x.device, x.shape[:2], torch.float32, stats)
     grad_x = torch.empty_like(x)
+    planes = x.shape[0] * x.shape[1]
     dw_part = torch.empty(planes, dtype=torch.float32, device=x.device)
     db_part = torch.empty_like(dw_part)
-    length = x.shape[2] * x.shape[3]
-    args = (
-        grad_out,
-        x,
-        grad_x,
-        weight,
-        bias,
-        mean,
-        rstd,
-        dw_part,
-        db_part,
-        planes,
-        channels,
-        params,
-        length,
-    )
-    _launch_planes(_BWD, args, planes, length, x)
+    tensors = (grad_out, x, grad_x, weight, bias, mean, rstd, dw_part, db_part)
+    _launch_planes(_BWD, x, tensors, params)
     grad_weight = torch.empty(params, dtype=torch.float32, device=x.device)
     grad_bias = torch.empty_like(grad_weight)
     rows = planes // params
     block = 64 if INTERPRETED else min(1024, max(32, triton.next_power_of_2(rows)))
+    warps = 1 if block <= 128 else 4
     _param_grad_kernel[(params,)](
-        dw_part,
-        db_part,
-        grad_weight,
-        grad_bias,
-        rows,
-        params,
-        BLOCK=block,
-        num_warps=1 if block <= 128 else 4,
+        dw_part, db_part, grad_weight, grad_bias, rows, params, BLOCK=block, num_warps=warps
     )
     return grad_x, grad_weight, grad_bias

@@ -1,17 +1,7 @@
-// RoIAlign with average pooling on contiguous NCHW CPU tensors, multi-threaded.
-//
-// The arithmetic, and the order of every sum, are those of mmcv's CPU kernel
-// (mmcv/ops/csrc/pytorch/cpu/roi_align.cpp, after Detectron2 and Caffe2), so
-// outputs and gradients equal mmcv's bit for bit. mmcv's kernel runs on one
-// thread, and its backward recomputes every sampling point's weights for every
-// channel; in a toy Faster R-CNN on 128 px images that made RoIAlign a quarter
-// of a CPU training step.
-//
-// Each RoI's sampling points (four neighbours and their bilinear weights,
-// shared by all channels) are computed once. Forward runs (RoI, channel) pairs
-// in parallel. Backward runs channels in parallel: one thread owns a channel's
-// gradient planes and adds the RoIs into them in RoI order, as mmcv's loop
-// does, so there are no atomics and the result does not depend on the threads.
+// RoIAlign with average pooling on contiguous NCHW CPU tensors, multi-threaded, bit for bit
+// mmcv's single-threaded CPU kernel (the same arithmetic and order of every sum). Each RoI's
+// sampling points are computed once for all channels. Forward runs (RoI, channel) pairs in
+// parallel; backward runs channels in parallel, each adding the RoIs in RoI order (no atomics).
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 

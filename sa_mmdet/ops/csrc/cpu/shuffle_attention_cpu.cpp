@@ -1,17 +1,7 @@
-// Shuffle Attention forward and backward on contiguous NCHW CPU tensors.
-//
-// The math is that of sa_mmdet/ops/shuffle_attention_torch.py.
-// A plane is one (n, c) slice of H * W elements. Each plane is handled by one
-// thread from start to end: its statistics are summed in one pass and its
-// output is written in a second pass that reads the plane from cache, so the
-// input is read from memory once, and while it computes, the thread prefetches
-// the plane it handles next. Input channel c of a plane uses gate
-// parameter j = c % P (P = weight.numel()); j < P / 2 is channel attention,
-// j >= P / 2 spatial attention. The plane is written to output channel
-// 2 * (c % (C / 2)) + c / (C / 2) (the channel shuffle with two groups).
-//
-// Backward sums the parameter gradients of each plane, then adds these up in
-// plane order, so the result does not depend on thread timing.
+// Shuffle Attention forward and backward on contiguous NCHW CPU tensors; the math is that of
+// sa_mmdet/ops/shuffle_attention_torch.py. One thread takes a plane (one (n, c) slice) from start
+// to end: statistics in one pass, output in a second that reads the plane from cache, while the
+// next plane is prefetched. Parameter gradients are summed per plane, then in plane order.
 #include <ATen/AccumulateType.h>
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
@@ -27,8 +17,7 @@
 
 #include "../shuffle_attention.h"
 
-// The per-plane loops are compiled for several x86-64 levels and the best one
-// for the running CPU is picked at load time (GCC/Clang function multi-versioning).
+// The per-plane loops are compiled for several x86-64 levels, picked at load time.
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && !defined(SA_NO_CLONES)
 #define SA_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
@@ -39,16 +28,10 @@
 namespace sa_mmdet {
 namespace {
 
-// exp(v) for float in a form that vectorizes: v clamped to [-87, 88] (so that
-// 2^n stays a normal float, which the sigmoid below does not notice), then
-// exp(v) = 2^n exp(r) with n = round(v / ln 2), |r| <= ln(2) / 2, and exp(r) a
-// degree-5 polynomial (relative error 2e-7). Rounding adds 1.5 * 2^23, which
-// leaves n in the low mantissa bits of t; shifting them into the exponent field
-// gives 2^n. About 13 vector instructions.
-//
-// The clamp bounds come from ExpClamp::make(), opaque to the compiler: with
-// constant bounds GCC evaluates exp at them and blends three results (twice
-// the instructions) instead of emitting one min and one max.
+// exp(v) for float in a form that vectorizes: v clamped to [-87, 88] (2^n stays normal), then
+// exp(v) = 2^n exp(r), n = round(v / ln 2), exp(r) a degree-5 polynomial (relative error 2e-7).
+// Adding 1.5 * 2^23 rounds, leaving n in the low mantissa bits of t, shifted into the exponent.
+// The clamp bounds are opaque to the compiler: constant ones make GCC blend three results.
 struct ExpClamp {
   float lo, hi;
 
@@ -66,8 +49,7 @@ SA_INLINE float sa_exp(float v, ExpClamp clamp) {
   const float magic = 12582912.0f;  // 1.5 * 2^23
   const float t = v * 1.44269504088896341f + magic;
   const float n = t - magic;
-  // one fused multiply-add: the error of ln 2 in float, 2e-9 n, matters only
-  // where the sigmoid saturates
+  // one fused multiply-add: the error of ln 2 in float matters only where the sigmoid saturates
   const float r = v - n * 0.693147182f;
   float p = 8.2976548e-3f;
   p = p * r + 4.1915383e-2f;
@@ -84,12 +66,9 @@ SA_INLINE float sa_exp(float v, ExpClamp clamp) {
 }
 SA_INLINE double sa_exp(double v, ExpClamp) { return std::exp(v); }
 
-// Elements summed in the compute dtype before the sum joins the accumulator
-// (double for float input): fast, and within 1e-6 of an exact sum.
+// Elements summed in the compute dtype before joining the (double for float) accumulator.
 constexpr int64_t kBlock = 1024;
-// Partial sums per reduction in the light passes (4 AVX2 / 2 AVX-512 registers
-// of float), so that they are not bound by the latency of one add chain; the
-// heavy ones keep one AVX2 register per sum.
+// Partial sums per reduction, so that the light passes are not bound by one add chain's latency.
 constexpr int64_t kLanes = 32;
 constexpr int64_t kHeavyLanes = 8;
 
@@ -98,10 +77,8 @@ using op_t = at::opmath_type<scalar_t>;  // float, or double for double
 template <typename scalar_t>
 using acc_t = at::acc_type<scalar_t, false>;  // double for float and double, else float
 
-// The loops that compute most run in chunks of kChunk elements and, before
-// each chunk, prefetch the same elements of the planes that come next: memory
-// then streams the next plane in while this one is computed (without it the
-// two take turns, and a plane costs its load plus its compute).
+// The heaviest loops run in chunks of kChunk elements, each first prefetching the same elements
+// of the next planes, so that memory streams them in while this one is computed.
 constexpr int64_t kChunk = 64;
 
 // Up to two planes read after the current one (second may be null).
@@ -132,11 +109,9 @@ SA_INLINE void for_each_prefetching(int64_t len, NextPlanes<T> next, F f) {
   }
 }
 
-// Adds sum(f(i).a) and sum(f(i).b) over i in [0, len) to sum_a and sum_b,
-// where f(i, a, b) sets a and b; `lanes` partial sums per block of kBlock,
-// and `next` prefetched a chunk at a time.
-// The partial sums start from the block's first values rather than from zero,
-// which GCC would turn into a memset of the (then spilled) lane arrays.
+// Adds sum(a) and sum(b) of f(i, a, b) over i in [0, len) to sum_a and sum_b, with `lanes`
+// partial sums per block, which start from the block's first values (GCC would turn zeros into a
+// memset of the then spilled lane arrays).
 template <int64_t lanes, typename op, typename acc, typename F, typename T = float>
 SA_INLINE void block_sums(int64_t len, F f, acc& sum_a, acc& sum_b,
                           NextPlanes<T> next = {nullptr, nullptr}) {
@@ -185,10 +160,8 @@ struct Planes {
   int64_t params;    // P
 };
 
-// Walks the planes p = n * C + c from a first one on: the channel c, its gate
-// parameter j = c % P (j < P / 2: channel attention, else spatial) and its
-// output plane, kept by increments (integer divisions per plane would cost as
-// much as the work on a plane of a few elements).
+// Walks the planes p = n * C + c: channel c, gate parameter j = c % P (j < P / 2: channel
+// attention) and output plane, kept by increments (divisions cost as much as a small plane).
 struct PlaneCursor {
   const Planes& planes;
   int64_t n, c, j;
@@ -196,7 +169,7 @@ struct PlaneCursor {
   SA_INLINE PlaneCursor(const Planes& planes, int64_t p)
       : planes(planes), n(p / planes.channels), c(p % planes.channels), j(c % planes.params) {}
   SA_INLINE bool spatial() const { return j >= planes.params / 2; }
-  // the channel shuffle with two groups sends channel c to 2 * (c % (C / 2)) + c / (C / 2)
+  // the channel shuffle sends channel c to 2 * (c % (C / 2)) + c / (C / 2)
   SA_INLINE int64_t out_plane() const {
     const int64_t half = planes.channels / 2;
     const int64_t out = c < half ? 2 * c : 2 * (c - half) + 1;
@@ -290,8 +263,7 @@ SA_INLINE void backward_range(const BackwardArgs<scalar_t>& a, int64_t begin, in
   const int64_t len = a.planes.plane;
   const acc inv_len = acc(1) / len;
   const ExpClamp clamp = ExpClamp::make();
-  // the spatial planes' first pass leaves g s + a u in grad_x, or for
-  // reduced-precision grad_x in this buffer
+  // the spatial planes' first pass leaves g s + a u in grad_x, or in this buffer for 16-bit x
   std::vector<op> buffer(in_grad_x ? 0 : len);
   PlaneCursor plane(a.planes, begin);
   for (int64_t p = begin; p < end; ++p, plane.next()) {
@@ -411,8 +383,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> shuffle_attention_backward(
     const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& weight,
     const at::Tensor& bias, const at::Tensor& mean, const at::Tensor& rstd) {
   check_inputs(x, weight, bias);
-  // grad_out is contiguous like x, or one plane expanded over N and C (y.sum().backward()),
-  // which is read as that one plane instead of being copied N * C times
+  // one plane expanded over N and C (y.sum().backward()) is read as that plane, not copied
   const bool expanded = grad_out.dim() == 4 && grad_out.stride(0) == 0 && grad_out.stride(1) == 0;
   TORCH_CHECK(grad_out.sizes() == x.sizes() && grad_out.scalar_type() == x.scalar_type() &&
                   (expanded || grad_out.is_contiguous()),
@@ -440,7 +411,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> shuffle_attention_backward(
         rstd.const_data_ptr<op>(), partial.data(), partial.data() + rows};
     at::parallel_for(0, rows, grain(args.planes.plane),
                      [&](int64_t begin, int64_t end) { run_backward(args, begin, end); });
-    // the planes' partial sums reduced in plane order: bit-identical runs
+    // in plane order: bit-identical runs
     std::vector<acc_t<op>> sums(2 * params, 0);
     PlaneCursor plane(args.planes, 0);
     for (int64_t p = 0; p < rows; ++p, plane.next()) {
