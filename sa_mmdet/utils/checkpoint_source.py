@@ -1,16 +1,10 @@
 """Load a checkpoint from any source mmengine names, always with weights-only ``torch.load``.
 
-mmengine's ``CheckpointLoader`` reads ``http(s)://`` (and through it
-``torchvision://``, ``open-mmlab://``, ``mmcls://``) with
-``torch.hub.load_state_dict_from_url``, which by default unpickles without the
-weights-only restriction: a downloaded or cached file could run code.
-:func:`load_checkpoint_source` resolves those names to URLs as mmengine does,
-downloads into the same cache (``$TORCH_HOME/hub/checkpoints``, so files
-fetched before are reused) and reads the file with :func:`read_checkpoint`.
-``torchvision://`` needs no torchvision: without it the names come from
-mmengine's table of torchvision's ImageNet weights. Other schemes (``s3://``,
-``pavi://``, ...) go to mmengine, whose backends call ``torch.load`` with
-torch's default, weights-only since torch 2.6.
+mmengine's ``CheckpointLoader`` reads ``http(s)://`` (and the named-model
+schemes) with ``torch.hub.load_state_dict_from_url``, which unpickles without
+the weights-only restriction. Here those names resolve to URLs as in mmengine,
+download into torch hub's cache and load with :func:`read_checkpoint`. Other
+schemes (``s3://``, ...) go to mmengine, whose backends load weights only.
 """
 
 import difflib
@@ -62,11 +56,7 @@ _NAMED_SCHEMES: Dict[str, Callable[[], Dict[str, str]]] = {
 def resolve_checkpoint_source(source: str) -> str:
     """The URL or local path behind a named checkpoint such as ``torchvision://resnet50``.
 
-    Args:
-        source (str): A path, a URL, or a name under one of mmengine's schemes.
-
-    Returns:
-        str: ``source`` itself unless it is a named model.
+    Returns ``source`` itself unless it is a named model.
 
     Raises:
         KeyError: For an unknown model name; the message lists close ones.
@@ -103,12 +93,10 @@ def load_checkpoint_source(
     """Load a checkpoint from a path, a URL or a named model, with weights only.
 
     Args:
-        source (str): Local path (``~`` expanded), ``http(s)://`` URL, or
-            ``torchvision://``, ``open-mmlab://``, ``mmcls://`` name; other
-            schemes are read by mmengine's ``CheckpointLoader``.
+        source (str): Local path (``~`` expanded), ``http(s)://`` URL, or named model;
+            other schemes are read by mmengine's ``CheckpointLoader``.
         map_location (Any): As for :func:`torch.load`. Defaults to 'cpu'.
-        missing_message (str, optional): The error for a local file that
-            does not exist (say where to get it). Defaults to None.
+        missing_message (str, optional): The error for a missing local file. Defaults to None.
 
     Returns:
         Any: The loaded object.
@@ -116,8 +104,7 @@ def load_checkpoint_source(
     Raises:
         FileNotFoundError: If a local file does not exist.
         KeyError: For an unknown model name.
-        CheckpointFileError: If the file is unreadable, damaged or not a
-            checkpoint (see :func:`read_checkpoint`).
+        CheckpointFileError: If the file is unreadable, damaged or not a checkpoint.
         pickle.UnpicklingError: If weights-only loading refuses the file.
     """
     path = resolve_checkpoint_source(source)
