@@ -1,14 +1,11 @@
 """mmengine checkpoints as plain data that weights-only ``torch.load`` reads.
 
-An mmengine 0.10.7 checkpoint holds what torch >= 2.6 refuses by default: the
-message hub's ``HistoryBuffer`` objects (numpy arrays, and statistics functions
-pickled through ``builtins.getattr``, which must never be allowed), numpy
-scalars and a ``Counter`` of milestones. Allowlisting them would widen every
-load in the process, and numpy's constructors let a file choose raw memory, so
-:func:`to_weights_only` rewrites them as tagged dicts of plain data and
-:func:`from_weights_only` turns them back.
+mmengine 0.10.7 pickles ``HistoryBuffer`` objects (through ``builtins.getattr``),
+numpy data and a ``Counter``. Allowlisting them would widen every load in the
+process and let a file choose raw memory, so they are rewritten as tagged dicts.
 """
 
+import logging
 from collections import Counter, OrderedDict
 from typing import Any, Callable
 
@@ -36,28 +33,22 @@ def to_weights_only(obj: Any, path: str = 'checkpoint') -> Any:
     """Rewrite ``obj`` into data that weights-only loading accepts.
 
     ``HistoryBuffer``, numpy arrays and ``Counter`` become tagged dicts, numpy
-    scalars Python scalars; containers are rewritten recursively. Anything else
-    is kept and logged, since weights-only loading will refuse it.
+    scalars Python scalars; anything else unknown is kept, with a warning.
 
     Args:
         obj (Any): A checkpoint or part of one.
         path (str): Where ``obj`` sits, for the log. Defaults to 'checkpoint'.
 
     Returns:
-        Any: The rewritten object (``obj`` itself where nothing changed).
+        Any: A rewritten copy (leaves that need no change are shared).
     """
     if isinstance(obj, np.generic):  # before the plain types: np.float64 is a float
         return obj.item()
     if isinstance(obj, _PLAIN):
         return obj
     if isinstance(obj, HistoryBuffer):
-        log, count = obj.data
-        return {
-            TAG: 'HistoryBuffer',
-            'log': log.tolist(),
-            'count': count.tolist(),
-            'max_length': obj.max_length,
-        }
+        log, count = (array.tolist() for array in obj.data)
+        return {TAG: 'HistoryBuffer', 'log': log, 'count': count, 'max_length': obj.max_length}
     if isinstance(obj, np.ndarray):
         return {TAG: 'ndarray', 'data': to_weights_only(obj.tolist(), path), 'dtype': obj.dtype.str}
     if isinstance(obj, Counter):
@@ -65,11 +56,10 @@ def to_weights_only(obj: Any, path: str = 'checkpoint') -> Any:
     if isinstance(obj, (dict, list, tuple)):
         return _rebuilt(obj, lambda key, value: to_weights_only(value, f'{path}[{key!r}]'))
     print_log(
-        f'{path} is a {type(obj).__module__}.{type(obj).__qualname__}, which '
-        'weights-only loading refuses; this checkpoint will not load with torch >= 2.6 '
-        'defaults.',
+        f'{path} is a {type(obj).__module__}.{type(obj).__qualname__}, which weights-only '
+        'loading refuses; this checkpoint will not load with torch >= 2.6 defaults.',
         logger='current',
-        level=30,
+        level=logging.WARNING,
     )
     return obj
 
@@ -84,7 +74,7 @@ def from_weights_only(obj: Any) -> Any:
         Any: ``obj`` with its tagged dicts turned back into objects.
 
     Raises:
-        ValueError: For a tagged array whose dtype is not numeric.
+        ValueError: For an array whose dtype is not numeric.
     """
     kind = obj.get(TAG) if isinstance(obj, dict) else None
     if kind == 'HistoryBuffer':

@@ -1,8 +1,7 @@
-"""Read checkpoint files (weights only) with errors that name the file and what is wrong.
+"""Read checkpoint files, weights only, with errors that name the file and what to do.
 
-``torch.load`` reports an unreadable file by what its reader tripped over (an
-empty file is a bare ``EOFError``, a text file ``KeyError: 101``); here such
-errors become one :class:`CheckpointFileError` that says what to do.
+``torch.load`` reports what its reader tripped over (an empty file is a bare
+``EOFError``, a text file ``KeyError: 101``); here that becomes one error.
 """
 
 import os.path as osp
@@ -31,8 +30,7 @@ def weights_only_refusal_message(filename: str, error: Exception, resave_hint: b
     Args:
         filename (str): The checkpoint.
         error (Exception): What ``torch.load`` raised.
-        resave_hint (bool): Whether to advise the re-save tool (False where it refused the
-            file itself). Defaults to True.
+        resave_hint (bool): Whether to advise the re-save tool. Defaults to True.
 
     Returns:
         str: A message saying that nothing ran and what to do.
@@ -107,7 +105,7 @@ def _damage_message(filename: str, error: BaseException) -> str:
 def checkpoint_file_errors(filename: str, resave_hint: bool = True) -> Iterator[None]:
     """Check a local checkpoint, and explain torch's errors for it in the ``with`` block.
 
-    Errors of a file that turns out whole pass unchanged: they are the caller's.
+    Errors raised while the file is whole pass unchanged: they are the caller's.
 
     Args:
         filename (str): Local path of the checkpoint.

@@ -16,14 +16,7 @@ from urllib.parse import urlparse
 import mmengine
 import torch
 from mmengine.dist import barrier, get_dist_info
-from mmengine.runner.checkpoint import (
-    CheckpointLoader,
-    _get_mmengine_home,
-    get_deprecated_model_names,
-    get_external_models,
-    get_mmcls_models,
-    get_torchvision_models,
-)
+from mmengine.runner import checkpoint as mm_checkpoint
 
 from .checkpoint_file import read_checkpoint
 
@@ -32,14 +25,14 @@ _URL_SCHEMES = ('http://', 'https://')
 
 def _torchvision_urls() -> Dict[str, str]:
     try:
-        return get_torchvision_models()
+        return mm_checkpoint.get_torchvision_models()
     except ImportError:  # no torchvision: its ImageNet weights as mmengine lists them
         return mmengine.load(osp.join(mmengine.__path__[0], 'hub', 'torchvision_0.12.json'))
 
 
 def _openmmlab_urls() -> Dict[str, str]:
-    urls = get_external_models()
-    renamed = get_deprecated_model_names()
+    urls = mm_checkpoint.get_external_models()
+    renamed = mm_checkpoint.get_deprecated_model_names()
     return dict(urls, **{old: urls[new] for old, new in renamed.items() if new in urls})
 
 
@@ -49,7 +42,7 @@ _NAMED_SCHEMES: Dict[str, Callable[[], Dict[str, str]]] = {
     'modelzoo://': _torchvision_urls,
     'open-mmlab://': _openmmlab_urls,
     'openmmlab://': _openmmlab_urls,
-    'mmcls://': get_mmcls_models,
+    'mmcls://': mm_checkpoint.get_mmcls_models,
 }
 
 
@@ -70,7 +63,9 @@ def resolve_checkpoint_source(source: str) -> str:
                     f'close names: {difflib.get_close_matches(name, urls, n=6)}.'
                 )
             url = urls[name]
-            return url if url.startswith(_URL_SCHEMES) else osp.join(_get_mmengine_home(), url)
+            if url.startswith(_URL_SCHEMES):
+                return url
+            return osp.join(mm_checkpoint._get_mmengine_home(), url)
     return source
 
 
@@ -111,7 +106,7 @@ def load_checkpoint_source(
     if path.startswith(_URL_SCHEMES):
         path = _download(path)
     elif '://' in path:
-        return CheckpointLoader.load_checkpoint(path, map_location=map_location)
+        return mm_checkpoint.CheckpointLoader.load_checkpoint(path, map_location=map_location)
     path = osp.expanduser(path)
     if missing_message and not osp.lexists(path):
         raise FileNotFoundError(missing_message)

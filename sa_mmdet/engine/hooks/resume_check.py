@@ -1,8 +1,7 @@
 """Check, before ``--resume`` loads anything, that there is a readable checkpoint to resume.
 
-Without one, mmengine logs "Auto resumed from the latest checkpoint None." and
-trains from scratch, or torch fails on a damaged file with an error about zip
-records; :func:`check_resume` says what there is to resume and what to run.
+mmengine would log "Auto resumed from the latest checkpoint None." or fail
+with torch's zip errors; :func:`check_resume` says what to run instead.
 """
 
 import glob
@@ -15,6 +14,8 @@ from ...utils import CheckpointFileError, is_zip_checkpoint, read_checkpoint
 
 #: The checkpoints CheckpointHook writes by default (``best_*`` files hold no optimizer).
 _SAVED = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
+#: Checkpoint paths, each with None if it reads, else what is wrong.
+_Found = List[Tuple[str, Optional[str]]]
 
 
 def verify_checkpoint(path: str) -> None:
@@ -39,11 +40,8 @@ def _problem(path: str) -> Optional[str]:
     return None
 
 
-def saved_checkpoints(
-    folders: List[str], exclude: Optional[str] = None
-) -> List[Tuple[str, Optional[str]]]:
-    """The ``epoch_N.pth`` / ``iter_N.pth`` files in ``folders`` but ``exclude``, newest first,
-    each with None if it reads, else what is wrong."""
+def saved_checkpoints(folders: List[str], exclude: Optional[str] = None) -> _Found:
+    """The ``epoch_N.pth`` / ``iter_N.pth`` files in ``folders`` but ``exclude``, newest first."""
     excluded = osp.abspath(exclude) if exclude else None
     found = {}
     for folder in folders:
@@ -55,7 +53,7 @@ def saved_checkpoints(
     return [(path, _problem(path)) for path in newest_first]
 
 
-def _listing(checkpoints: List[Tuple[str, Optional[str]]]) -> str:
+def _listing(checkpoints: _Found) -> str:
     listed = [p + (f' ({problem})' if problem else '') for p, problem in checkpoints]
     return ', '.join(listed) or 'none'
 
@@ -67,7 +65,7 @@ def _how_to_resume(path: str) -> str:
 
 
 def check_resume(work_dir: str, load_from: Optional[str], logger: logging.Logger) -> bool:
-    """Check what ``--resume`` would load; call it before the runner loads anything.
+    """Check the checkpoint ``--resume`` would load; errors say what to run instead.
 
     Args:
         work_dir (str): The run's work dir, which holds ``last_checkpoint``.
@@ -76,13 +74,11 @@ def check_resume(work_dir: str, load_from: Optional[str], logger: logging.Logger
         logger (logging.Logger): Where to warn.
 
     Returns:
-        bool: True if the checkpoint to resume reads; False, after a warning, if
-        there is nothing to resume at all (the run then starts from scratch).
+        bool: True if it reads; False, after a warning, if there is nothing to resume.
 
     Raises:
-        FileNotFoundError: If the checkpoint to resume is missing but another
-            reads, or ``load_from`` is missing; the message says what to run.
-        CheckpointFileError: If it is damaged; the message says what to run.
+        FileNotFoundError: If it is missing but another reads, or ``load_from`` is missing.
+        CheckpointFileError: If it is damaged.
         pickle.UnpicklingError: If weights-only loading refuses it.
     """
     if load_from is not None and '://' in load_from:

@@ -37,23 +37,15 @@ class _DeferredRemoval:
 class SafeCheckpointHook(CheckpointHook):
     """A CheckpointHook after which a crash at any moment leaves a checkpoint to resume.
 
-    CheckpointHook writes in place and, with ``max_keep_ckpts``, removes the
-    oldest checkpoint *before* writing the new one, so a job killed while
-    saving can be left with none. This hook writes every checkpoint and
-    ``last_checkpoint`` atomically (the ``'atomic_local'`` backend) and removes
-    outdated ones only after; the next run removes a leftover ``.NAME.XXXXXXXX.tmp``.
-    Remote folders, ``backend_args`` and ``file_client_args`` are saved as
-    CheckpointHook saves them. Before loading, it checks a local ``load_from``
-    and, on ``--resume``, the checkpoint to resume
+    CheckpointHook writes in place and removes the oldest checkpoint *before*
+    writing the new one. This hook writes checkpoints and ``last_checkpoint``
+    atomically to local folders and removes outdated ones after; before loading
+    it checks a local ``load_from`` or the checkpoint to resume
     (:func:`~sa_mmdet.engine.hooks.resume_check.check_resume`). Use it with::
 
         custom_imports = dict(imports=['sa_mmdet.engine'])
         default_hooks = dict(
             checkpoint=dict(type='SafeCheckpointHook', interval=1, max_keep_ckpts=1))
-
-    Args:
-        *args: CheckpointHook's arguments.
-        **kwargs: CheckpointHook's keyword arguments.
     """
 
     def __init__(self, *args, **kwargs) -> None:
