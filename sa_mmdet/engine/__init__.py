@@ -1,11 +1,8 @@
 """Engine helpers, opt-in: ``custom_imports=dict(imports=['sa_mmdet', 'sa_mmdet.engine'])``.
 
-Registers :class:`WeightsOnlyCheckpointHook` (checkpoints that torch's
-weights-only loading reads), :class:`RandomStateHook` (bit-exact
-``--resume``), :class:`SafeCheckpointHook` (checkpoints written atomically, a
-checked ``--resume``), the file backend ``'atomic_local'`` it writes with, and
-:class:`CPUAwareRunner` (distributed training without CUDA). Importing it
-patches nothing.
+Registers checkpoint hooks (weights-only, atomic, checked ``--resume``, random
+state), the ``'atomic_local'`` file backend and a runner that trains
+distributed without CUDA. Importing it patches nothing.
 """
 
 from .hooks import RandomStateHook, SafeCheckpointHook, WeightsOnlyCheckpointHook

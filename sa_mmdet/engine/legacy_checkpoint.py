@@ -1,13 +1,9 @@
 """Re-save mmengine checkpoints written without the weights-only hook.
 
-Such a checkpoint pickles ``HistoryBuffer`` objects, numpy arrays, dtypes and
-scalars and ``builtins.getattr`` (statistics functions). :func:`resave_checkpoint`
-reads it with weights-only loading still on, with stand-ins registered for
-those names for this one load only (:func:`torch.serialization.safe_globals`):
-``getattr`` is answered by a stub that executes nothing, and numpy arrays and
-scalars are rebuilt by :func:`numpy.frombuffer` from their bytes, for numeric
-dtypes only (an object array would let the file choose raw pointers). The
-result is written as plain data (:func:`~sa_mmdet.engine.weights_only.to_weights_only`).
+They are read with weights-only loading still on, with stand-ins allowed for
+this one load only: ``builtins.getattr`` becomes a stub that executes nothing,
+and numpy arrays and scalars are rebuilt from their bytes for numeric dtypes
+only (an object array would let the file choose raw pointers).
 """
 
 import collections
@@ -49,11 +45,7 @@ class _DtypeState:
 
 
 class _NdarrayType:
-    """Stands for the ``numpy.ndarray`` class argument of ``_reconstruct``.
-
-    Called directly, ``ndarray(shape, dtype, buffer)`` would build an array
-    from raw bytes the file chose: refused.
-    """
+    """Stands for the ``numpy.ndarray`` argument of ``_reconstruct``; refuses to be called."""
 
     def __init__(self, *args: Any) -> None:
         raise pickle.UnpicklingError(
@@ -72,7 +64,7 @@ class _ArrayState:
         _, shape, dtype, is_fortran, data = state
         if not isinstance(dtype, _DtypeState):
             raise pickle.UnpicklingError('malformed numpy array in the checkpoint')
-        dtype = dtype.numpy()
+        dtype = dtype.numpy()  # first: an object array's data is a list, not bytes
         if not isinstance(data, bytes):
             raise pickle.UnpicklingError('malformed numpy array in the checkpoint')
         shape = tuple(int(n) for n in shape)
@@ -80,9 +72,8 @@ class _ArrayState:
             raise pickle.UnpicklingError(
                 f'numpy array of shape {shape} and dtype {dtype} with {len(data)} bytes'
             )
-        self.array = (
-            np.frombuffer(data, dtype=dtype).reshape(shape, order='F' if is_fortran else 'C').copy()
-        )
+        array = np.frombuffer(data, dtype=dtype)
+        self.array = array.reshape(shape, order='F' if is_fortran else 'C').copy()
 
 
 def _scalar(dtype: Any, data: Any) -> np.generic:
@@ -149,13 +140,11 @@ def load_legacy_checkpoint(src: str) -> Any:
 
     Raises:
         FileNotFoundError: If ``src`` does not exist.
-        CheckpointFileError: If it is unreadable, empty, damaged, or not a
-            checkpoint.
+        CheckpointFileError: If it is unreadable, empty, damaged, or not a checkpoint.
         pickle.UnpicklingError: If the file needs anything else.
     """
-    with checkpoint_file_errors(src, resave_hint=False), torch.serialization.safe_globals(
-        STAND_INS
-    ):
+    allowed = torch.serialization.safe_globals(STAND_INS)
+    with checkpoint_file_errors(src, resave_hint=False), allowed:
         checkpoint = torch.load(src, map_location='cpu', weights_only=True)
     return _resolve(checkpoint)
 
@@ -174,7 +163,7 @@ def resave_checkpoint(src: str, dst: str) -> List[str]:
         IsADirectoryError: If ``dst`` is a folder.
         ValueError: If ``dst`` is ``src``.
         FileNotFoundError, CheckpointFileError, pickle.UnpicklingError: As
-            :func:`load_legacy_checkpoint`; ``dst`` is then left as it was.
+            :func:`load_legacy_checkpoint`; ``dst`` is left as it was.
     """
     check_output_path(src, dst)
     checkpoint = to_weights_only(load_legacy_checkpoint(src))

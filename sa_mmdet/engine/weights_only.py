@@ -1,22 +1,13 @@
 """mmengine checkpoints as plain data that weights-only ``torch.load`` reads.
 
-torch >= 2.6 loads checkpoints with ``weights_only=True``: only tensors,
-containers and a short list of safe types may be unpickled, so a checkpoint
-cannot run code. An mmengine 0.10.7 checkpoint holds more: the message hub's
-``HistoryBuffer`` objects (numpy arrays, and statistics functions that pickle
-through ``builtins.getattr``, which must never be allowed), numpy scalars and
-a ``collections.Counter`` of scheduler milestones. Widening the allowlist would
-widen it for every load in the process, and numpy's array and dtype
-constructors let a file choose raw memory contents.
-
-:func:`to_weights_only` instead rewrites those objects as tagged dicts of
-lists and Python scalars, and :func:`from_weights_only` turns them back.
-:class:`~sa_mmdet.engine.hooks.WeightsOnlyCheckpointHook` applies them when
-mmengine saves and loads checkpoints.
+mmengine 0.10.7 pickles ``HistoryBuffer`` objects (through ``builtins.getattr``),
+numpy data and a ``Counter``. Allowlisting them would widen every load in the
+process and let a file choose raw memory, so they are rewritten as tagged dicts.
 """
 
-import collections
-from typing import Any
+import logging
+from collections import Counter, OrderedDict
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -24,73 +15,51 @@ from mmengine.logging import HistoryBuffer, print_log
 
 #: Key of the dicts that stand for a non-plain object.
 TAG = '__sa_mmdet_type__'
-#: Types weights-only loading takes as they are.
-_PLAIN = (
-    str,
-    bytes,
-    int,
-    float,
-    bool,
-    complex,
-    type(None),
-    torch.Tensor,
-    torch.dtype,
-    torch.Size,
-    torch.device,
-)
+#: Types weights-only loading takes as they are (a bool is an int).
+_SCALARS = (str, bytes, int, float, complex, type(None))
+_PLAIN = (*_SCALARS, torch.Tensor, torch.dtype, torch.Size, torch.device)
 
 
-def _history_buffer_dict(buffer: HistoryBuffer) -> dict:
-    log, count = buffer.data
-    return {
-        TAG: 'HistoryBuffer',
-        'log': log.tolist(),
-        'count': count.tolist(),
-        'max_length': buffer.max_length,
-    }
+def _rebuilt(obj: Any, convert: Callable[[Any, Any], Any]) -> Any:
+    """A dict, list or tuple with ``convert(key, value)`` for each value (OrderedDict stays one)."""
+    if isinstance(obj, dict):
+        items = ((k, convert(k, v)) for k, v in obj.items())
+        return OrderedDict(items) if isinstance(obj, OrderedDict) else dict(items)
+    items = [convert(i, v) for i, v in enumerate(obj)]
+    return items if isinstance(obj, list) else tuple(items)
 
 
 def to_weights_only(obj: Any, path: str = 'checkpoint') -> Any:
     """Rewrite ``obj`` into data that weights-only loading accepts.
 
-    ``HistoryBuffer``, numpy arrays and ``Counter`` become tagged dicts,
-    numpy scalars Python scalars; containers are rewritten recursively
-    (``OrderedDict`` stays one). Anything else is kept and logged, since
-    weights-only loading will refuse it.
+    ``HistoryBuffer``, numpy arrays and ``Counter`` become tagged dicts, numpy
+    scalars Python scalars; anything else unknown is kept, with a warning.
 
     Args:
         obj (Any): A checkpoint or part of one.
         path (str): Where ``obj`` sits, for the log. Defaults to 'checkpoint'.
 
     Returns:
-        Any: The rewritten object (``obj`` itself where nothing changed).
+        Any: A rewritten copy (leaves that need no change are shared).
     """
     if isinstance(obj, np.generic):  # before the plain types: np.float64 is a float
         return obj.item()
     if isinstance(obj, _PLAIN):
         return obj
     if isinstance(obj, HistoryBuffer):
-        return _history_buffer_dict(obj)
+        log, count = (array.tolist() for array in obj.data)
+        return {TAG: 'HistoryBuffer', 'log': log, 'count': count, 'max_length': obj.max_length}
     if isinstance(obj, np.ndarray):
         return {TAG: 'ndarray', 'data': to_weights_only(obj.tolist(), path), 'dtype': obj.dtype.str}
-    if isinstance(obj, collections.Counter):
+    if isinstance(obj, Counter):
         return {TAG: 'Counter', 'items': to_weights_only(dict(obj), path)}
-    if isinstance(obj, dict):
-        items = ((k, to_weights_only(v, f'{path}[{k!r}]')) for k, v in obj.items())
-        return (
-            collections.OrderedDict(items)
-            if isinstance(obj, collections.OrderedDict)
-            else dict(items)
-        )
-    if isinstance(obj, (list, tuple)):
-        items = [to_weights_only(v, f'{path}[{i}]') for i, v in enumerate(obj)]
-        return items if isinstance(obj, list) else tuple(items)
+    if isinstance(obj, (dict, list, tuple)):
+        return _rebuilt(obj, lambda key, value: to_weights_only(value, f'{path}[{key!r}]'))
     print_log(
-        f'{path} is a {type(obj).__module__}.{type(obj).__qualname__}, which '
-        'weights-only loading refuses; this checkpoint will not load with torch >= 2.6 '
-        'defaults.',
+        f'{path} is a {type(obj).__module__}.{type(obj).__qualname__}, which weights-only '
+        'loading refuses; this checkpoint will not load with torch >= 2.6 defaults.',
         logger='current',
-        level=30,
+        level=logging.WARNING,
     )
     return obj
 
@@ -102,30 +71,24 @@ def from_weights_only(obj: Any) -> Any:
         obj (Any): A loaded checkpoint or part of one.
 
     Returns:
-        Any: ``obj`` with tagged dicts turned back into ``HistoryBuffer``,
-        numpy arrays and ``Counter`` objects.
+        Any: ``obj`` with its tagged dicts turned back into objects.
+
+    Raises:
+        ValueError: For an array whose dtype is not numeric.
     """
-    if isinstance(obj, dict):
-        kind = obj.get(TAG)
-        if kind == 'HistoryBuffer':
-            return HistoryBuffer(obj['log'], obj['count'], obj['max_length'])
-        if kind == 'ndarray':
-            dtype = np.dtype(obj['dtype'])
-            if dtype.kind not in 'biufc':
-                raise ValueError(
-                    f'a checkpoint array of dtype {dtype} is not plain numbers; '
-                    'only numeric arrays are restored.'
-                )
-            return np.array(obj['data'], dtype=dtype)
-        if kind == 'Counter':
-            return collections.Counter(from_weights_only(obj['items']))
-        items = ((k, from_weights_only(v)) for k, v in obj.items())
-        return (
-            collections.OrderedDict(items)
-            if isinstance(obj, collections.OrderedDict)
-            else dict(items)
-        )
-    if isinstance(obj, (list, tuple)):
-        items = [from_weights_only(v) for v in obj]
-        return items if isinstance(obj, list) else tuple(items)
+    kind = obj.get(TAG) if isinstance(obj, dict) else None
+    if kind == 'HistoryBuffer':
+        return HistoryBuffer(obj['log'], obj['count'], obj['max_length'])
+    if kind == 'ndarray':
+        dtype = np.dtype(obj['dtype'])
+        if dtype.kind not in 'biufc':
+            raise ValueError(
+                f'a checkpoint array of dtype {dtype} is not plain numbers; '
+                'only numeric arrays are restored.'
+            )
+        return np.array(obj['data'], dtype=dtype)
+    if kind == 'Counter':
+        return Counter(from_weights_only(obj['items']))
+    if isinstance(obj, (dict, list, tuple)):
+        return _rebuilt(obj, lambda key, value: from_weights_only(value))
     return obj

@@ -1,5 +1,6 @@
 """Write files so that a crash leaves either the old file or the new one, never half of one."""
 
+import contextlib
 import os
 import os.path as osp
 import tempfile
@@ -10,31 +11,24 @@ import torch
 
 def _fsync_folder(folder: str) -> None:
     """Make a rename in ``folder`` durable (where the OS lets a folder be opened)."""
-    try:
+    with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def write_atomically(path: str, write: Callable[[BinaryIO], Any]) -> None:
     """Write ``path`` through ``write(file)``, all or nothing.
 
-    The data go to a temporary file in the same folder, which is flushed,
-    fsynced and renamed over ``path`` (:func:`os.replace`); the folder is
-    fsynced after the rename. A crash at any point leaves the previous
-    ``path`` (or none) and at most a stray ``.tmp`` file, never a partial
-    ``path``.
+    The data go to a temporary file ``.NAME.XXXXXXXX.tmp`` in the same folder,
+    fsynced and renamed over ``path``; the folder is fsynced after. A crash
+    leaves the previous ``path`` (or none) and at most that temporary file.
 
     Args:
         path (str): File to write.
-        write (Callable[[BinaryIO], Any]): Writes the content into the open
-            binary file it is given.
+        write (Callable[[BinaryIO], Any]): Writes the content into the binary file it is given.
     """
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
@@ -53,26 +47,16 @@ def write_atomically(path: str, write: Callable[[BinaryIO], Any]) -> None:
 
 
 def save_atomically(obj: Any, path: str) -> None:
-    """``torch.save(obj, path)``, all or nothing (see :func:`write_atomically`).
-
-    Args:
-        obj (Any): What to save.
-        path (str): File to write.
-    """
+    """``torch.save(obj, path)``, all or nothing (see :func:`write_atomically`)."""
     write_atomically(path, lambda f: torch.save(obj, f))
 
 
 def check_output_path(src: str, dst: str) -> None:
     """Raise unless ``dst`` may be written with what is read from ``src``.
 
-    Args:
-        src (str): The input file.
-        dst (str): The output file.
-
     Raises:
         IsADirectoryError: If ``dst`` is a folder.
-        ValueError: If ``dst`` is ``src`` (the same file under any name,
-            hard links and symbolic links included).
+        ValueError: If ``dst`` is ``src`` under any name (links included).
     """
     if osp.isdir(dst):
         raise IsADirectoryError(

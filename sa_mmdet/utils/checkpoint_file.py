@@ -1,12 +1,7 @@
-"""Read checkpoint files with errors that name the file and what is wrong with it.
+"""Read checkpoint files, weights only, with errors that name the file and what to do.
 
-``torch.load`` reports an unreadable file by what its reader tripped over: an
-empty file is a bare ``EOFError``, a text file ``KeyError: 101``, a truncated
-one a message about miniz's central directory. :func:`read_checkpoint` and
-:func:`checkpoint_file_errors` check the file first (missing, a folder, no
-permission, empty) and turn torch's errors into one
-:class:`CheckpointFileError` saying whether the file is damaged or not a
-checkpoint at all, and what to do. Loading stays weights-only.
+``torch.load`` reports what its reader tripped over (an empty file is a bare
+``EOFError``, a text file ``KeyError: 101``); here that becomes one error.
 """
 
 import os.path as osp
@@ -35,8 +30,7 @@ def weights_only_refusal_message(filename: str, error: Exception, resave_hint: b
     Args:
         filename (str): The checkpoint.
         error (Exception): What ``torch.load`` raised.
-        resave_hint (bool): Whether to advise the re-save tool (not where the
-            re-save tool itself refused the file). Defaults to True.
+        resave_hint (bool): Whether to advise the re-save tool. Defaults to True.
 
     Returns:
         str: A message saying that nothing ran and what to do.
@@ -58,9 +52,6 @@ def weights_only_refusal_message(filename: str, error: Exception, resave_hint: b
 
 def check_checkpoint_file(filename: str) -> None:
     """Raise unless ``filename`` is a non-empty file this process may read.
-
-    Args:
-        filename (str): Local path of a checkpoint.
 
     Raises:
         FileNotFoundError: If nothing is at ``filename``.
@@ -114,47 +105,31 @@ def _damage_message(filename: str, error: BaseException) -> str:
 def checkpoint_file_errors(filename: str, resave_hint: bool = True) -> Iterator[None]:
     """Check a local checkpoint, and explain torch's errors for it in the ``with`` block.
 
-    Use it around code that loads ``filename`` with ``torch.load`` (for example
-    mmengine's loading). Weights-only refusals stay ``pickle.UnpicklingError``
-    with a message that says how to re-save the file.
+    Errors raised while the file is whole pass unchanged: they are the caller's.
 
     Args:
         filename (str): Local path of the checkpoint.
-        resave_hint (bool): Whether a refusal advises the re-save tool
-            (:func:`weights_only_refusal_message`). Defaults to True.
+        resave_hint (bool): As for :func:`weights_only_refusal_message`. Defaults to True.
 
     Raises:
         FileNotFoundError: If nothing is at ``filename``.
-        CheckpointFileError: If it is unreadable, empty, damaged, or not a
-            checkpoint.
+        CheckpointFileError: If it is unreadable, empty, damaged, or not a checkpoint.
         pickle.UnpicklingError: If weights-only loading refuses a global.
     """
     check_checkpoint_file(filename)
     try:
         yield
-    except pickle.UnpicklingError as error:
-        if 'GLOBAL' in str(error):
-            raise pickle.UnpicklingError(
-                weights_only_refusal_message(filename, error, resave_hint)
-            ) from error
-        if _intact(filename):
-            raise
-        raise CheckpointFileError(_damage_message(filename, error)) from error
-    except _DAMAGE_ERRORS as error:
+    except (pickle.UnpicklingError, *_DAMAGE_ERRORS) as error:
+        if isinstance(error, pickle.UnpicklingError) and 'GLOBAL' in str(error):
+            message = weights_only_refusal_message(filename, error, resave_hint)
+            raise pickle.UnpicklingError(message) from error
         if isinstance(error, (FileNotFoundError, CheckpointFileError)) or _intact(filename):
             raise  # not the file's fault: an error of the code that used it
         raise CheckpointFileError(_damage_message(filename, error)) from error
 
 
 def is_zip_checkpoint(filename: str) -> bool:
-    """Whether ``filename`` starts as a zip archive (torch's format since 1.6).
-
-    Args:
-        filename (str): Local path of the checkpoint.
-
-    Returns:
-        bool: False also where the file cannot be read.
-    """
+    """Whether ``filename`` starts as a zip archive (torch's format); False if unreadable."""
     try:
         with open(filename, 'rb') as f:
             return f.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC
@@ -187,8 +162,7 @@ def read_checkpoint(filename: str, map_location: Any = 'cpu', **kwargs: Any) -> 
 
     Raises:
         FileNotFoundError: If nothing is at ``filename``.
-        CheckpointFileError: If it is unreadable, empty, damaged, or not a
-            checkpoint.
+        CheckpointFileError: If it is unreadable, empty, damaged, or not a checkpoint.
         pickle.UnpicklingError: If weights-only loading refuses a global.
     """
     with checkpoint_file_errors(filename):

@@ -1,16 +1,10 @@
 """Load a checkpoint from any source mmengine names, always with weights-only ``torch.load``.
 
-mmengine's ``CheckpointLoader`` reads ``http(s)://`` (and through it
-``torchvision://``, ``open-mmlab://``, ``mmcls://``) with
-``torch.hub.load_state_dict_from_url``, which by default unpickles without the
-weights-only restriction: a downloaded or cached file could run code.
-:func:`load_checkpoint_source` resolves those names to URLs as mmengine does,
-downloads into the same cache (``$TORCH_HOME/hub/checkpoints``, so files
-fetched before are reused) and reads the file with :func:`read_checkpoint`.
-``torchvision://`` needs no torchvision: without it the names come from
-mmengine's table of torchvision's ImageNet weights. Other schemes (``s3://``,
-``pavi://``, ...) go to mmengine, whose backends call ``torch.load`` with
-torch's default, weights-only since torch 2.6.
+mmengine's ``CheckpointLoader`` reads ``http(s)://`` (and the named-model
+schemes) with ``torch.hub.load_state_dict_from_url``, which unpickles without
+the weights-only restriction. Here those names resolve to URLs as in mmengine,
+download into torch hub's cache and load with :func:`read_checkpoint`. Other
+schemes (``s3://``, ...) go to mmengine, whose backends load weights only.
 """
 
 import difflib
@@ -22,14 +16,7 @@ from urllib.parse import urlparse
 import mmengine
 import torch
 from mmengine.dist import barrier, get_dist_info
-from mmengine.runner.checkpoint import (
-    CheckpointLoader,
-    _get_mmengine_home,
-    get_deprecated_model_names,
-    get_external_models,
-    get_mmcls_models,
-    get_torchvision_models,
-)
+from mmengine.runner import checkpoint as mm_checkpoint
 
 from .checkpoint_file import read_checkpoint
 
@@ -38,14 +25,14 @@ _URL_SCHEMES = ('http://', 'https://')
 
 def _torchvision_urls() -> Dict[str, str]:
     try:
-        return get_torchvision_models()
+        return mm_checkpoint.get_torchvision_models()
     except ImportError:  # no torchvision: its ImageNet weights as mmengine lists them
         return mmengine.load(osp.join(mmengine.__path__[0], 'hub', 'torchvision_0.12.json'))
 
 
 def _openmmlab_urls() -> Dict[str, str]:
-    urls = get_external_models()
-    renamed = get_deprecated_model_names()
+    urls = mm_checkpoint.get_external_models()
+    renamed = mm_checkpoint.get_deprecated_model_names()
     return dict(urls, **{old: urls[new] for old, new in renamed.items() if new in urls})
 
 
@@ -55,18 +42,14 @@ _NAMED_SCHEMES: Dict[str, Callable[[], Dict[str, str]]] = {
     'modelzoo://': _torchvision_urls,
     'open-mmlab://': _openmmlab_urls,
     'openmmlab://': _openmmlab_urls,
-    'mmcls://': get_mmcls_models,
+    'mmcls://': mm_checkpoint.get_mmcls_models,
 }
 
 
 def resolve_checkpoint_source(source: str) -> str:
     """The URL or local path behind a named checkpoint such as ``torchvision://resnet50``.
 
-    Args:
-        source (str): A path, a URL, or a name under one of mmengine's schemes.
-
-    Returns:
-        str: ``source`` itself unless it is a named model.
+    Returns ``source`` itself unless it is a named model.
 
     Raises:
         KeyError: For an unknown model name; the message lists close ones.
@@ -80,7 +63,9 @@ def resolve_checkpoint_source(source: str) -> str:
                     f'close names: {difflib.get_close_matches(name, urls, n=6)}.'
                 )
             url = urls[name]
-            return url if url.startswith(_URL_SCHEMES) else osp.join(_get_mmengine_home(), url)
+            if url.startswith(_URL_SCHEMES):
+                return url
+            return osp.join(mm_checkpoint._get_mmengine_home(), url)
     return source
 
 
@@ -103,12 +88,10 @@ def load_checkpoint_source(
     """Load a checkpoint from a path, a URL or a named model, with weights only.
 
     Args:
-        source (str): Local path (``~`` expanded), ``http(s)://`` URL, or
-            ``torchvision://``, ``open-mmlab://``, ``mmcls://`` name; other
-            schemes are read by mmengine's ``CheckpointLoader``.
+        source (str): Local path (``~`` expanded), ``http(s)://`` URL, or named model;
+            other schemes are read by mmengine's ``CheckpointLoader``.
         map_location (Any): As for :func:`torch.load`. Defaults to 'cpu'.
-        missing_message (str, optional): The error for a local file that
-            does not exist (say where to get it). Defaults to None.
+        missing_message (str, optional): The error for a missing local file. Defaults to None.
 
     Returns:
         Any: The loaded object.
@@ -116,15 +99,14 @@ def load_checkpoint_source(
     Raises:
         FileNotFoundError: If a local file does not exist.
         KeyError: For an unknown model name.
-        CheckpointFileError: If the file is unreadable, damaged or not a
-            checkpoint (see :func:`read_checkpoint`).
+        CheckpointFileError: If the file is unreadable, damaged or not a checkpoint.
         pickle.UnpicklingError: If weights-only loading refuses the file.
     """
     path = resolve_checkpoint_source(source)
     if path.startswith(_URL_SCHEMES):
         path = _download(path)
     elif '://' in path:
-        return CheckpointLoader.load_checkpoint(path, map_location=map_location)
+        return mm_checkpoint.CheckpointLoader.load_checkpoint(path, map_location=map_location)
     path = osp.expanduser(path)
     if missing_message and not osp.lexists(path):
         raise FileNotFoundError(missing_message)

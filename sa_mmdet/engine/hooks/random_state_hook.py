@@ -1,4 +1,4 @@
-"""Checkpoint the random number generators so a resumed run continues exactly."""
+"""Checkpoint the random number generators so that a resumed run continues exactly."""
 
 import random
 
@@ -10,14 +10,12 @@ from mmengine.registry import HOOKS
 
 @HOOKS.register_module()
 class RandomStateHook(Hook):
-    """Save the Python, NumPy and torch random states in every checkpoint.
+    """Save the Python, NumPy, torch (and CUDA) random states in every checkpoint.
 
-    mmengine seeds the generators when a run starts but does not checkpoint
-    them, so a run resumed with ``--resume`` draws different RPN/RoI samples
-    and augmentations than the run it continues. This hook stores the states
-    under ``checkpoint['random_state']`` and restores them when the checkpoint
-    is resumed, so that (with deterministic kernels) the resumed run ends with
-    the weights of an uninterrupted one. Add it with
+    mmengine seeds the generators but does not checkpoint them, so a run
+    resumed with ``--resume`` draws other samples and augmentations than the
+    run it continues. The states go to ``checkpoint['random_state']`` and are
+    restored on resume only. Add it with
     ``custom_hooks = [dict(type='RandomStateHook')]``.
     """
 
@@ -25,11 +23,11 @@ class RandomStateHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         # numpy's state as plain data, so that weights-only loading reads it
-        name, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
+        name, keys, pos, has_gauss, gauss = np.random.get_state()
         state = dict(
             python=random.getstate(),
             torch=torch.get_rng_state(),
-            numpy=(name, keys.tolist(), pos, has_gauss, cached_gaussian),
+            numpy=(name, keys.tolist(), pos, has_gauss, gauss),
         )
         if torch.cuda.is_available():
             state['cuda'] = torch.cuda.get_rng_state_all()
@@ -46,10 +44,8 @@ class RandomStateHook(Hook):
             )
             return
         random.setstate(state['python'])
-        name, keys, pos, has_gauss, cached_gaussian = state['numpy']
-        np.random.set_state(
-            (name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached_gaussian)
-        )
+        name, keys, pos, has_gauss, gauss = state['numpy']
+        np.random.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, gauss))
         torch.set_rng_state(state['torch'])
         if 'cuda' in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state['cuda'])

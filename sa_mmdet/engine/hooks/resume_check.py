@@ -1,10 +1,7 @@
 """Check, before ``--resume`` loads anything, that there is a readable checkpoint to resume.
 
-mmengine resumes from the file that ``WORK_DIR/last_checkpoint`` names (or
-from ``load_from``). When there is none it logs "Auto resumed from the latest
-checkpoint None." and trains from scratch; when the file is damaged, torch
-raises an error about zip records. :func:`check_resume` says instead what
-there is to resume, and what to run.
+mmengine would log "Auto resumed from the latest checkpoint None." or fail
+with torch's zip errors; :func:`check_resume` says what to run instead.
 """
 
 import glob
@@ -17,18 +14,12 @@ from ...utils import CheckpointFileError, is_zip_checkpoint, read_checkpoint
 
 #: The checkpoints CheckpointHook writes by default (``best_*`` files hold no optimizer).
 _SAVED = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
+#: Checkpoint paths, each with None if it reads, else what is wrong.
+_Found = List[Tuple[str, Optional[str]]]
 
 
 def verify_checkpoint(path: str) -> None:
-    """Read a local checkpoint cheaply, to find out whether it is whole.
-
-    A zip-format file (torch >= 1.6) is read with ``mmap=True``: its central
-    directory and pickled structure are read, its tensor data is not (about
-    0.4 s for a 324 MB SA-R50 Faster R-CNN checkpoint with AdamW state, against
-    0.5-2 s for a full load). A truncated file has no central directory.
-
-    Args:
-        path (str): The checkpoint.
+    """Read a local checkpoint cheaply (zip files with ``mmap=True``) to check that it is whole.
 
     Raises:
         FileNotFoundError: If nothing is at ``path``.
@@ -49,18 +40,8 @@ def _problem(path: str) -> Optional[str]:
     return None
 
 
-def saved_checkpoints(
-    folders: List[str], exclude: Optional[str] = None
-) -> List[Tuple[str, Optional[str]]]:
-    """The ``epoch_N.pth`` / ``iter_N.pth`` files in ``folders``, newest first.
-
-    Args:
-        folders (list[str]): Folders to look in.
-        exclude (str, optional): A path to leave out.
-
-    Returns:
-        list[tuple[str, str | None]]: Each path, with None if it reads or what is wrong.
-    """
+def saved_checkpoints(folders: List[str], exclude: Optional[str] = None) -> _Found:
+    """The ``epoch_N.pth`` / ``iter_N.pth`` files in ``folders`` but ``exclude``, newest first."""
     excluded = osp.abspath(exclude) if exclude else None
     found = {}
     for folder in folders:
@@ -72,10 +53,9 @@ def saved_checkpoints(
     return [(path, _problem(path)) for path in newest_first]
 
 
-def _listing(checkpoints: List[Tuple[str, Optional[str]]]) -> str:
-    return ', '.join(p + (f' ({problem})' if problem else '') for p, problem in checkpoints) or (
-        'none'
-    )
+def _listing(checkpoints: _Found) -> str:
+    listed = [p + (f' ({problem})' if problem else '') for p, problem in checkpoints]
+    return ', '.join(listed) or 'none'
 
 
 def _how_to_resume(path: str) -> str:
@@ -85,26 +65,20 @@ def _how_to_resume(path: str) -> str:
 
 
 def check_resume(work_dir: str, load_from: Optional[str], logger: logging.Logger) -> bool:
-    """Check what ``--resume`` would load; call it before the runner loads anything.
+    """Check the checkpoint ``--resume`` would load; errors say what to run instead.
 
     Args:
         work_dir (str): The run's work dir, which holds ``last_checkpoint``.
-        load_from (str | None): The checkpoint to resume, if given
-            (``--resume PATH``); None to resume the one ``last_checkpoint`` names.
+        load_from (str | None): The checkpoint to resume (``--resume PATH``);
+            None for the one ``last_checkpoint`` names.
         logger (logging.Logger): Where to warn.
 
     Returns:
-        bool: True if the checkpoint to resume reads; False, after a warning,
-        if there is nothing to resume (no ``last_checkpoint``, or it names a
-        missing file, and no other readable checkpoint in ``work_dir``), so
-        that the run starts from scratch.
+        bool: True if it reads; False, after a warning, if there is nothing to resume.
 
     Raises:
-        FileNotFoundError: If the checkpoint to resume is missing but a
-            readable one is there, or ``load_from`` is missing; the message
-            says how to resume that one.
-        CheckpointFileError: If the checkpoint to resume is damaged; the
-            message names it and says how to resume the previous one.
+        FileNotFoundError: If it is missing but another reads, or ``load_from`` is missing.
+        CheckpointFileError: If it is damaged.
         pickle.UnpicklingError: If weights-only loading refuses it.
     """
     if load_from is not None and '://' in load_from:

@@ -3,6 +3,7 @@
 import glob
 import os
 import os.path as osp
+import re
 from typing import List
 
 from mmengine.dist import is_main_process
@@ -10,8 +11,10 @@ from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
 from ...utils import write_atomically
-from .atomic_local_backend import is_leftover
 from .resume_check import check_resume, verify_checkpoint
+
+#: The temporary file an interrupted write_atomically leaves: ``.NAME.XXXXXXXX.tmp``.
+_LEFTOVER = re.compile(r'^\..+\.[a-z0-9_]{8}\.tmp$')
 
 
 class _DeferredRemoval:
@@ -24,8 +27,7 @@ class _DeferredRemoval:
     def remove(self, path: str) -> None:
         self.paths.append(path)
 
-    def rmtree(self, path: str) -> None:
-        self.paths.append(path)
+    rmtree = remove
 
     def __getattr__(self, name: str):
         return getattr(self.backend, name)
@@ -35,42 +37,15 @@ class _DeferredRemoval:
 class SafeCheckpointHook(CheckpointHook):
     """A CheckpointHook after which a crash at any moment leaves a checkpoint to resume.
 
-    mmengine's CheckpointHook writes a checkpoint with a plain ``open(path, 'wb')``
-    and, with ``max_keep_ckpts``, removes the oldest checkpoint *before*
-    writing the new one; ``last_checkpoint`` is written in place too. A job
-    killed while saving can so be left with no whole checkpoint. This hook
-    writes every checkpoint (the best ones too) and ``last_checkpoint`` to a
-    temporary file in the same folder, fsyncs it, renames it into place and
-    fsyncs the folder (:func:`sa_mmdet.utils.write_atomically`, through the
-    file backend ``'atomic_local'``), and removes outdated checkpoints only
-    after that. Everything else is CheckpointHook's: intervals,
-    ``max_keep_ckpts`` (kept in the message hub's ``keep_ckpt_ids``),
-    ``save_best``, ``save_last``, ``published_keys``, only the main process
-    writing.
-
-    After a crash the work dir can hold one outdated checkpoint more than
-    ``max_keep_ckpts`` (not removed yet), and a temporary file
-    ``.NAME.XXXXXXXX.tmp``, which the next run removes. Writes are atomic for
-    local folders only: with a remote ``out_dir`` (``s3://...``),
-    ``backend_args`` or ``file_client_args``, the hook saves as
-    CheckpointHook does. The copy that ``published_keys`` publishes after
-    training is written as CheckpointHook writes it (from a whole checkpoint).
-
-    A local ``load_from`` (``mim test --checkpoint``, fine-tuning) is checked
-    before it is loaded, so that an unreadable one is named with what is wrong.
-    When the run resumes (``--resume``), the hook first checks the checkpoint
-    to resume (:func:`~sa_mmdet.engine.hooks.resume_check.check_resume`): a
-    damaged one raises an error that names it and says how to resume the
-    previous one; when there is nothing at all to resume, it warns and the run
-    starts from scratch. Use it in place of CheckpointHook::
+    CheckpointHook writes in place and removes the oldest checkpoint *before*
+    writing the new one. This hook writes checkpoints and ``last_checkpoint``
+    atomically to local folders and removes outdated ones after; before loading
+    it checks a local ``load_from`` or the checkpoint to resume
+    (:func:`~sa_mmdet.engine.hooks.resume_check.check_resume`). Use it with::
 
         custom_imports = dict(imports=['sa_mmdet.engine'])
         default_hooks = dict(
             checkpoint=dict(type='SafeCheckpointHook', interval=1, max_keep_ckpts=1))
-
-    Args:
-        *args: CheckpointHook's arguments.
-        **kwargs: CheckpointHook's keyword arguments.
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -78,14 +53,7 @@ class SafeCheckpointHook(CheckpointHook):
         self.atomic = False
 
     def before_run(self, runner) -> None:
-        """Check the checkpoint to resume or load, before the runner loads it.
-
-        Also for ``load_from`` without resuming (fine-tuning, and ``mim test
-        --checkpoint``): an unreadable file is named with what is wrong with it.
-
-        Args:
-            runner (Runner): The runner.
-        """
+        """Check the checkpoint to resume, or a local ``load_from``, before the runner loads it."""
         resume = getattr(runner, '_resume', False)
         load_from = getattr(runner, '_load_from', None)
         if not resume:
@@ -98,11 +66,7 @@ class SafeCheckpointHook(CheckpointHook):
             runner._resume = False  # nothing to resume: not "resumed from None"
 
     def before_train(self, runner) -> None:
-        """Choose atomic writes for a local folder, then set up as CheckpointHook.
-
-        Args:
-            runner (Runner): The runner of the training process.
-        """
+        """Choose atomic writes for a local folder, then set up as CheckpointHook."""
         out_dir = str(self.out_dir if self.out_dir is not None else runner.work_dir)
         self.atomic = (
             '://' not in out_dir
@@ -113,16 +77,11 @@ class SafeCheckpointHook(CheckpointHook):
             self.backend_args = dict(backend='atomic_local')
         super().before_train(runner)
         if self.atomic and is_main_process():
-            self._remove_leftovers(runner)
-
-    def _remove_leftovers(self, runner) -> None:
-        """Remove what a crash while saving left behind."""
-        folders = {self.out_dir, runner.work_dir}
-        for path in sorted(p for f in folders for p in glob.glob(osp.join(f, '.*.tmp'))):
-            if not is_leftover(path):
-                continue
-            os.remove(path)
-            runner.logger.info(f'Removed {path}, left by an interrupted checkpoint write.')
+            folders = {self.out_dir, runner.work_dir}
+            for path in sorted(p for f in folders for p in glob.glob(osp.join(f, '.*.tmp'))):
+                if _LEFTOVER.match(osp.basename(path)):
+                    os.remove(path)
+                    runner.logger.info(f'Removed {path}, left by an interrupted checkpoint write.')
 
     def _remove_checkpoint(self, path: str) -> None:
         if self.file_backend.isfile(path):
@@ -131,14 +90,7 @@ class SafeCheckpointHook(CheckpointHook):
             self.file_backend.rmtree(path)
 
     def _save_checkpoint_with_step(self, runner, step: int, meta: dict) -> None:
-        """Save checkpoint ``step`` atomically; then point ``last_checkpoint`` at it
-        and remove the outdated one.
-
-        Args:
-            runner (Runner): The runner of the training process.
-            step (int): The epoch or iteration, in the file name.
-            meta (dict): The checkpoint's meta.
-        """
+        """Save checkpoint ``step``, point ``last_checkpoint`` at it, then remove the oldest."""
         if not self.atomic:
             return super()._save_checkpoint_with_step(runner, step, meta)
         # CheckpointHook's bookkeeping, but the outdated file goes after the save
@@ -152,7 +104,7 @@ class SafeCheckpointHook(CheckpointHook):
         ckpt_filename = self.filename_tmpl.format(step)
         self.last_ckpt = self.file_backend.join_path(self.out_dir, ckpt_filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        runner.save_checkpoint(  # atomic: the 'atomic_local' file backend
+        runner.save_checkpoint(
             self.out_dir,
             ckpt_filename,
             self.file_client_args,
@@ -174,12 +126,7 @@ class SafeCheckpointHook(CheckpointHook):
             )
 
     def _save_best_checkpoint(self, runner, metrics: dict) -> None:
-        """CheckpointHook's, with the previous best checkpoint removed after the new one is saved.
-
-        Args:
-            runner (Runner): The runner of the training process.
-            metrics (dict): Evaluation results of all metrics.
-        """
+        """CheckpointHook's, removing the previous best checkpoint after saving the new one."""
         if not self.atomic:
             return super()._save_best_checkpoint(runner, metrics)
         backend, deferred = self.file_backend, _DeferredRemoval(self.file_backend)

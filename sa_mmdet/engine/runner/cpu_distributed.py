@@ -1,10 +1,8 @@
 """Distributed training on CPU-only machines (gloo) with mmengine 0.10.7.
 
-mmengine 0.10.7 cannot run DDP without CUDA: ``init_dist('pytorch')`` calls
-``torch.cuda.set_device`` (missing from CPU builds of torch) and the runner
-wraps the model with ``device_ids=[LOCAL_RANK]``, which DDP rejects for CPU
-modules. Select :class:`CPUAwareRunner` with ``runner_type = 'CPUAwareRunner'``
-in a config: on a machine with CUDA it is mmengine's ``Runner`` unchanged.
+mmengine's ``init_dist`` calls ``torch.cuda.set_device`` and its runner passes
+``device_ids=[LOCAL_RANK]``, which DDP rejects for CPU modules. Select
+:class:`CPUAwareRunner` with ``runner_type = 'CPUAwareRunner'``.
 """
 
 import os
@@ -23,16 +21,11 @@ from mmengine.runner import Runner
 
 @MODEL_WRAPPERS.register_module()
 class CPUAwareDistributedDataParallel(MMDistributedDataParallel):
-    """``MMDistributedDataParallel`` that accepts modules on the CPU.
-
-    DDP takes ``device_ids`` only for single-device CUDA modules; mmengine
-    passes ``[LOCAL_RANK]`` regardless. This wrapper drops them when the module
-    lives on the CPU and is ``MMDistributedDataParallel`` otherwise.
+    """``MMDistributedDataParallel`` that drops ``device_ids`` for a module on the CPU.
 
     Args:
         module (torch.nn.Module): Model to wrap.
-        device_ids (list[int], optional): CUDA devices of the module.
-            Ignored for CPU modules. Defaults to None.
+        device_ids (list[int], optional): CUDA devices of the module; ignored on the CPU.
         **kwargs: Other arguments of ``DistributedDataParallel``.
     """
 
@@ -47,12 +40,9 @@ def init_cpu_process_group(launcher: str, timeout: Optional[int] = None) -> None
     """Initialise a gloo process group from the launcher's environment.
 
     Args:
-        launcher (str): ``'pytorch'`` (torchrun / ``torch.distributed.launch``:
-            ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``) or
-            ``'slurm'`` (``SLURM_PROCID``, ``SLURM_NTASKS``, ``SLURM_NODELIST``;
-            port from ``MASTER_PORT``, default 29500).
-        timeout (int, optional): Seconds before collectives time out.
-            Defaults to None (torch's default).
+        launcher (str): ``'pytorch'`` (torchrun's ``RANK``, ``WORLD_SIZE``, ``MASTER_*``) or
+            ``'slurm'`` (``SLURM_*``; ``MASTER_PORT`` defaults to 29500).
+        timeout (int, optional): Seconds before collectives time out; None for torch's default.
 
     Raises:
         ValueError: For other launchers.
@@ -68,8 +58,8 @@ def init_cpu_process_group(launcher: str, timeout: Optional[int] = None) -> None
         os.environ['LOCAL_RANK'] = os.environ['SLURM_LOCALID']
     elif launcher != 'pytorch':
         raise ValueError(
-            f'CPU distributed training supports the pytorch and slurm '
-            f'launchers, but got launcher={launcher!r}.'
+            f'CPU distributed training supports the pytorch and slurm launchers, '
+            f'but got launcher={launcher!r}.'
         )
     kwargs = {} if timeout is None else dict(timeout=timedelta(seconds=timeout))
     torch_dist.init_process_group(backend='gloo', **kwargs)
@@ -79,10 +69,8 @@ def init_cpu_process_group(launcher: str, timeout: Optional[int] = None) -> None
 class CPUAwareRunner(Runner):
     """mmengine ``Runner`` that can also train distributed without CUDA.
 
-    Without CUDA and with a ``pytorch`` or ``slurm`` launcher, it initialises a
-    gloo process group before mmengine's environment set-up and wraps the
-    model with :class:`CPUAwareDistributedDataParallel`. With CUDA, or when
-    not distributed, it behaves exactly as ``Runner``.
+    Without CUDA it sets up a gloo process group and wraps the model with
+    :class:`CPUAwareDistributedDataParallel`; otherwise it is ``Runner``.
     """
 
     def setup_env(self, env_cfg: dict) -> None:
