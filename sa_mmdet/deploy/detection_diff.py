@@ -1,9 +1,7 @@
 """How far two runs of an end2end detector differ, detection by detection.
 
-Two runtimes (PyTorch, onnxruntime) round differently, so detections of
-nearly equal scores may swap rows; :func:`compare_detections` matches them
-(same label, best IoU) instead of comparing rows, and reports what did not
-match and how far the matched ones are apart.
+Runtimes round differently, so detections of nearly equal scores may swap
+rows: :func:`compare_detections` matches them (same label, best IoU) instead of rows.
 """
 
 from typing import NamedTuple, Sequence, Union
