@@ -68,13 +68,10 @@ def compare_detections(
     for i in range(len(expected[0])):
         want_rows, got_rows = np.flatnonzero(expected[1][i] >= 0), np.flatnonzero(got[1][i] >= 0)
         count_expected, count_got = count_expected + len(want_rows), count_got + len(got_rows)
-        if len(want_rows) == 0:
-            continue
         if len(got_rows) == 0:
             unmatched += len(want_rows)
             continue
-        want_dets, got_dets = expected[0][i][want_rows], got[0][i][got_rows]
-        iou = _iou(want_dets[:, :4], got_dets[:, :4])
+        iou = _iou(expected[0][i][want_rows, :4], got[0][i][got_rows, :4])
         iou *= expected[1][i][want_rows, None] == got[1][i][None, got_rows]
         best = iou.argmax(1)
         matched = iou.max(1) >= min_iou

@@ -32,7 +32,7 @@ from mmdet.structures.bbox import get_box_tensor
 from torch import Tensor
 
 from .nms_export import nms
-from .tensor_mode import _roi_extractors, _roi_feats
+from .roi_align_export import _roi_extractors, _roi_feats
 
 #: Output names, in order (``masks`` only with a mask head).
 OUTPUT_NAMES = ('dets', 'labels', 'masks')
@@ -116,12 +116,7 @@ def _level_candidates(
 
 
 def batched_nms_topk(
-    boxes: Tensor,
-    scores: Tensor,
-    labels: Tensor,
-    valid: Tensor,
-    iou_threshold: float,
-    max_num: int,
+    boxes: Tensor, scores: Tensor, labels: Tensor, valid: Tensor, iou_threshold: float, max_num: int
 ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     """mmdet's ``batched_nms`` then its first ``max_num``, per image, in fixed shapes.
 

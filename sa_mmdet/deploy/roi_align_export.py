@@ -6,7 +6,7 @@ mmdet's ``SingleRoIExtractor`` picks levels with data-dependent shapes; here
 pools every level and selects with ``where``.
 """
 
-from typing import Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -123,3 +123,19 @@ class ExportableRoIExtractor(nn.Module):
                 return pooled
             out = pooled if out is None else torch.where(levels.view(-1, 1, 1, 1) == i, pooled, out)
         return out
+
+
+def _roi_extractors(roi_head: nn.Module) -> Tuple[nn.Module, Optional[nn.Module]]:
+    """Exportable bbox and mask (None without a mask head) RoI extractors of a RoI head."""
+    bbox = ExportableRoIExtractor(roi_head.bbox_roi_extractor)
+    if not roi_head.with_mask:
+        return bbox, None
+    if roi_head.share_roi_extractor:
+        return bbox, bbox
+    return bbox, ExportableRoIExtractor(roi_head.mask_roi_extractor)
+
+
+def _roi_feats(roi_head: nn.Module, extractor: nn.Module, feats, rois: Tensor) -> Tensor:
+    """RoI features, through the RoI head's shared head if it has one."""
+    roi_feats = extractor(feats, rois)
+    return roi_head.shared_head(roi_feats) if roi_head.with_shared_head else roi_feats

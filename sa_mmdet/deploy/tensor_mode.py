@@ -15,7 +15,7 @@ from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.structures.bbox import bbox2roi
 from torch import Tensor
 
-from .roi_align_export import ExportableRoIExtractor
+from .roi_align_export import _roi_extractors, _roi_feats
 
 #: Names of a dense head's outputs, in the order of its ``forward``.
 HEAD_OUTPUTS = ('cls_score', 'bbox_pred')
@@ -29,22 +29,6 @@ def _dense_outputs(head: nn.Module, feats, prefix: str = '') -> Tuple[List[Tenso
         outputs += per_level
         names += [f'{prefix}{base}_{level}' for level in range(len(per_level))]
     return outputs, names
-
-
-def _roi_extractors(roi_head: nn.Module) -> Tuple[nn.Module, Optional[nn.Module]]:
-    """Exportable bbox and mask (None without a mask head) RoI extractors of a RoI head."""
-    bbox = ExportableRoIExtractor(roi_head.bbox_roi_extractor)
-    if not roi_head.with_mask:
-        return bbox, None
-    if roi_head.share_roi_extractor:
-        return bbox, bbox
-    return bbox, ExportableRoIExtractor(roi_head.mask_roi_extractor)
-
-
-def _roi_feats(roi_head: nn.Module, extractor: nn.Module, feats, rois: Tensor) -> Tensor:
-    """RoI features, through the RoI head's shared head if it has one."""
-    roi_feats = extractor(feats, rois)
-    return roi_head.shared_head(roi_feats) if roi_head.with_shared_head else roi_feats
 
 
 class TensorModeDetector(nn.Module):
