@@ -1,9 +1,7 @@
 """How far two runs of an end2end detector differ, detection by detection.
 
-Two runtimes (PyTorch, onnxruntime) round differently, so detections of
-nearly equal scores may swap rows; :func:`compare_detections` matches them
-(same label, best IoU) instead of comparing rows, and reports what did not
-match and how far the matched ones are apart.
+Runtimes round differently, so detections of nearly equal scores may swap
+rows: :func:`compare_detections` matches them (same label, best IoU) instead of rows.
 """
 
 from typing import NamedTuple, Sequence, Union
@@ -70,13 +68,10 @@ def compare_detections(
     for i in range(len(expected[0])):
         want_rows, got_rows = np.flatnonzero(expected[1][i] >= 0), np.flatnonzero(got[1][i] >= 0)
         count_expected, count_got = count_expected + len(want_rows), count_got + len(got_rows)
-        if len(want_rows) == 0:
-            continue
         if len(got_rows) == 0:
             unmatched += len(want_rows)
             continue
-        want_dets, got_dets = expected[0][i][want_rows], got[0][i][got_rows]
-        iou = _iou(want_dets[:, :4], got_dets[:, :4])
+        iou = _iou(expected[0][i][want_rows, :4], got[0][i][got_rows, :4])
         iou *= expected[1][i][want_rows, None] == got[1][i][None, got_rows]
         best = iou.argmax(1)
         matched = iou.max(1) >= min_iou

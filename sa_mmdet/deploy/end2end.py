@@ -1,21 +1,14 @@
 """A detector with its post-processing inside: one graph from the image batch to the detections.
 
-:class:`End2EndDetector` follows mmdeploy's end2end contract: it takes the
-data preprocessor's normalized batch (N, 3, H, W) and returns ``dets`` (N, K,
-5: x1, y1, x2, y2, score, in ``inputs`` pixels), ``labels`` (N, K) int64 and,
-for Mask R-CNN, ``masks`` (N, K, h, w): the mask head's probabilities of each
-detection's class at its own resolution (28x28), inside the detection's box.
-K is always the test config's ``max_per_img``: detections by descending
-score, then rows of zeros with label -1.
-
-Everything between is tensor ops that both ONNX exporters translate: anchors
-from the feature map sizes, ``DeltaXYWHBBoxCoder`` decoding clipped to the
-input, per level top ``nms_pre`` (by a fixed-size ``topk`` over padded
-scores), mmdet's batched NMS (boxes offset by class, or by level for the RPN)
-as ONNX ``NonMaxSuppression`` (:mod:`.nms_export`), RoIAlign as ONNX
-``RoiAlign`` (:mod:`.roi_align_export`). The thresholds come from the
-detector's ``test_cfg``; in eager mode the result equals mmdet's
-``predict(..., rescale=False)`` for images of the batch's size.
+:class:`End2EndDetector` follows mmdeploy's end2end contract: the normalized
+batch (N, 3, H, W) in; ``dets`` (N, K, 5: x1, y1, x2, y2, score, in input
+pixels), ``labels`` (N, K) int64 and, with a mask head, ``masks`` (N, K, h, w)
+(each detection's class probabilities at the mask head's resolution, inside
+its box) out. K is the test config's ``max_per_img``: detections by
+descending score, then rows of zeros with label -1. Everything between is
+fixed-shape tensor ops (padded ``topk``, ONNX ``NonMaxSuppression`` and
+``RoiAlign``) that both exporters translate; in eager mode the result equals
+mmdet's ``predict(..., rescale=False)`` for images of the batch's size.
 """
 
 from typing import Dict, List, Tuple
@@ -39,7 +32,7 @@ from mmdet.structures.bbox import get_box_tensor
 from torch import Tensor
 
 from .nms_export import nms
-from .roi_align_export import ExportableRoIExtractor
+from .roi_align_export import _roi_extractors, _roi_feats
 
 #: Output names, in order (``masks`` only with a mask head).
 OUTPUT_NAMES = ('dets', 'labels', 'masks')
@@ -58,10 +51,11 @@ def _require(obj: object, allowed: Tuple[type, ...], what: str) -> None:
         )
 
 
-def _check_dense_head(head: nn.Module, allowed: Tuple[type, ...]) -> None:
+def _check_dense_head(head: nn.Module, allowed: Tuple[type, ...], stage: str) -> None:
     _require(head, allowed, 'dense heads')
     _require(head.prior_generator, (AnchorGenerator,), 'prior generators')
     _require(head.bbox_coder, (DeltaXYWHBBoxCoder,), 'box coders')
+    _nms_iou(head.test_cfg, stage)
 
 
 def _nms_iou(cfg: Dict, stage: str) -> float:
@@ -85,8 +79,12 @@ def _pad(x: Tensor, count: int, value: float, dim: int = 1) -> Tensor:
     return torch.cat([x, pad.repeat(repeats)], dim)
 
 
-def _clip(boxes: Tensor, inputs: Tensor) -> Tensor:
-    """Boxes clipped to the batch's image size, read from its shape (so dynamic when exported)."""
+def _decode(coder: DeltaXYWHBBoxCoder, priors: Tensor, deltas: Tensor, inputs: Tensor) -> Tensor:
+    """mmdet's decoding of deltas (..., 4) from priors (..., 4), clipped to the image size."""
+    boxes = get_box_tensor(coder.decode(priors.reshape(-1, 4), deltas.reshape(-1, 4)))
+    boxes = boxes.view(deltas.shape)
+    if not coder.clip_border:
+        return boxes
     if torch.jit.is_tracing():  # the TorchScript tracer records a shape as a tensor only
         hw = torch._shape_as_tensor(inputs)[2:].to(boxes.dtype)
         return torch.minimum(boxes.clamp(min=0), torch.cat([hw.flip(0), hw.flip(0)]))
@@ -95,37 +93,12 @@ def _clip(boxes: Tensor, inputs: Tensor) -> Tensor:
     return torch.stack([x[..., 0], y[..., 0], x[..., 1], y[..., 1]], -1)
 
 
-def _decode(coder: DeltaXYWHBBoxCoder, priors: Tensor, deltas: Tensor, inputs: Tensor) -> Tensor:
-    """mmdet's decoding of deltas (..., 4) from priors (..., 4), clipped to ``inputs``."""
-    shape = deltas.shape
-    boxes = get_box_tensor(coder.decode(priors.reshape(-1, 4), deltas.reshape(-1, 4)))
-    boxes = boxes.view(shape)
-    return _clip(boxes, inputs) if coder.clip_border else boxes
-
-
-def _drop_small(boxes: Tensor, valid: Tensor, min_bbox_size: float) -> Tensor:
-    """mmdet's ``min_bbox_size`` filter (width and height above it) on the valid mask."""
-    if min_bbox_size < 0:
-        return valid
-    wh = boxes[..., 2:] - boxes[..., :2]
-    return valid & (wh > min_bbox_size).all(-1)
-
-
 def _level_candidates(
     probs: Tensor, deltas: Tensor, priors: Tensor, num_classes: int, nms_pre: int
 ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-    """One level's (anchor, class) candidates: the top ``nms_pre`` (all if it is 0 or less).
+    """Scores, labels, deltas and priors of one level's top ``nms_pre`` (anchor, class) pairs.
 
-    Args:
-        probs (Tensor): Scores (N, A * C), ``_PAD_SCORE`` below the threshold.
-        deltas (Tensor): Box deltas (N, A, 4).
-        priors (Tensor): Anchors (A, 4).
-        num_classes (int): C.
-        nms_pre (int): Candidates kept, by score.
-
-    Returns:
-        tuple[Tensor]: scores (N, M), labels (N, M), deltas (N, M, 4) and
-        anchors (N, M, 4) of the M candidates (padding has ``_PAD_SCORE``).
+    ``probs`` (N, A * C) are ``_PAD_SCORE`` below the threshold; ``nms_pre`` <= 0 keeps all.
     """
     n = probs.shape[0]
     if nms_pre <= 0:
@@ -143,17 +116,12 @@ def _level_candidates(
 
 
 def batched_nms_topk(
-    boxes: Tensor,
-    scores: Tensor,
-    labels: Tensor,
-    valid: Tensor,
-    iou_threshold: float,
-    max_num: int,
+    boxes: Tensor, scores: Tensor, labels: Tensor, valid: Tensor, iou_threshold: float, max_num: int
 ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     """mmdet's ``batched_nms`` then its first ``max_num``, per image, in fixed shapes.
 
-    Boxes of different labels are offset by ``label * (max coordinate + 1)``
-    as in mmdet, so one ONNX ``NonMaxSuppression`` class does per-label NMS.
+    Boxes are offset by ``label * (max coordinate + 1)``, as in mmdet, so that
+    one ONNX ``NonMaxSuppression`` class does per-label NMS.
 
     Args:
         boxes (Tensor): Candidates (N, B, 4).
@@ -164,9 +132,8 @@ def batched_nms_topk(
         max_num (int): Detections per image (K).
 
     Returns:
-        tuple[Tensor]: boxes (N, K, 4), scores (N, K), labels (N, K) and
-        ``kept`` (N, K) bool, by descending score; rows past the detections
-        are padding (``kept`` False).
+        tuple[Tensor]: boxes (N, K, 4), scores (N, K), labels (N, K) and ``kept``
+        (N, K) bool, by descending score; rows with ``kept`` False are padding.
     """
     boxes, scores = _pad(boxes, max_num, 0.0), _pad(scores, max_num, _PAD_SCORE)
     labels, valid = _pad(labels, max_num, 0), _pad(valid, max_num, False)
@@ -185,22 +152,26 @@ def batched_nms_topk(
     return out_boxes, top, labels.gather(1, index), top > _NO_THRESHOLD
 
 
+def _rois(boxes: Tensor) -> Tensor:
+    """RoIs (N * K, 5) of boxes (N, K, 4): batch index, then the box."""
+    index = torch.arange(boxes.shape[0], device=boxes.device).to(boxes.dtype)
+    index = index.view(-1, 1, 1).expand(-1, boxes.shape[1], 1)
+    return torch.cat([index, boxes], -1).reshape(-1, 5)
+
+
 class End2EndDetector(nn.Module):
     """An mmdet detector with its post-processing, as a module of fixed-shape tensors.
 
-    Supported: single-stage detectors with a ``RetinaHead``, two-stage ones
-    with an ``RPNHead`` and a ``StandardRoIHead`` (Faster and Mask R-CNN:
-    ``BBoxHead``/``ConvFCBBoxHead`` family, ``FCNMaskHead``), any backbone
-    and neck, ``AnchorGenerator`` priors, ``DeltaXYWHBBoxCoder`` boxes, and
-    ``nms=dict(type='nms')``. Shares the detector's modules (no copy).
+    Supported: single-stage detectors with a ``RetinaHead``; two-stage ones with
+    an ``RPNHead`` and a ``StandardRoIHead`` (``BBoxHead``/``ConvFCBBoxHead``
+    family, ``FCNMaskHead``); ``AnchorGenerator`` priors, ``DeltaXYWHBBoxCoder``
+    boxes and ``nms=dict(type='nms')``. Shares the detector's modules.
 
     Args:
         detector (nn.Module): The mmdet detector, e.g. from ``init_detector``.
 
     Raises:
-        NotImplementedError: For another detector, head, prior generator, box
-            coder, RoI extractor or NMS type; the message names it and what
-            is supported.
+        NotImplementedError: For anything else, naming it and what is supported.
     """
 
     def __init__(self, detector: nn.Module) -> None:
@@ -211,8 +182,7 @@ class End2EndDetector(nn.Module):
         if self.two_stage:
             self._check_two_stage(detector)
         elif isinstance(detector, SingleStageDetector):
-            _check_dense_head(detector.bbox_head, (RetinaHead,))
-            _nms_iou(detector.bbox_head.test_cfg, 'bbox_head')
+            _check_dense_head(detector.bbox_head, (RetinaHead,), 'bbox_head')
         else:
             raise NotImplementedError(
                 f'End2EndDetector supports mmdet SingleStageDetector (RetinaNet) and '
@@ -222,8 +192,7 @@ class End2EndDetector(nn.Module):
     def _check_two_stage(self, detector: nn.Module) -> None:
         if not detector.with_rpn:
             raise NotImplementedError('End2EndDetector needs a two-stage detector with an RPN.')
-        _check_dense_head(detector.rpn_head, (RPNHead,))
-        _nms_iou(detector.rpn_head.test_cfg, 'rpn')
+        _check_dense_head(detector.rpn_head, (RPNHead,), 'rpn')
         roi_head = detector.roi_head
         _require(roi_head, (StandardRoIHead,), 'RoI heads')
         _require(roi_head.bbox_head, _BBOX_HEADS, 'bbox heads')
@@ -231,16 +200,11 @@ class End2EndDetector(nn.Module):
         if roi_head.bbox_head.custom_activation:
             raise NotImplementedError('End2EndDetector takes softmax bbox heads only.')
         _nms_iou(roi_head.test_cfg, 'rcnn')
+        self.with_mask = roi_head.with_mask
+        if self.with_mask:
+            _require(roi_head.mask_head, (FCNMaskHead,), 'mask heads')
         try:
-            self.bbox_roi_extractor = ExportableRoIExtractor(roi_head.bbox_roi_extractor)
-            self.with_mask = roi_head.with_mask
-            if self.with_mask:
-                _require(roi_head.mask_head, (FCNMaskHead,), 'mask heads')
-                self.mask_roi_extractor = (
-                    self.bbox_roi_extractor
-                    if roi_head.share_roi_extractor
-                    else ExportableRoIExtractor(roi_head.mask_roi_extractor)
-                )
+            self.bbox_roi_extractor, self.mask_roi_extractor = _roi_extractors(roi_head)
         except ValueError as error:
             raise NotImplementedError(f'End2EndDetector: {error}') from error
 
@@ -253,8 +217,7 @@ class End2EndDetector(nn.Module):
     def dynamic_example_size(self) -> int:
         """Least image side (a multiple of 32) for the example of a dynamic dynamo export.
 
-        torch.export specialises dims whose example size is 1; the coarsest
-        feature maps must be 2 or more (and the batch, see :func:`export_onnx`).
+        torch.export specialises dims of example size 1, so the coarsest feature maps must be 2+.
         """
         head = self.detector.rpn_head if self.two_stage else self.detector.bbox_head
         stride = max(max(s) for s in head.prior_generator.strides)
@@ -264,18 +227,16 @@ class End2EndDetector(nn.Module):
         """Detections of a preprocessed batch.
 
         Args:
-            inputs (Tensor): Normalized images (N, 3, H, W), as the data
-                preprocessor makes them; boxes are clipped to H x W.
+            inputs (Tensor): Normalized images (N, 3, H, W); boxes are clipped to H x W.
 
         Returns:
             tuple[Tensor]: ``dets`` (N, K, 5), ``labels`` (N, K) int64, and
-            ``masks`` (N, K, h, w) with a mask head; K = ``max_per_img``.
+            ``masks`` (N, K, h, w) with a mask head.
         """
         feats = self.detector.extract_feat(inputs)
         if not self.two_stage:
             head = self.detector.bbox_head
-            boxes, scores, labels, kept = self._dense_detections(head, feats, inputs)
-            return self._outputs(boxes, scores, labels, kept)
+            return self._outputs(*self._dense_detections(head, feats, inputs))
         rpn_head = self.detector.rpn_head
         proposals, _, _, proposal_kept = self._dense_detections(rpn_head, feats, inputs)
         boxes, scores, labels, kept = self._roi_detections(feats, proposals, proposal_kept, inputs)
@@ -299,36 +260,30 @@ class End2EndDetector(nn.Module):
         sizes = [c.shape[-2:] for c in cls_scores]
         anchors = head.prior_generator.grid_priors(sizes, dtype=inputs.dtype, device=inputs.device)
         num_classes = head.cls_out_channels if head.use_sigmoid_cls else head.num_classes
-        is_rpn = isinstance(head, RPNHead)
         score_thr = float(cfg.get('score_thr', _NO_THRESHOLD))
-        nms_pre = int(cfg.get('nms_pre', -1))
-        mlvl = [[], [], [], []]  # scores, labels, deltas, anchors
+        candidates = []
         for level, (cls_score, bbox_pred, prior) in enumerate(zip(cls_scores, bbox_preds, anchors)):
             n = cls_score.shape[0]
             logits = cls_score.permute(0, 2, 3, 1).reshape(n, -1, head.cls_out_channels)
             probs = logits.sigmoid() if head.use_sigmoid_cls else logits.softmax(-1)
             probs = probs[..., :num_classes].reshape(n, -1)  # (N, A * C)
-            deltas = bbox_pred.permute(0, 2, 3, 1).reshape(n, -1, 4)
             probs = torch.where(probs > score_thr, probs, torch.full_like(probs, _PAD_SCORE))
+            deltas = bbox_pred.permute(0, 2, 3, 1).reshape(n, -1, 4)
             probs, labels, deltas, prior = _level_candidates(
-                probs, deltas, prior, num_classes, nms_pre
+                probs, deltas, prior, num_classes, int(cfg.get('nms_pre', -1))
             )
-            if is_rpn:
+            if isinstance(head, RPNHead):  # mmdet's RPN runs NMS per level
                 labels = torch.full_like(labels, level)
-            for store, value in zip(mlvl, (probs, labels, deltas, prior)):
-                store.append(value)
-        scores, labels, deltas, priors = (torch.cat(x, 1) for x in mlvl)
+            candidates.append((probs, labels, deltas, prior))
+        scores, labels, deltas, priors = (torch.cat(x, 1) for x in zip(*candidates))
         boxes = _decode(head.bbox_coder, priors, deltas, inputs)
-        valid = _drop_small(boxes, scores > _NO_THRESHOLD, float(cfg.get('min_bbox_size', -1)))
+        valid = scores > _NO_THRESHOLD
+        min_bbox_size = float(cfg.get('min_bbox_size', -1))
+        if min_bbox_size >= 0:
+            valid = valid & (boxes[..., 2:] - boxes[..., :2] > min_bbox_size).all(-1)
         return batched_nms_topk(
             boxes, scores, labels, valid, _nms_iou(cfg, 'head'), int(cfg['max_per_img'])
         )
-
-    def _rois(self, boxes: Tensor) -> Tensor:
-        """RoIs (N * K, 5) of boxes (N, K, 4): batch index, then the box."""
-        index = torch.arange(boxes.shape[0], device=boxes.device).to(boxes.dtype)
-        index = index.view(-1, 1, 1).expand(-1, boxes.shape[1], 1)
-        return torch.cat([index, boxes], -1).reshape(-1, 5)
 
     def _roi_detections(
         self, feats: Tuple[Tensor, ...], proposals: Tensor, proposal_kept: Tensor, inputs: Tensor
@@ -337,9 +292,7 @@ class End2EndDetector(nn.Module):
         roi_head = self.detector.roi_head
         bbox_head, cfg = roi_head.bbox_head, roi_head.test_cfg
         n, p = proposals.shape[:2]
-        bbox_feats = self.bbox_roi_extractor(feats, self._rois(proposals))
-        if roi_head.with_shared_head:
-            bbox_feats = roi_head.shared_head(bbox_feats)
+        bbox_feats = _roi_feats(roi_head, self.bbox_roi_extractor, feats, _rois(proposals))
         cls_score, bbox_pred = bbox_head(bbox_feats)
         num_classes = bbox_head.num_classes
         scores = F.softmax(cls_score, dim=-1)[:, :num_classes].reshape(n, -1)  # (N, P * C)
@@ -347,8 +300,7 @@ class End2EndDetector(nn.Module):
         priors = proposals[:, :, None].expand(-1, -1, reg_classes, -1)
         boxes = _decode(bbox_head.bbox_coder, priors, bbox_pred.view(n, p, reg_classes, 4), inputs)
         boxes = boxes.expand(-1, -1, num_classes, -1).reshape(n, -1, 4)
-        labels = torch.arange(num_classes, device=boxes.device).repeat(p)
-        labels = labels[None].expand(n, -1)
+        labels = torch.arange(num_classes, device=boxes.device).repeat(p)[None].expand(n, -1)
         proposal_kept = proposal_kept[..., None].expand(-1, -1, num_classes).reshape(n, -1)
         valid = (scores > float(cfg['score_thr'])) & proposal_kept
         return batched_nms_topk(
@@ -360,9 +312,7 @@ class End2EndDetector(nn.Module):
     ) -> Tensor:
         """The mask head's probabilities (N, K, h, w) of each detection's class."""
         roi_head = self.detector.roi_head
-        mask_feats = self.mask_roi_extractor(feats, self._rois(boxes))
-        if roi_head.with_shared_head:
-            mask_feats = roi_head.shared_head(mask_feats)
+        mask_feats = _roi_feats(roi_head, self.mask_roi_extractor, feats, _rois(boxes))
         mask_pred = roi_head.mask_head(mask_feats)  # (N * K, C, h, w)
         channel = torch.zeros_like(labels) if roi_head.mask_head.class_agnostic else labels
         channel = channel.reshape(-1, 1, 1, 1).expand(-1, 1, *mask_pred.shape[2:])

@@ -1,16 +1,8 @@
 """ONNX ``NonMaxSuppression`` as a PyTorch operator, for detectors with NMS inside the graph.
 
-``sa_mmdet::nms(boxes, scores, max_output_boxes_per_class, iou_threshold,
-score_threshold)`` has the semantics of ONNX ``NonMaxSuppression``
-(``center_point_box=0``): boxes (N, B, 4) as x1, y1, x2, y2, scores (N, C, B);
-for every image and class, the boxes scoring above ``score_threshold`` are
-kept greedily by score while their IoU with every kept box is at most
-``iou_threshold``, at most ``max_output_boxes_per_class`` of them; it returns
-their ``(batch, class, box)`` indices (M, 3), int64, by image, class and
-descending score. Eager, it runs mmcv's NMS (no torchvision); exported, it is
-one ONNX ``NonMaxSuppression`` under either exporter
-(:data:`ONNX_TRANSLATIONS` for ``dynamo=True``, a registered symbolic for
-``dynamo=False``).
+``sa_mmdet::nms`` runs mmcv's NMS in eager mode and exports as one ONNX
+``NonMaxSuppression`` (``center_point_box=0``) under either exporter:
+:data:`ONNX_TRANSLATIONS` for ``dynamo=True``, a registered symbolic for ``dynamo=False``.
 """
 
 import torch
@@ -21,24 +13,18 @@ NMS_OPSET = 11
 
 
 @torch.library.custom_op('sa_mmdet::nms', mutates_args=())
-def _nms(
-    boxes: Tensor,
-    scores: Tensor,
-    max_output_boxes_per_class: int,
-    iou_threshold: float,
-    score_threshold: float,
-) -> Tensor:
+def _nms(boxes: Tensor, scores: Tensor, max_out: int, iou_thr: float, score_thr: float) -> Tensor:
     from mmcv.ops import nms
 
     rows = []
     for b in range(boxes.shape[0]):
         for c in range(scores.shape[1]):
-            candidates = torch.nonzero(scores[b, c] > score_threshold).view(-1)
+            candidates = torch.nonzero(scores[b, c] > score_thr).view(-1)
             if candidates.numel() == 0:
                 continue
             box, score = boxes[b, candidates].contiguous(), scores[b, c, candidates].contiguous()
-            _, keep = nms(box, score, iou_threshold)
-            keep = candidates[keep[:max_output_boxes_per_class]]
+            _, keep = nms(box, score, iou_thr)
+            keep = candidates[keep[:max_out]]
             rows.append(torch.stack([torch.full_like(keep, b), torch.full_like(keep, c), keep], 1))
     return torch.cat(rows) if rows else boxes.new_zeros((0, 3), dtype=torch.long)
 
@@ -58,6 +44,9 @@ def nms(
 ) -> Tensor:
     """Indices of the boxes NMS keeps, as ONNX ``NonMaxSuppression`` returns them.
 
+    Per image and class, the boxes scoring above ``score_threshold`` are kept
+    greedily by score while their IoU with every kept box is at most ``iou_threshold``.
+
     Args:
         boxes (Tensor): Boxes (N, B, 4): x1, y1, x2, y2.
         scores (Tensor): Scores (N, C, B).
@@ -66,51 +55,38 @@ def nms(
         score_threshold (float): Only boxes scoring above it are considered.
 
     Returns:
-        Tensor: (M, 3) int64: batch index, class index, box index.
+        Tensor: (M, 3) int64 (batch, class, box index), by image, class and descending score.
     """
-    return torch.ops.sa_mmdet.nms(
-        boxes,
-        scores,
-        int(max_output_boxes_per_class),
-        float(iou_threshold),
-        float(score_threshold),
+    return _nms(
+        boxes, scores, int(max_output_boxes_per_class), float(iou_threshold), float(score_threshold)
     )
 
 
-def _nms_onnxscript(
-    boxes,
-    scores,
-    max_output_boxes_per_class: int,
-    iou_threshold: float,
-    score_threshold: float,
-):
+def _nms_onnxscript(boxes, scores, max_out: int, iou_thr: float, score_thr: float):
     """Translation of ``sa_mmdet::nms`` for the torch.export-based exporter."""
     from onnxscript import opset18 as op
 
     return op.NonMaxSuppression(
         boxes,
         scores,
-        op.Constant(value_ints=[max_output_boxes_per_class]),
-        op.Constant(value_floats=[iou_threshold]),
-        op.Constant(value_floats=[score_threshold]),
+        op.Constant(value_ints=[max_out]),
+        op.Constant(value_floats=[iou_thr]),
+        op.Constant(value_floats=[score_thr]),
         center_point_box=0,
     )
 
 
-def _nms_symbolic(g, boxes, scores, max_output_boxes_per_class, iou_threshold, score_threshold):
+def _nms_symbolic(g, boxes, scores, max_out, iou_thr, score_thr):
     """Translation of ``sa_mmdet::nms`` for the TorchScript-based exporter."""
-    from torch.onnx import symbolic_helper
+    from torch.onnx.symbolic_helper import _parse_arg
 
-    max_output = symbolic_helper._parse_arg(max_output_boxes_per_class, 'i')
-    iou = symbolic_helper._parse_arg(iou_threshold, 'f')
-    score = symbolic_helper._parse_arg(score_threshold, 'f')
     return g.op(
         'NonMaxSuppression',
         boxes,
         scores,
-        g.op('Constant', value_t=torch.tensor([max_output], dtype=torch.long)),
-        g.op('Constant', value_t=torch.tensor([iou], dtype=torch.float)),
-        g.op('Constant', value_t=torch.tensor([score], dtype=torch.float)),
+        g.op('Constant', value_t=torch.tensor([_parse_arg(max_out, 'i')], dtype=torch.long)),
+        g.op('Constant', value_t=torch.tensor([_parse_arg(iou_thr, 'f')], dtype=torch.float)),
+        g.op('Constant', value_t=torch.tensor([_parse_arg(score_thr, 'f')], dtype=torch.float)),
         center_point_box_i=0,
     )
 

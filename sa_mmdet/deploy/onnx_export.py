@@ -1,15 +1,10 @@
-"""ONNX export of SA models with dynamic batch and image size, an onnxruntime runner,
-the graph's op histogram and the comparison with PyTorch.
+"""ONNX export with dynamic batch and image size, an onnxruntime runner and graph checks.
 
-Both of torch's exporters work: ``'dynamo'`` (``torch.onnx.export(...,
-dynamo=True)``, torch.export-based, the default of torch >= 2.9) and
-``'legacy'`` (``dynamo=False``, the TorchScript tracer, what mmdeploy uses).
-Shuffle Attention exports as standard ops (ReduceMean, Sub, Mul, Sqrt,
-Sigmoid, Reshape/Transpose for the shuffle; see
-:mod:`sa_mmdet.ops.shuffle_attention_export`), RoIAlign as ONNX ``RoiAlign``
-(:mod:`.roi_align_export`), NMS as ONNX ``NonMaxSuppression``
-(:mod:`.nms_export`). onnx and onnxruntime are imported when used (the
-``deploy`` extra).
+Both torch exporters work: ``'dynamo'`` (torch.export-based, torch's default)
+and ``'legacy'`` (the TorchScript tracer, what mmdeploy uses). SA exports as
+standard ops (:mod:`sa_mmdet.ops.shuffle_attention_export`), RoIAlign and NMS as
+ONNX ``RoiAlign`` and ``NonMaxSuppression``. onnx and onnxruntime (the ``deploy``
+extra) are imported when used.
 """
 
 import collections
@@ -21,6 +16,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from .detection_diff import Array, _numpy
 from .nms_export import ONNX_TRANSLATIONS as NMS_TRANSLATIONS
 from .roi_align_export import ONNX_TRANSLATIONS as ROI_ALIGN_TRANSLATIONS
 from .roi_align_export import ROI_ALIGN_OPSET
@@ -36,20 +32,6 @@ ONNX_TRANSLATIONS = {**ROI_ALIGN_TRANSLATIONS, **NMS_TRANSLATIONS}
 LEGACY_OPSET = max(17, ROI_ALIGN_OPSET)
 
 
-def _check_exporter(exporter: str) -> None:
-    if exporter not in EXPORTERS:
-        raise ValueError(f'invalid exporter {exporter!r}: use one of {EXPORTERS}.')
-
-
-def _output_axes(outputs: Sequence[Tensor], names: Sequence[str]) -> Dict[str, Dict[int, str]]:
-    """Dynamic axes of the outputs for the legacy exporter: all but the channels."""
-    axes = {}
-    for tensor, name in zip(outputs, names):
-        dims = [0] + list(range(2, tensor.dim()))
-        axes[name] = {d: f'{name}_dim{d}' for d in dims}
-    return axes
-
-
 def export_onnx(
     model: nn.Module,
     args: Sequence[Tensor],
@@ -60,23 +42,19 @@ def export_onnx(
     dynamic_axes: Optional[Sequence[Optional[Dict[int, str]]]] = None,
     strict: bool = False,
 ) -> Path:
-    """Export ``model(*args)`` to an ONNX file.
+    """Export ``model(*args)`` to an ONNX file (weights inside).
 
     Args:
-        model (nn.Module): The model, in eval mode (e.g. an SAResNet or a
-            :class:`~.tensor_mode.TensorModeDetector`).
+        model (nn.Module): The model, in eval mode.
         args (Sequence[Tensor]): Example inputs.
-        path (str | Path): The ONNX file to write (weights inside).
+        path (str | Path): The ONNX file to write.
         exporter (str): ``'dynamo'`` or ``'legacy'``. Defaults to ``'dynamo'``.
-        input_names (Sequence[str], optional): Defaults to ``input``,
-            ``input1``, ...
+        input_names (Sequence[str], optional): Defaults to ``input``, ``input1``, ...
         output_names (Sequence[str], optional): Defaults to ``output0``, ...
-        dynamic_axes (Sequence[dict | None], optional): Per input, its
-            dynamic axes ``{dim: name}``; None keeps an input static.
-            Defaults to all static.
-        strict (bool): dynamo only: capture with ``torch.export``'s strict
-            mode (TorchDynamo) instead of the non-strict one; it specialises
-            dynamic dims whose example size is 1, so give a batch of 2 or more.
+        dynamic_axes (Sequence[dict | None], optional): Per input, its dynamic
+            axes ``{dim: name}`` or None (static). Defaults to all static.
+        strict (bool): dynamo only: capture with ``torch.export``'s strict mode,
+            which specialises dims of example size 1 (give a batch of 2 or more).
             Defaults to False.
 
     Returns:
@@ -84,10 +62,10 @@ def export_onnx(
 
     Raises:
         ValueError: For an unknown exporter or a model in training mode.
-        Exception: Whatever the exporter raises for a model it cannot export
-            (e.g. a custom op without a translation); nothing is written then.
+        Exception: What the exporter raises for a model it cannot export; no file is written.
     """
-    _check_exporter(exporter)
+    if exporter not in EXPORTERS:
+        raise ValueError(f'invalid exporter {exporter!r}: use one of {EXPORTERS}.')
     if model.training:
         raise ValueError('export_onnx exports inference graphs: call model.eval() first.')
     path = Path(path)
@@ -102,8 +80,10 @@ def export_onnx(
     with torch.no_grad():
         if exporter == 'legacy':
             axes = {n: a for n, a in zip(input_names, dynamic_axes) if a}
-            if any(dynamic_axes):
-                axes.update(_output_axes(outputs, output_names))
+            if axes:  # then every output dim but the channels is dynamic too
+                for out, name in zip(outputs, output_names):
+                    dims = [0, *range(2, out.dim())]
+                    axes[name] = {d: f'{name}_dim{d}' for d in dims}
             torch.onnx.export(
                 model,
                 args,
@@ -114,37 +94,27 @@ def export_onnx(
                 dynamic_axes=axes or None,
                 opset_version=LEGACY_OPSET,
             )
-        else:
-            program = model
-            shapes = tuple(dict(a) if a else None for a in dynamic_axes)
-            if strict:
-                shapes_auto = tuple(
-                    {d: torch.export.Dim.DYNAMIC for d in a} if a else None for a in dynamic_axes
-                )
-                program = torch.export.export(model, args, dynamic_shapes=shapes_auto, strict=True)
-            onnx_program = torch.onnx.export(
-                program,
-                args,
-                dynamo=True,
-                input_names=input_names,
-                output_names=output_names,
-                dynamic_shapes=None if strict else shapes,
-                custom_translation_table=ONNX_TRANSLATIONS,
-                verbose=False,
-            )
-            onnx_program.save(str(path), external_data=False)
+            return path
+        shapes = tuple(dict(a) if a else None for a in dynamic_axes)
+        if strict:
+            shapes = tuple({d: torch.export.Dim.DYNAMIC for d in a} if a else None for a in shapes)
+            model = torch.export.export(model, args, dynamic_shapes=shapes, strict=True)
+        onnx_program = torch.onnx.export(
+            model,
+            args,
+            dynamo=True,
+            input_names=input_names,
+            output_names=output_names,
+            dynamic_shapes=None if strict else shapes,
+            custom_translation_table=ONNX_TRANSLATIONS,
+            verbose=False,
+        )
+        onnx_program.save(str(path), external_data=False)
     return path
 
 
 def onnx_op_histogram(path: Union[str, Path]) -> collections.Counter:
-    """Count the ops of an ONNX graph (main graph and functions), by type.
-
-    Args:
-        path (str | Path): The ONNX file.
-
-    Returns:
-        collections.Counter: ``{op_type: count}``.
-    """
+    """Count the ops of an ONNX file (main graph and functions) by type."""
     import onnx
 
     model = onnx.load(str(path), load_external_data=False)
@@ -153,14 +123,7 @@ def onnx_op_histogram(path: Union[str, Path]) -> collections.Counter:
 
 
 def onnx_dims(path: Union[str, Path]) -> Dict[str, List[Union[int, str]]]:
-    """Shapes of the graph's inputs: an int per static dim, a name per dynamic one.
-
-    Args:
-        path (str | Path): The ONNX file.
-
-    Returns:
-        dict[str, list]: ``{input_name: dims}``.
-    """
+    """``{input_name: dims}`` of an ONNX file: an int per static dim, a name per dynamic one."""
     import onnx
 
     graph = onnx.load(str(path), load_external_data=False).graph
@@ -171,12 +134,11 @@ def onnx_dims(path: Union[str, Path]) -> Dict[str, List[Union[int, str]]]:
 
 
 class ONNXRuntimeRunner:
-    """Run an ONNX file with onnxruntime on the CPU.
+    """Run an ONNX file with onnxruntime on the CPU; call it with one array per graph input.
 
     Args:
         path (str | Path): The ONNX file.
-        threads (int, optional): Intra-op threads; None lets onnxruntime
-            choose (all cores). Defaults to None.
+        threads (int, optional): Intra-op threads; None lets onnxruntime choose.
     """
 
     def __init__(self, path: Union[str, Path], threads: Optional[int] = None) -> None:
@@ -192,30 +154,16 @@ class ONNXRuntimeRunner:
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
 
-    def __call__(self, *inputs: Union[Tensor, np.ndarray]) -> List[np.ndarray]:
-        """Run the graph.
-
-        Args:
-            *inputs (Tensor | np.ndarray): One per graph input, in order.
-
-        Returns:
-            list[np.ndarray]: The outputs, in order.
-        """
+    def __call__(self, *inputs: Array) -> List[np.ndarray]:
         if len(inputs) != len(self.input_names):
             raise ValueError(
                 f'the graph takes {len(self.input_names)} inputs {self.input_names}, '
                 f'but got {len(inputs)}.'
             )
-        feeds = {
-            name: (x.detach().cpu().numpy() if isinstance(x, Tensor) else np.asarray(x))
-            for name, x in zip(self.input_names, inputs)
-        }
-        return self.session.run(None, feeds)
+        return self.session.run(None, dict(zip(self.input_names, map(_numpy, inputs))))
 
 
-def relative_difference(
-    expected: Sequence[Union[Tensor, np.ndarray]], got: Sequence[Union[Tensor, np.ndarray]]
-) -> float:
+def relative_difference(expected: Sequence[Array], got: Sequence[Array]) -> float:
     """Largest ``max|got - expected| / max|expected|`` over pairs of outputs.
 
     Args:
@@ -223,8 +171,7 @@ def relative_difference(
         got (Sequence[Tensor | np.ndarray]): Outputs to check (onnxruntime).
 
     Returns:
-        float: The worst output's difference relative to its scale (0 for
-        identical outputs; all-zero references are compared absolutely).
+        float: The worst relative difference (absolute where a reference is all zeros).
 
     Raises:
         ValueError: If the numbers or shapes of the outputs differ.
@@ -232,9 +179,7 @@ def relative_difference(
     if len(expected) != len(got):
         raise ValueError(f'expected {len(expected)} outputs, got {len(got)}.')
     worst = 0.0
-    for i, (want, have) in enumerate(zip(expected, got)):
-        want = want.detach().cpu().numpy() if isinstance(want, Tensor) else np.asarray(want)
-        have = have.detach().cpu().numpy() if isinstance(have, Tensor) else np.asarray(have)
+    for i, (want, have) in enumerate(zip(map(_numpy, expected), map(_numpy, got))):
         if want.shape != have.shape:
             raise ValueError(f'output {i}: expected shape {want.shape}, got {have.shape}.')
         if want.size == 0:

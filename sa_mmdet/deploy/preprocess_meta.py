@@ -1,8 +1,7 @@
 """The preprocessing an end2end ONNX graph expects, from the detector's config, as JSON.
 
-A deployment without mmdet (``tools/deployment/onnx_demo.py``) must resize,
-normalize and pad an image as the config's test pipeline and data
-preprocessor do; :func:`preprocess_meta` writes down what that takes.
+A runtime without mmdet (``tools/deployment/onnx_demo.py``) resizes, normalizes
+and pads an image as the test pipeline and data preprocessor do.
 """
 
 import json
@@ -21,18 +20,15 @@ def preprocess_meta(
     """What the graph's input and outputs are, for a runtime without mmdet.
 
     Args:
-        cfg (Config): The detector's config (``model.data_preprocessor`` and
-            the test pipeline's ``Resize``).
+        cfg (Config): The detector's config (data preprocessor, test pipeline's ``Resize``).
         output_names (Sequence[str]): The graph's outputs.
         classes (Sequence[str], optional): Class names, index = label.
 
     Returns:
-        dict: ``mean``, ``std`` (per channel, after ``to_rgb``), ``to_rgb``
-        (convert a BGR image, as cv2 reads it, to RGB first), ``resize``
-        (``scale`` as (w, h) and ``keep_ratio``, mmcv's bilinear
-        ``imrescale``/``imresize``; None without a Resize), ``pad_size_divisor``
-        and ``pad_value`` (padding after normalization, bottom and right),
-        ``input``, ``outputs`` and ``classes``.
+        dict: ``mean``, ``std`` (per channel, after ``to_rgb``), ``to_rgb`` (BGR,
+        as cv2 reads, to RGB first), ``resize`` (``scale`` (w, h) and ``keep_ratio``,
+        or None), ``pad_size_divisor``, ``pad_value`` (padding after normalization,
+        bottom and right), ``input``, ``outputs`` and ``classes``.
 
     Raises:
         ValueError: If the test pipeline resizes in a way not described here.

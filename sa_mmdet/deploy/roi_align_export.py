@@ -1,22 +1,12 @@
 """RoIAlign and mmdet's multi-level RoI extractor in a form both ONNX exporters translate.
 
-mmcv's ``RoIAlign`` is an autograd Function around a compiled kernel:
-``torch.export`` cannot trace it, and its TorchScript symbolic predates the
-``coordinate_transformation_mode`` of ONNX ``RoiAlign`` (opset 16). mmdet's
-``SingleRoIExtractor`` assigns RoIs to FPN levels with ``nonzero`` and a
-Python branch on the number of RoIs per level, which a trace freezes to the
-example's proposals.
-
-Here ``sa_mmdet::roi_align`` (:mod:`sa_mmdet.ops.roi_align`, the RoIAlign of
-sa_mmdet's RoI extractors, equal to mmcv's) becomes one ONNX ``RoiAlign`` under
-either exporter
-(:data:`ONNX_TRANSLATIONS` for ``torch.onnx.export(..., dynamo=True)``, a
-registered symbolic for ``dynamo=False``); :class:`ExportableRoIExtractor`
-computes every level for every RoI and selects each RoI's level with
-``where``: the same features as ``SingleRoIExtractor`` for any number of RoIs.
+mmcv's ``RoIAlign`` does not export as ONNX ``RoiAlign`` (opset 16) and
+mmdet's ``SingleRoIExtractor`` picks levels with data-dependent shapes; here
+``sa_mmdet::roi_align`` exports as ``RoiAlign`` and :class:`ExportableRoIExtractor`
+pools every level and selects with ``where``.
 """
 
-from typing import Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -30,14 +20,8 @@ from sa_mmdet.ops import roi_align  # noqa: F401  (registers sa_mmdet::roi_align
 ROI_ALIGN_OPSET = 16
 
 
-def _roi_align_attributes(
-    output_size: Sequence[int], spatial_scale: float, sampling_ratio: int, aligned: bool
-) -> dict:
-    """The attributes of the ONNX ``RoiAlign`` equal to ``sa_mmdet::roi_align`` with these args.
-
-    Returns:
-        dict: The attributes by ONNX name.
-    """
+def _roi_align_attributes(output_size, spatial_scale, sampling_ratio, aligned) -> dict:
+    """The ONNX ``RoiAlign`` attributes equal to ``sa_mmdet::roi_align`` with these args."""
     return dict(
         # mmcv's aligned=True shifts sampling points by half a pixel, as ONNX 'half_pixel'
         coordinate_transformation_mode='half_pixel' if aligned else 'output_half_pixel',
@@ -49,14 +33,7 @@ def _roi_align_attributes(
     )
 
 
-def _roi_align_onnxscript(
-    features,
-    rois,
-    output_size: Sequence[int],
-    spatial_scale: float,
-    sampling_ratio: int,
-    aligned: bool,
-):
+def _roi_align_onnxscript(features, rois, output_size, spatial_scale, sampling_ratio, aligned):
     """Translation of ``sa_mmdet::roi_align`` for the torch.export-based exporter."""
     from onnx import TensorProto
     from onnxscript import opset18 as op
@@ -69,17 +46,18 @@ def _roi_align_onnxscript(
 
 def _roi_align_symbolic(g, features, rois, output_size, spatial_scale, sampling_ratio, aligned):
     """Translation of ``sa_mmdet::roi_align`` for the TorchScript-based exporter."""
-    from torch.onnx import symbolic_helper
+    from torch.onnx.symbolic_helper import _parse_arg
 
-    output_size = symbolic_helper._parse_arg(output_size, 'is')
-    spatial_scale = symbolic_helper._parse_arg(spatial_scale, 'f')
-    sampling_ratio = symbolic_helper._parse_arg(sampling_ratio, 'i')
-    aligned = symbolic_helper._parse_arg(aligned, 'b')
     column = g.op('Constant', value_t=torch.tensor(0, dtype=torch.long))
     batch_indices = g.op('Cast', g.op('Gather', rois, column, axis_i=1), to_i=7)  # int64
     coords = g.op('Constant', value_t=torch.tensor([1, 2, 3, 4], dtype=torch.long))
     boxes = g.op('Gather', rois, coords, axis_i=1)
-    attributes = _roi_align_attributes(output_size, spatial_scale, sampling_ratio, aligned)
+    attributes = _roi_align_attributes(
+        _parse_arg(output_size, 'is'),
+        _parse_arg(spatial_scale, 'f'),
+        _parse_arg(sampling_ratio, 'i'),
+        _parse_arg(aligned, 'b'),
+    )
     kinds = dict(coordinate_transformation_mode='s', mode='s', spatial_scale='f')  # others 'i'
     attributes = {f'{name}_{kinds.get(name, "i")}': v for name, v in attributes.items()}
     return g.op('RoiAlign', features, boxes, batch_indices, **attributes)
@@ -94,13 +72,11 @@ ONNX_TRANSLATIONS = {torch.ops.sa_mmdet.roi_align.default: _roi_align_onnxscript
 class ExportableRoIExtractor(nn.Module):
     """mmdet's ``SingleRoIExtractor`` (RoIAlign layers) in exportable tensor ops.
 
-    Every RoI is pooled from every level and each keeps the level that
-    ``SingleRoIExtractor.map_roi_levels`` assigns it (``L`` times the RoIAlign
-    work for ``L`` levels, no data-dependent shapes).
+    Every RoI is pooled from every level and keeps the level ``map_roi_levels`` assigns it.
 
     Args:
-        extractor (SingleRoIExtractor): The extractor to mirror; its RoI
-            layers must be mmcv ``RoIAlign`` with ``pool_mode='avg'``.
+        extractor (SingleRoIExtractor): The extractor (or a ``FastSingleRoIExtractor``)
+            to mirror; its RoI layers must be mmcv ``RoIAlign`` with ``pool_mode='avg'``.
 
     Raises:
         ValueError: For another extractor or RoI layer.
@@ -112,9 +88,8 @@ class ExportableRoIExtractor(nn.Module):
 
         if type(extractor) not in (SingleRoIExtractor, FastSingleRoIExtractor):
             raise ValueError(
-                f'ExportableRoIExtractor mirrors mmdet SingleRoIExtractor or '
-                f'FastSingleRoIExtractor, but got '
-                f'{type(extractor).__name__}.'
+                'ExportableRoIExtractor mirrors mmdet SingleRoIExtractor or '
+                f'FastSingleRoIExtractor, but got {type(extractor).__name__}.'
             )
         for layer in extractor.roi_layers:
             if not isinstance(layer, RoIAlign) or layer.pool_mode != 'avg':
@@ -128,10 +103,8 @@ class ExportableRoIExtractor(nn.Module):
         """Pool RoI features.
 
         Args:
-            feats (Sequence[Tensor]): Feature maps, finest first (at least
-                ``extractor.num_inputs``).
-            rois (Tensor): RoIs (R, 5): batch index, x1, y1, x2, y2 in input
-                pixels.
+            feats (Sequence[Tensor]): Feature maps, finest first.
+            rois (Tensor): RoIs (R, 5): batch index, x1, y1, x2, y2 in input pixels.
 
         Returns:
             Tensor: Features (R, C, out_h, out_w).
@@ -142,15 +115,27 @@ class ExportableRoIExtractor(nn.Module):
         levels = extractor.map_roi_levels(rois, len(feats)) if len(feats) > 1 else None
         out = None
         for i, (feat, layer) in enumerate(zip(feats, extractor.roi_layers)):
+            size, scale = list(layer.output_size), float(layer.spatial_scale)
             pooled = torch.ops.sa_mmdet.roi_align(
-                feat,
-                rois,
-                list(layer.output_size),
-                float(layer.spatial_scale),
-                int(layer.sampling_ratio),
-                bool(layer.aligned),
+                feat, rois, size, scale, int(layer.sampling_ratio), bool(layer.aligned)
             )
             if levels is None:
                 return pooled
             out = pooled if out is None else torch.where(levels.view(-1, 1, 1, 1) == i, pooled, out)
         return out
+
+
+def _roi_extractors(roi_head: nn.Module) -> Tuple[nn.Module, Optional[nn.Module]]:
+    """Exportable bbox and mask (None without a mask head) RoI extractors of a RoI head."""
+    bbox = ExportableRoIExtractor(roi_head.bbox_roi_extractor)
+    if not roi_head.with_mask:
+        return bbox, None
+    if roi_head.share_roi_extractor:
+        return bbox, bbox
+    return bbox, ExportableRoIExtractor(roi_head.mask_roi_extractor)
+
+
+def _roi_feats(roi_head: nn.Module, extractor: nn.Module, feats, rois: Tensor) -> Tensor:
+    """RoI features, through the RoI head's shared head if it has one."""
+    roi_feats = extractor(feats, rois)
+    return roi_head.shared_head(roi_feats) if roi_head.with_shared_head else roi_feats

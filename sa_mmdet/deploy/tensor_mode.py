@@ -1,14 +1,9 @@
 """mmdet's ``tensor`` forward mode of a detector as a module of tensors in and out.
 
-What ``torch.onnx.export`` takes: the backbone, neck and heads up to their raw
-outputs, with nothing data-dependent inside. Single-stage detectors
-(RetinaNet, FCOS, RPN, ...) are exactly mmdet's ``detector(inputs,
-mode='tensor')``. A two-stage detector's tensor mode runs the RPN's
-post-processing (decoding, NMS) between the RPN and the RoI head, whose number
-of proposals depends on the data; :class:`TensorModeDetector` takes the
-proposals as an input instead (mmdet's ``with_rpn=False`` path) and returns
-the RPN's raw outputs too, so the proposals come from :func:`rois_from_rpn`
-in Python, as mmdet's own post-processing does.
+Single-stage detectors are exactly mmdet's ``detector(inputs, mode='tensor')``.
+A two-stage detector's RPN post-processing has data-dependent shapes, so
+:class:`TensorModeDetector` takes the proposals as an input (mmdet's
+``with_rpn=False`` path) and :func:`rois_from_rpn` makes them in Python.
 """
 
 from typing import List, Optional, Sequence, Tuple
@@ -20,30 +15,30 @@ from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.structures.bbox import bbox2roi
 from torch import Tensor
 
-from .roi_align_export import ExportableRoIExtractor
+from .roi_align_export import _roi_extractors, _roi_feats
 
 #: Names of a dense head's outputs, in the order of its ``forward``.
 HEAD_OUTPUTS = ('cls_score', 'bbox_pred')
 
 
-def _dense_names(outputs: Sequence[Sequence[Tensor]], prefix: str = '') -> List[str]:
-    names = []
-    for i, per_level in enumerate(outputs):
+def _dense_outputs(head: nn.Module, feats, prefix: str = '') -> Tuple[List[Tensor], List[str]]:
+    """A dense head's outputs, level by level, and their names."""
+    outputs, names = [], []
+    for i, per_level in enumerate(head(feats)):
         base = HEAD_OUTPUTS[i] if i < len(HEAD_OUTPUTS) else f'output{i}'
+        outputs += per_level
         names += [f'{prefix}{base}_{level}' for level in range(len(per_level))]
-    return names
+    return outputs, names
 
 
 class TensorModeDetector(nn.Module):
     """A detector's raw outputs for preprocessed images, as a flat tuple of tensors.
 
-    Shares the detector's modules (no copy). Single-stage detectors:
-    ``forward(inputs)`` returns the head's outputs level by level (RetinaNet:
-    ``cls_score_0..L-1``, ``bbox_pred_0..L-1``). Two-stage detectors with
-    mmdet's ``StandardRoIHead`` (Faster and Mask R-CNN): ``forward(inputs,
-    rois)`` returns the RPN's outputs (``rpn_cls_score_*``,
-    ``rpn_bbox_pred_*``) and the RoI head's for the given RoIs
-    (``cls_score``, ``bbox_pred``, and ``mask_pred`` with a mask head).
+    Shares the detector's modules. Single-stage: ``forward(inputs)`` returns
+    the head's outputs (``cls_score_0..L-1``, ``bbox_pred_0..L-1``). Two-stage
+    with mmdet's ``StandardRoIHead``: ``forward(inputs, rois)`` returns
+    ``rpn_cls_score_*``, ``rpn_bbox_pred_*``, then the RoI head's ``cls_score``,
+    ``bbox_pred`` (and ``mask_pred``) for the given RoIs.
 
     Args:
         detector (nn.Module): An mmdet single-stage or two-stage detector.
@@ -63,13 +58,7 @@ class TensorModeDetector(nn.Module):
                     f'TensorModeDetector exports two-stage detectors with an RPN and mmdet '
                     f'StandardRoIHead (Faster/Mask R-CNN), but got {type(roi_head).__name__}.'
                 )
-            self.bbox_roi_extractor = ExportableRoIExtractor(roi_head.bbox_roi_extractor)
-            self.mask_roi_extractor = None
-            if roi_head.with_mask:
-                if roi_head.share_roi_extractor:
-                    self.mask_roi_extractor = self.bbox_roi_extractor
-                else:
-                    self.mask_roi_extractor = ExportableRoIExtractor(roi_head.mask_roi_extractor)
+            self.bbox_roi_extractor, self.mask_roi_extractor = _roi_extractors(roi_head)
         elif not isinstance(detector, SingleStageDetector):
             raise ValueError(
                 f'TensorModeDetector exports mmdet SingleStageDetector and TwoStageDetector '
@@ -78,21 +67,19 @@ class TensorModeDetector(nn.Module):
 
     @property
     def input_names(self) -> List[str]:
-        """Names of the inputs: ``['input']``, or ``['input', 'rois']`` for two stages."""
+        """``['input']``, or ``['input', 'rois']`` for two stages."""
         return ['input', 'rois'] if self.two_stage else ['input']
 
     def forward(self, inputs: Tensor, rois: Optional[Tensor] = None) -> Tuple[Tensor, ...]:
-        """Raw outputs of the heads.
+        """Raw outputs of the heads, named by :meth:`output_names`.
 
         Args:
-            inputs (Tensor): Preprocessed images (N, 3, H, W), as the
-                detector's data preprocessor makes them.
-            rois (Tensor, optional): Two-stage detectors: proposals (R, 5),
-                batch index then x1, y1, x2, y2 in ``inputs`` pixels
-                (:func:`rois_from_rpn`).
+            inputs (Tensor): Preprocessed images (N, 3, H, W).
+            rois (Tensor, optional): Two-stage only: proposals (R, 5), batch
+                index then x1, y1, x2, y2 in ``inputs`` pixels (:func:`rois_from_rpn`).
 
         Returns:
-            tuple[Tensor]: The outputs, named by :meth:`output_names`.
+            tuple[Tensor]: The outputs.
         """
         return tuple(self._forward(inputs, rois)[0])
 
@@ -104,24 +91,17 @@ class TensorModeDetector(nn.Module):
     def _forward(self, inputs: Tensor, rois: Optional[Tensor]) -> Tuple[List[Tensor], List[str]]:
         feats = self.detector.extract_feat(inputs)
         if not self.two_stage:
-            dense = self.detector.bbox_head(feats)
-            return [t for level in dense for t in level], _dense_names(dense)
+            return _dense_outputs(self.detector.bbox_head, feats)
         if rois is None:
             raise ValueError(
                 'a two-stage TensorModeDetector needs rois (R, 5); make them with rois_from_rpn().'
             )
-        dense = self.detector.rpn_head(feats)
-        outputs, names = [t for level in dense for t in level], _dense_names(dense, 'rpn_')
+        outputs, names = _dense_outputs(self.detector.rpn_head, feats, 'rpn_')
         roi_head = self.detector.roi_head
-        bbox_feats = self.bbox_roi_extractor(feats, rois)
-        if roi_head.with_shared_head:
-            bbox_feats = roi_head.shared_head(bbox_feats)
-        outputs += list(roi_head.bbox_head(bbox_feats))
+        outputs += roi_head.bbox_head(_roi_feats(roi_head, self.bbox_roi_extractor, feats, rois))
         names += ['cls_score', 'bbox_pred']
         if self.mask_roi_extractor is not None:
-            mask_feats = self.mask_roi_extractor(feats, rois)
-            if roi_head.with_shared_head:
-                mask_feats = roi_head.shared_head(mask_feats)
+            mask_feats = _roi_feats(roi_head, self.mask_roi_extractor, feats, rois)
             outputs.append(roi_head.mask_head(mask_feats))
             names.append('mask_pred')
         return outputs, names
@@ -133,13 +113,10 @@ def rois_from_rpn(
     """Proposals from a two-stage detector's raw RPN outputs, as its predict makes them.
 
     Args:
-        detector (nn.Module): The two-stage detector (its RPN head and test
-            config decode the outputs and run NMS).
-        rpn_outputs (Sequence[Tensor]): ``rpn_cls_score_*`` then
-            ``rpn_bbox_pred_*`` of :class:`TensorModeDetector`, from PyTorch
-            or onnxruntime (as tensors).
-        batch_img_metas (Sequence[dict]): Metas of the images (``img_shape``
-            at least), e.g. ``[s.metainfo for s in data_samples]``.
+        detector (nn.Module): The two-stage detector (its RPN head decodes and runs NMS).
+        rpn_outputs (Sequence[Tensor]): ``rpn_cls_score_*`` then ``rpn_bbox_pred_*``
+            of :class:`TensorModeDetector`, from PyTorch or onnxruntime.
+        batch_img_metas (Sequence[dict]): Image metas (``img_shape`` at least).
 
     Returns:
         Tensor: RoIs (R, 5) for :meth:`TensorModeDetector.forward`.
