@@ -122,7 +122,8 @@ def _resolve(obj: Any) -> Any:
             state.get('max_length', 1000000),
         )
     if isinstance(obj, dict):
-        return type(obj)((k, _resolve(v)) for k, v in obj.items())
+        # from a mapping: a Counter built from pairs would count the pairs
+        return type(obj)({k: _resolve(v) for k, v in obj.items()})
     if isinstance(obj, (list, tuple)):
         items = [_resolve(v) for v in obj]
         return items if isinstance(obj, list) else tuple(items)

@@ -81,6 +81,9 @@ def test_checkpoint_without_the_hook_is_refused_then_resaved(plain_checkpoint, t
     assert isinstance(loss, HistoryBuffer) and len(loss.data[0]) == 4
     # the class-level statistics were not replaced by the getattr stub's None
     assert HistoryBuffer._statistics_methods['min'] is HistoryBuffer.min
+    # a Counter is copied, not counted: the scheduler's milestones {1: 1} stay {1: 1}
+    milestones = checkpoint['param_schedulers'][1]['milestones']
+    assert isinstance(milestones, collections.Counter) and milestones == {1: 1}
 
 
 @pytest.mark.slow
