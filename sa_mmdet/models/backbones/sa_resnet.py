@@ -1,7 +1,7 @@
 """SA-ResNet: ResNet with Shuffle Attention in every bottleneck.
 
-Paper: `SA-Net: Shuffle Attention for Deep Convolutional Neural Networks`
-(https://arxiv.org/abs/2102.00240).
+Paper: `SA-Net: Shuffle Attention for Deep Convolutional Neural Networks`,
+Qing-Long Zhang and Yu-Bin Yang, ICASSP 2021 (https://arxiv.org/abs/2102.00240).
 """
 
 from typing import List, Optional, Sequence
@@ -17,11 +17,10 @@ from .attention_resnet import AttentionResNet, check_depth
 class SAResNet(AttentionResNet):
     """ResNet whose bottlenecks apply Shuffle Attention after conv3/bn3.
 
-    SA sits between the last BatchNorm of a bottleneck and the residual add
-    (mmdet's plugin position ``after_conv3``), as in the official SA-Net.
-    Parameters are named like the official checkpoints (``layer1.0.sa.cweight``,
-    ``layer1.0.sa.gn.weight``, ...). Every option of :class:`mmdet.ResNet` is
-    kept; user ``plugins`` are added after SA.
+    SA sits between a bottleneck's last BatchNorm and the residual add, as in
+    the official SA-Net, and its parameters are named like the official
+    checkpoints (``layer1.0.sa.cweight``, ...). Every option of
+    :class:`mmdet.models.ResNet` is kept.
 
     Args:
         depth (int): Depth of the network, one of {50, 101, 152}.
@@ -29,37 +28,26 @@ class SAResNet(AttentionResNet):
             stage's output channels must be divisible by ``2 * G``.
             Defaults to 64.
         sa_stages (Sequence[bool], optional): Which stages carry SA, one flag
-            per stage (``num_stages`` flags). ``None`` means every stage.
-            Defaults to None.
+            per stage; None means every stage. Defaults to None.
         plugins (list[dict], optional): Extra mmdet ResNet plugins, placed
             after SA. Defaults to None.
-        **kwargs: Every other argument of :class:`mmdet.models.ResNet`
-            (``out_indices``, ``frozen_stages``, ``norm_eval``, ``with_cp``,
-            ``dcn``, ``stage_with_dcn``, ``style``, ``init_cfg``, ...).
-            ``init_cfg=dict(type='Pretrained', checkpoint=...)`` loads with
-            every key and shape checked: official SA-Net ``.pth.tar`` files
-            and SA-ResNet checkpoints as they are, a plain ResNet's (e.g.
-            ``'torchvision://resnet50'``) with SA grafted in exactly
-            (:meth:`AttentionResNet.init_weights`); ``type='SANetPretrained'``
-            takes SA-ResNet checkpoints only.
+        **kwargs: Other arguments of :class:`mmdet.models.ResNet`.
+            ``init_cfg=dict(type='Pretrained', checkpoint=...)`` loads official
+            SA-Net and SA-ResNet checkpoints as they are and a plain ResNet's
+            (e.g. ``'torchvision://resnet50'``) with SA grafted in exactly;
+            ``type='SANetPretrained'`` takes SA-ResNet checkpoints only.
 
     Raises:
         TypeError: If ``depth`` or ``sa_groups`` is not an int (e.g. ``'50'``).
-        KeyError: For another int ``depth``; the message lists the valid ones.
+        KeyError: For another int ``depth``.
         ValueError: For a non-positive ``sa_groups``, one that does not
             divide a stage's channels, or bad ``sa_stages``.
 
     Example:
         >>> import torch
-        >>> from sa_mmdet.models import SAResNet
         >>> model = SAResNet(depth=50).eval()
-        >>> outs = model(torch.rand(1, 3, 64, 64))
-        >>> for out in outs:
-        ...     print(tuple(out.shape))
-        (1, 256, 16, 16)
-        (1, 512, 8, 8)
-        (1, 1024, 4, 4)
-        (1, 2048, 2, 2)
+        >>> [tuple(out.shape[1:]) for out in model(torch.rand(1, 3, 64, 64))]
+        [(256, 16, 16), (512, 8, 8), (1024, 4, 4), (2048, 2, 2)]
     """
 
     def __init__(
