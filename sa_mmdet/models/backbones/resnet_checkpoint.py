@@ -114,22 +114,14 @@ def depth_of(blocks: Tuple[int, ...]) -> Optional[int]:
     return depths.get(tuple(blocks))
 
 
-def _plugin_prefixes(backbone: nn.Module) -> List[str]:
-    return [
+def _plugin_prefixes(backbone: nn.Module) -> Tuple[str, ...]:
+    return tuple(
         f'{layer_name}.{index}.{plugin}.'
         for layer_name in getattr(backbone, 'res_layers', ())
         for index, block in enumerate(getattr(backbone, layer_name))
         for position in ('after_conv1', 'after_conv2', 'after_conv3')
         for plugin in getattr(block, f'{position}_plugin_names', ())
-    ]
-
-
-def _under(key: str, prefixes: Sequence[str]) -> bool:
-    return any(key.startswith(p) for p in prefixes)
-
-
-def _keys_message(what: str, keys: Sequence[str]) -> str:
-    return f'{len(keys)} {what}, e.g. {list(keys)[:6]}'
+    )
 
 
 def match_resnet_checkpoint(
@@ -168,34 +160,33 @@ def match_resnet_checkpoint(
         )
     classifier = [k for k in names if k.startswith('fc.') and k not in target]
     leftovers += classifier
-    layers = backbone.attention_layers() if hasattr(backbone, 'attention_layers') else {}
-    attention = [f'{name}.' for name in layers]
-    optional = [p for p in _plugin_prefixes(backbone) if p not in attention]  # extra plugins
     unexpected = [k for k in names if k not in target and k not in classifier]
     if unexpected:
         raise ResNetCheckpointError(
-            f'unexpected keys: {_keys_message("checkpoint keys are not in the model", unexpected)}'
-            '. The checkpoint holds other layers (another attention type, other sa_stages or '
-            'plugins); build the backbone it was saved from, or give a plain ResNet checkpoint.'
+            f'unexpected keys: {len(unexpected)} checkpoint keys are not in the model, e.g. '
+            f'{unexpected[:6]}. The checkpoint holds other layers (another attention type, '
+            'other sa_stages or plugins); build the backbone it was saved from, or give a plain '
+            'ResNet checkpoint.'
         )
-    attention_keys = [k for k in target if _under(k, attention)]
-    found = [k for k in attention_keys if k in names]
-    layout = 'attention' if found else 'plain'
+    layers = backbone.attention_layers() if hasattr(backbone, 'attention_layers') else {}
+    attention = tuple(f'{name}.' for name in layers)
+    found = any(k in names for k in target if k.startswith(attention))
     absent = [
         k
         for k in target
         if k not in names
         and not k.endswith('num_batches_tracked')
-        and (layout == 'attention' or k not in attention_keys)
+        and (found or not k.startswith(attention))
     ]
     # extra plugins and DCN offsets may be absent: they keep their init
-    missing = [k for k in absent if not _under(k, optional) and '.conv_offset.' not in k]
+    extra = tuple(p for p in _plugin_prefixes(backbone) if p not in attention)
+    missing = [k for k in absent if not k.startswith(extra) and '.conv_offset.' not in k]
     if missing:
         partial = ' (the attention keys of only some layers)' if found else ''
         raise ResNetCheckpointError(
-            f'missing keys{partial}: {_keys_message("keys of the model are not in it", missing)}'
-            '. The checkpoint is neither a plain ResNet nor this attention ResNet; give one of '
-            'those (docs/checkpoints.md).'
+            f'missing keys{partial}: {len(missing)} keys of the model are not in it, e.g. '
+            f'{missing[:6]}. The checkpoint is neither a plain ResNet nor this attention ResNet; '
+            'give one of those (docs/checkpoints.md).'
         )
     mismatched = [
         f'{k}: {tuple(names[k].shape)} != {tuple(target[k].shape)}'
@@ -209,6 +200,7 @@ def match_resnet_checkpoint(
             + ". Build the model with the checkpoint's arguments (e.g. sa_groups, ratio)."
         )
     loaded = OrderedDict((k, names[k]) for k in target if k in names)
+    layout = 'attention' if found else 'plain'
     return ResNetCheckpoint(loaded, layout, depth, absent, leftovers)
 
 
