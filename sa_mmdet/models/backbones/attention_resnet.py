@@ -57,12 +57,7 @@ class AttentionResNet(ResNet):
     def __init__(
         self, depth: int, attention: AttentionCfg, plugins: Optional[List[dict]] = None, **kwargs
     ) -> None:
-        depth = check_depth(
-            depth,
-            self.arch_settings,
-            'AttentionResNet',
-            'Depth 18/34 are built from BasicBlocks, which take no plugins.',
-        )
+        depth = check_depth(depth, self.arch_settings, type(self).__name__)
         num_stages = kwargs.get('num_stages', 4)
         self.attention_cfgs = _per_stage_cfgs(attention, num_stages)
         attention_plugins = [
@@ -130,10 +125,8 @@ def _is_pretrained(cfg: Optional[Mapping]) -> bool:
     return isinstance(init_type, type) and issubclass(init_type, PretrainedInit)
 
 
-def check_depth(depth: object, arch_settings: Mapping, name: str, note: str = '') -> int:
+def check_depth(depth: object, arch_settings: Mapping, name: str) -> int:
     """``depth`` as a plain int (NumPy integers taken), checked against ``arch_settings``.
-
-    ``name`` and ``note`` (why other depths are left out) go into the message.
 
     Raises:
         TypeError: If ``depth`` is not an int (e.g. ``'50'``, ``50.0``, bool).
@@ -154,7 +147,10 @@ def check_depth(depth: object, arch_settings: Mapping, name: str, note: str = ''
             f'int, one of {valid}{hint}.'
         )
     if number not in arch_settings:
-        raise KeyError(f'invalid depth {number} for {name}: use one of {valid}. {note}'.strip())
+        raise KeyError(
+            f'invalid depth {number} for {name}: use one of {valid}. Depth 18/34 are built from '
+            'BasicBlocks, which take no plugins.'
+        )
     return number
 
 

@@ -10,7 +10,7 @@ from mmdet.registry import MODELS
 
 from ...ops import check_positive_int
 from ..layers import ShuffleAttention
-from .attention_resnet import AttentionResNet, check_depth
+from .attention_resnet import AttentionResNet
 
 
 @MODELS.register_module()
@@ -25,8 +25,7 @@ class SAResNet(AttentionResNet):
     Args:
         depth (int): Depth of the network, one of {50, 101, 152}.
         sa_groups (int): Groups ``G`` of every SA layer, a positive int; each
-            stage's output channels must be divisible by ``2 * G``.
-            Defaults to 64.
+            stage's output channels must be divisible by ``2 * G``. Defaults to 64.
         sa_stages (Sequence[bool], optional): Which stages carry SA, one flag
             per stage; None means every stage. Defaults to None.
         plugins (list[dict], optional): Extra mmdet ResNet plugins, placed
@@ -58,13 +57,6 @@ class SAResNet(AttentionResNet):
         plugins: Optional[List[dict]] = None,
         **kwargs,
     ) -> None:
-        depth = check_depth(
-            depth,
-            self.arch_settings,
-            'SAResNet',
-            f'Depth 18/34 are built from BasicBlocks, whose 64-channel outputs cannot be '
-            f'split into 2 * {sa_groups} SA groups and which take no plugins.',
-        )
         sa_groups = check_positive_int(sa_groups, 'sa_groups', 'SAResNet')
         num_stages = kwargs.get('num_stages', 4)
         if sa_stages is None:

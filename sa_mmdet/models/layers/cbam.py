@@ -35,12 +35,10 @@ class CBAM(BaseModule):
     Args:
         in_channels (int): Number of input (and output) channels ``C``.
         ratio (int): Reduction ratio of the channel MLP. Defaults to 16.
-        kernel_size (int): Odd kernel size of the spatial convolution.
-            Defaults to 7.
+        kernel_size (int): Odd kernel size of the spatial convolution. Defaults to 7.
         norm_cfg (dict, optional): Config of the spatial norm; None means the
             official ``dict(type='BN', momentum=0.01)``. Defaults to None.
-        init_cfg (dict or list[dict], optional): Initialization config.
-            Defaults to None.
+        init_cfg (dict or list[dict], optional): Initialization config. Defaults to None.
     """
 
     _abbr_ = 'cbam'
@@ -62,14 +60,9 @@ class CBAM(BaseModule):
         self.channel_mlp = nn.Sequential(
             nn.Linear(in_channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, in_channels)
         )
+        norm_cfg = norm_cfg or dict(type='BN', momentum=0.01)
         self.spatial_conv = ConvModule(
-            2,
-            1,
-            kernel_size,
-            padding=kernel_size // 2,
-            bias=False,
-            norm_cfg=norm_cfg or dict(type='BN', momentum=0.01),
-            act_cfg=None,
+            2, 1, kernel_size, padding=kernel_size // 2, bias=False, norm_cfg=norm_cfg, act_cfg=None
         )
 
     def init_weights(self) -> None:

@@ -59,8 +59,7 @@ class EfficientChannelAttention(BaseModule):
             ``in_channels``, ``gamma`` and ``beta``. Defaults to None.
         gamma (float): The adaptive rule's ``gamma``. Defaults to 2.
         beta (float): The adaptive rule's ``b``. Defaults to 1.
-        init_cfg (dict or list[dict], optional): Initialization config.
-            Defaults to None.
+        init_cfg (dict or list[dict], optional): Initialization config. Defaults to None.
 
     Example:
         >>> import torch

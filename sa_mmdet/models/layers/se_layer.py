@@ -40,8 +40,7 @@ class SqueezeExcitation(BaseModule):
         bias (bool): Whether both FC layers have a bias. Defaults to True.
         conv_cfg (dict, optional): Config of the 1x1 convolutions that play
             the FC layers. Defaults to None (``nn.Conv2d``).
-        init_cfg (dict or list[dict], optional): Initialization config.
-            Defaults to None.
+        init_cfg (dict or list[dict], optional): Initialization config. Defaults to None.
     """
 
     _abbr_ = 'se_layer'

@@ -29,8 +29,7 @@ class SpatialGroupEnhance(BaseModule):
             divisible by ``groups``.
         groups (int): Number of groups. Defaults to 64.
         eps (float): Added to the standard deviation. Defaults to 1e-5.
-        init_cfg (dict or list[dict], optional): Initialization config.
-            Defaults to None.
+        init_cfg (dict or list[dict], optional): Initialization config. Defaults to None.
     """
 
     _abbr_ = 'sge'

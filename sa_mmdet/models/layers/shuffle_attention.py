@@ -70,8 +70,7 @@ class ShuffleAttention(nn.Module):
         groups (int): Number of groups ``G``, a positive int; ``C`` must be
             divisible by ``2 * G``. Defaults to 64.
         eps (float): Epsilon of the GroupNorm, positive. Defaults to 1e-5.
-        implementation (str): ``'fast'`` or ``'reference'``.
-            Defaults to ``'fast'``.
+        implementation (str): ``'fast'`` or ``'reference'``. Defaults to ``'fast'``.
 
     Raises:
         TypeError: If ``in_channels`` or ``groups`` is not an int (NumPy
