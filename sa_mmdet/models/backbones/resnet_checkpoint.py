@@ -32,8 +32,7 @@ class ResNetCheckpoint:
     """What :func:`match_resnet_checkpoint` found.
 
     Args:
-        state_dict (OrderedDict[str, Tensor]): The checkpoint's backbone
-            tensors, in the backbone's order.
+        state_dict (OrderedDict[str, Tensor]): The backbone's tensors, in its order.
         layout (str): ``'plain'`` or ``'attention'``.
         depth (int): The checkpoint's ResNet depth.
         kept (list[str]): Backbone keys it lacks that keep their init.
@@ -227,8 +226,7 @@ def load_resnet_checkpoint(
         ResNetCheckpoint: What was loaded.
 
     Raises:
-        ResNetCheckpointError: If the checkpoint does not fit or has a layout
-            not accepted.
+        ResNetCheckpointError: If the checkpoint does not fit or its layout is not accepted.
     """
     if missing_message is None:
         depth = depth_of(blocks_per_stage(backbone.state_dict()))

@@ -127,9 +127,8 @@ def graft_attention(block: nn.Module, attention: nn.Module) -> ConstantGate:
                 "BatchNorm (norm_cfg=dict(type='BN'))."
             )
         index = conv3_index(constant.order).to(norm3.weight.device)
-        for tensor in (block.conv3.weight, norm3.weight, norm3.bias):
-            tensor.copy_(tensor[index])
-        for tensor in (norm3.running_mean, norm3.running_var):
+        conv3 = block.conv3.weight
+        for tensor in (conv3, norm3.weight, norm3.bias, norm3.running_mean, norm3.running_var):
             if tensor is not None:
                 tensor.copy_(tensor[index])
     norm3.weight.div_(constant.gate)

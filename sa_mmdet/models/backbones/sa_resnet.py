@@ -15,12 +15,10 @@ from .attention_resnet import AttentionResNet
 
 @MODELS.register_module()
 class SAResNet(AttentionResNet):
-    """ResNet whose bottlenecks apply Shuffle Attention after conv3/bn3.
+    """ResNet whose bottlenecks apply Shuffle Attention after conv3/bn3, as SA-Net does.
 
-    SA sits between a bottleneck's last BatchNorm and the residual add, as in
-    the official SA-Net, and its parameters are named like the official
-    checkpoints (``layer1.0.sa.cweight``, ...). Every option of
-    :class:`mmdet.models.ResNet` is kept.
+    An :class:`AttentionResNet` with :class:`ShuffleAttention`, its parameters
+    named like the official checkpoints (``layer1.0.sa.cweight``, ...).
 
     Args:
         depth (int): Depth of the network, one of {50, 101, 152}.
@@ -62,15 +60,13 @@ class SAResNet(AttentionResNet):
         if sa_stages is None:
             sa_stages = (True,) * num_stages
         if (
-            isinstance(sa_stages, (str, bytes))
-            or not isinstance(sa_stages, Sequence)
+            not isinstance(sa_stages, Sequence)
             or len(sa_stages) != num_stages
             or not all(isinstance(flag, bool) for flag in sa_stages)
         ):
             raise ValueError(
                 f'sa_stages must be {num_stages} booleans, one per stage '
-                f'(num_stages={num_stages}), e.g. {(True,) * num_stages}, '
-                f'but got {sa_stages!r}.'
+                f'(num_stages={num_stages}), e.g. {(True,) * num_stages}, but got {sa_stages!r}.'
             )
         self.sa_groups = sa_groups
         self.sa_stages = tuple(sa_stages)

@@ -17,9 +17,7 @@ from torch import Tensor
 
 
 def eca_kernel_size(in_channels: int, gamma: float = 2, beta: float = 1) -> int:
-    """ECA's adaptive kernel size ``|log2(C) / gamma + beta / gamma|_odd``.
-
-    ``|t|_odd`` is ``int(t)``, plus one if even, as in the official code.
+    """ECA's adaptive kernel size ``|log2(C) / gamma + beta / gamma|_odd``, as the official code.
 
     Args:
         in_channels (int): Number of channels ``C``.

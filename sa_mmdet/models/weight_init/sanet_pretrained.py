@@ -32,13 +32,12 @@ class SANetPretrainedInit(PretrainedInit):
             TypeError: If ``module`` is not an SAResNet.
             FileNotFoundError: If a local checkpoint does not exist.
             CheckpointFileError: If the file is not a readable checkpoint.
-            ResNetCheckpointError: If the checkpoint is not an SA-ResNet that
-                fits ``module``.
+            ResNetCheckpointError: If it is not an SA-ResNet checkpoint that fits ``module``.
         """
         if not isinstance(module, SAResNet):
             raise TypeError(
-                f'SANetPretrained initialises an SAResNet, but got '
-                f'{type(module).__name__}; use type="Pretrained" for other modules.'
+                f'SANetPretrained initialises an SAResNet, but got {type(module).__name__}; '
+                'use type="Pretrained" for other modules.'
             )
         return load_resnet_checkpoint(
             module,
