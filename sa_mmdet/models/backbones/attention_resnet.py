@@ -83,14 +83,7 @@ class AttentionResNet(ResNet):
         return layers
 
     def init_weights(self) -> None:
-        """Initialise; a ``Pretrained`` init_cfg must fit in full.
-
-        mmengine's ``Pretrained`` loads what matches and warns about the rest,
-        which would make a plain ResNet checkpoint a different network. Here
-        it loads as this backbone's or as a plain ResNet's with the attention
-        grafted in exactly (:func:`.resnet_checkpoint.load_resnet_checkpoint`),
-        or raises. Other init_cfgs run first, as in mmengine.
-        """
+        """Initialise; a ``Pretrained`` init_cfg loads last, see :mod:`.resnet_checkpoint`."""
         init_cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [self.init_cfg]
         pretrained = [cfg for cfg in init_cfgs if _is_pretrained(cfg)]
         if self.is_init or not pretrained:

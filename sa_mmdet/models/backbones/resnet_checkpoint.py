@@ -1,11 +1,13 @@
 """Load ImageNet weights into an attention ResNet, every key checked: never half-load.
 
-A checkpoint fits a backbone in one of two layouts: ``'attention'``, every
-backbone key (SA-Net, mmpretrain SE-ResNet, this project's own), loaded as it
-is; or ``'plain'``, every key but the attention layers' (torchvision, mmdet,
-mmpretrain ResNet), loaded and then grafted (:mod:`.resnet_graft`). Keys of
-extra plugins and DCN offsets may be absent; ``fc.*`` and non-backbone keys
-are left over; anything else that does not fit is refused, naming the keys.
+mmengine's ``Pretrained`` loads what matches and warns about the rest, which
+would make a plain ResNet checkpoint a different network. Here a checkpoint
+fits in one of two layouts: ``'attention'``, every backbone key (SA-Net,
+mmpretrain SE-ResNet, this project's own), loaded as it is; or ``'plain'``,
+every key but the attention layers' (torchvision, mmdet, mmpretrain ResNet),
+loaded and then grafted (:mod:`.resnet_graft`). Extra plugins and DCN offsets
+may be absent; ``fc.*`` and non-backbone keys are left over; anything else is
+refused, naming the keys.
 """
 
 from collections import OrderedDict

@@ -28,11 +28,9 @@ class SAResNet(AttentionResNet):
             per stage; None means every stage. Defaults to None.
         plugins (list[dict], optional): Extra mmdet ResNet plugins, placed
             after SA. Defaults to None.
-        **kwargs: Other arguments of :class:`mmdet.models.ResNet`.
-            ``init_cfg=dict(type='Pretrained', checkpoint=...)`` loads official
-            SA-Net and SA-ResNet checkpoints as they are and a plain ResNet's
-            (e.g. ``'torchvision://resnet50'``) with SA grafted in exactly;
-            ``type='SANetPretrained'`` takes SA-ResNet checkpoints only.
+        **kwargs: Other arguments of :class:`mmdet.models.ResNet`. A ``Pretrained``
+            ``init_cfg`` takes SA-Net, SA-ResNet and plain ResNet checkpoints
+            (``'torchvision://resnet50'``), ``SANetPretrained`` SA ones only.
 
     Raises:
         TypeError: If ``depth`` or ``sa_groups`` is not an int (e.g. ``'50'``).
