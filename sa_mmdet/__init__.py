@@ -1,36 +1,17 @@
 """sa_mmdet: Shuffle Attention (SA-Net) for MMDetection.
 
-``import sa_mmdet`` (or ``custom_imports=dict(imports=['sa_mmdet'])``)
-registers the models and nothing else: in mmdet's ``MODELS`` the Shuffle
-Attention layers and ``SAResNet``, the paper's baseline attention layers (SE,
-ECA, SGE, CBAM) and ``AttentionResNet``; the ``SANetPretrained`` weight
-initializer; and the Shuffle Attention operator (``torch.ops.sa_mmdet.*``)
-the layers run on. Engine helpers
-(:mod:`sa_mmdet.engine`), datasets (:mod:`sa_mmdet.datasets`), mmpretrain
-support (:mod:`sa_mmdet.pretrain`), deployment (:mod:`sa_mmdet.deploy`) and
-analysis (:mod:`sa_mmdet.analysis`) are imported only when asked for.
+``import sa_mmdet`` (or ``custom_imports=dict(imports=['sa_mmdet'])``) registers
+the models (the Shuffle Attention layer and ``SAResNet``, the baseline
+attention layers and ``AttentionResNet``, ``SANetPretrained``) and the operator
+``torch.ops.sa_mmdet.*``, nothing else: :mod:`sa_mmdet.engine`,
+:mod:`sa_mmdet.datasets`, :mod:`sa_mmdet.pretrain`, :mod:`sa_mmdet.deploy` and
+:mod:`sa_mmdet.analysis` are imported only when asked for.
 """
 
-from .models import (
-    CBAM,
-    AttentionResNet,
-    EfficientChannelAttention,
-    SANetPretrainedInit,
-    SAResNet,
-    ShuffleAttention,
-    SpatialGroupEnhance,
-    SqueezeExcitation,
-)
+from . import models
+from .models import *  # noqa: F403
 from .version import __version__
 
-__all__ = [
-    'AttentionResNet',
-    'CBAM',
-    'EfficientChannelAttention',
-    'SANetPretrainedInit',
-    'SAResNet',
-    'ShuffleAttention',
-    'SpatialGroupEnhance',
-    'SqueezeExcitation',
-    '__version__',
-]
+# the RoI extractor is registered for configs, not part of the top-level API
+__all__ = [name for name in models.__all__ if name != 'FastSingleRoIExtractor']
+__all__ += ['__version__']

@@ -1,12 +1,9 @@
-"""Register :class:`SAResNet` in mmpretrain for ImageNet pretraining.
+"""Register :class:`SAResNet` in mmpretrain for ImageNet pretraining (``configs/imagenet/``).
 
-Needs the optional extra: ``pip install -e ".[pretrain]"`` (mmpretrain 1.2.0).
-Configs load it with ``custom_imports=dict(imports=['sa_mmdet.pretrain'])``;
-``import sa_mmdet`` alone never touches mmpretrain. The class registered is
-mmdet's SAResNet itself, so an mmpretrain checkpoint's ``backbone.*`` keys are
-exactly the detector backbone's (see ``configs/imagenet/``). mmpretrain's
-models import torchvision; where it is missing this module refuses at once,
-naming the fixes, instead of failing when the runner builds the model.
+Needs the ``pretrain`` extra; configs load it with ``custom_imports``. The
+class is mmdet's SAResNet itself, so an mmpretrain checkpoint's ``backbone.*``
+keys are the detector backbone's. mmpretrain's models import torchvision,
+so without it this module refuses at once, naming the fixes.
 """
 
 import importlib.util

@@ -1,19 +1,13 @@
 """Load ImageNet weights into an attention ResNet, every key checked: never half-load.
 
-A checkpoint fits a backbone in one of two layouts:
-
-- ``'attention'``: every key of the backbone (SA-Net, mmpretrain SE-ResNet,
-  this project's own checkpoints); loaded as it is;
-- ``'plain'``: every key but the attention layers' (torchvision, mmdet or
-  mmpretrain ResNet); loaded, then the attention is grafted in so that the
-  network still computes the plain ResNet (:mod:`.resnet_graft`).
-
-Keys are read from a state dict as torchvision, SA-Net (``module.``),
-mmengine (``state_dict`` with ``backbone.``) or a ``prefix`` write them. A
-checkpoint of another depth, one with missing, partial or unexpected backbone
-keys, or with other shapes is refused with the keys and the fix. Keys of extra
-plugins and DCN offsets may be absent (they keep their init); a classifier
-(``fc.*``) and non-backbone keys are left over.
+mmengine's ``Pretrained`` loads what matches and warns about the rest, which
+would make a plain ResNet checkpoint a different network. Here a checkpoint
+fits in one of two layouts: ``'attention'``, every backbone key (SA-Net,
+mmpretrain SE-ResNet, this project's own), loaded as it is; or ``'plain'``,
+every key but the attention layers' (torchvision, mmdet, mmpretrain ResNet),
+loaded and then grafted (:mod:`.resnet_graft`). Extra plugins and DCN offsets
+may be absent; ``fc.*`` and non-backbone keys are left over; anything else is
+refused, naming the keys.
 """
 
 from collections import OrderedDict
@@ -40,11 +34,10 @@ class ResNetCheckpoint:
     """What :func:`match_resnet_checkpoint` found.
 
     Args:
-        state_dict (OrderedDict[str, Tensor]): The backbone's keys that the
-            checkpoint holds, in the backbone's order.
+        state_dict (OrderedDict[str, Tensor]): The backbone's tensors, in its order.
         layout (str): ``'plain'`` or ``'attention'``.
         depth (int): The checkpoint's ResNet depth.
-        kept (list[str]): Backbone keys it may lack that keep their init.
+        kept (list[str]): Backbone keys it lacks that keep their init.
         leftovers (list[str]): Checkpoint keys outside the backbone.
     """
 
@@ -55,12 +48,8 @@ class ResNetCheckpoint:
     leftovers: List[str] = field(default_factory=list)
 
 
-def _strip(name: str, prefix: str) -> str:
-    return name[len(prefix) :] if name.startswith(prefix) else name
-
-
 def checkpoint_state_dict(checkpoint: Any) -> Dict[str, Tensor]:
-    """The state dict of a loaded checkpoint: its ``state_dict`` entry or itself.
+    """The ``state_dict`` entry of a loaded checkpoint, or the checkpoint itself.
 
     Raises:
         ResNetCheckpointError: If that is not a non-empty dict of tensors.
@@ -83,18 +72,16 @@ def checkpoint_state_dict(checkpoint: Any) -> Dict[str, Tensor]:
 def backbone_keys(
     state_dict: Mapping[str, Tensor], first_key: str, prefix: Optional[str] = None
 ) -> Tuple[Dict[str, Tensor], List[str]]:
-    """The backbone's tensors by key, and the other keys.
+    """The backbone's tensors by key (``module.`` dropped), and the other keys.
 
-    ``module.`` (DataParallel) is dropped. With ``prefix`` (``'backbone'`` or
-    ``'backbone.'``), the keys under it and no others;
-    else ``backbone.`` keys where ``first_key`` (the backbone's first key, e.g.
-    ``conv1.weight``) is found only under it, as in mmengine checkpoints of
-    whole models; else every key.
+    The backbone's keys are those under ``prefix``; without it, those under
+    ``backbone.`` if the backbone's ``first_key`` is found only there (an
+    mmengine checkpoint of a whole model); else every key.
 
     Raises:
         ResNetCheckpointError: If no key starts with ``prefix``.
     """
-    names = {_strip(key, 'module.'): value for key, value in state_dict.items()}
+    names = {key.removeprefix('module.'): value for key, value in state_dict.items()}
     leftovers: List[str] = []
     if prefix:
         prefix += '' if prefix.endswith('.') else '.'  # as mmengine's _load_checkpoint_with_prefix
@@ -128,49 +115,29 @@ def depth_of(blocks: Tuple[int, ...]) -> Optional[int]:
     return depths.get(tuple(blocks))
 
 
-def _attention_prefixes(backbone: nn.Module) -> List[str]:
-    layers = backbone.attention_layers() if hasattr(backbone, 'attention_layers') else {}
-    return [f'{name}.' for name in layers]
-
-
-def _optional_prefixes(backbone: nn.Module, attention: Sequence[str]) -> List[str]:
-    """Prefixes of extra plugins, which a checkpoint may lack."""
-    prefixes = []
-    for layer_name in getattr(backbone, 'res_layers', ()):
-        for index, block in enumerate(getattr(backbone, layer_name)):
-            for position in ('after_conv1', 'after_conv2', 'after_conv3'):
-                for plugin in getattr(block, f'{position}_plugin_names', ()):
-                    prefix = f'{layer_name}.{index}.{plugin}.'
-                    if prefix not in attention:
-                        prefixes.append(prefix)
-    return prefixes
-
-
-def _under(key: str, prefixes: Sequence[str]) -> bool:
-    return any(key.startswith(p) for p in prefixes)
-
-
-def _keys_message(what: str, keys: Sequence[str]) -> str:
-    return f'{len(keys)} {what}, e.g. {list(keys)[:6]}'
+def _plugin_prefixes(backbone: nn.Module) -> Tuple[str, ...]:
+    return tuple(
+        f'{layer_name}.{index}.{plugin}.'
+        for layer_name in getattr(backbone, 'res_layers', ())
+        for index, block in enumerate(getattr(backbone, layer_name))
+        for position in ('after_conv1', 'after_conv2', 'after_conv3')
+        for plugin in getattr(block, f'{position}_plugin_names', ())
+    )
 
 
 def match_resnet_checkpoint(
     state_dict: Mapping[str, Tensor], backbone: nn.Module, prefix: Optional[str] = None
 ) -> ResNetCheckpoint:
-    """Check a checkpoint against a ResNet backbone's keys and shapes.
-
-    Only keys and shapes are read, so ``backbone`` may live on the meta device.
+    """Check a checkpoint against a ResNet backbone's keys and shapes (meta device is fine).
 
     Args:
         state_dict (Mapping[str, Tensor]): The checkpoint's state dict.
-        backbone (nn.Module): An mmdet ``ResNet`` (``SAResNet``,
-            ``AttentionResNet`` or plain).
-        prefix (str, optional): Take the keys under it (mmengine's
-            ``init_cfg.prefix``). Defaults to None.
+        backbone (nn.Module): An mmdet ``ResNet``, with attention or plain.
+        prefix (str, optional): Take the keys under it, as mmengine's
+            ``init_cfg.prefix``. Defaults to None.
 
     Returns:
-        ResNetCheckpoint: The backbone's tensors, layout, depth, kept and
-        leftover keys.
+        ResNetCheckpoint: What fits, its layout and depth.
 
     Raises:
         ResNetCheckpointError: For another depth, missing, partial or
@@ -194,33 +161,33 @@ def match_resnet_checkpoint(
         )
     classifier = [k for k in names if k.startswith('fc.') and k not in target]
     leftovers += classifier
-    attention = _attention_prefixes(backbone)
-    optional = _optional_prefixes(backbone, attention)
     unexpected = [k for k in names if k not in target and k not in classifier]
     if unexpected:
         raise ResNetCheckpointError(
-            f'unexpected keys: {_keys_message("checkpoint keys are not in the model", unexpected)}'
-            '. The checkpoint holds other layers (another attention type, other sa_stages or '
-            'plugins); build the backbone it was saved from, or give a plain ResNet checkpoint.'
+            f'unexpected keys: {len(unexpected)} checkpoint keys are not in the model, e.g. '
+            f'{unexpected[:6]}. The checkpoint holds other layers (another attention type, '
+            'other sa_stages or plugins); build the backbone it was saved from, or give a plain '
+            'ResNet checkpoint.'
         )
-    attention_keys = [k for k in target if _under(k, attention)]
-    found = [k for k in attention_keys if k in names]
-    layout = 'attention' if found else 'plain'
-    required = [
+    layers = backbone.attention_layers() if hasattr(backbone, 'attention_layers') else {}
+    attention = tuple(f'{name}.' for name in layers)
+    found = any(k in names for k in target if k.startswith(attention))
+    absent = [
         k
         for k in target
-        if not _under(k, optional)
-        and '.conv_offset.' not in k
+        if k not in names
         and not k.endswith('num_batches_tracked')
-        and (layout == 'attention' or k not in attention_keys)
+        and (found or not k.startswith(attention))
     ]
-    missing = [k for k in required if k not in names]
+    # extra plugins and DCN offsets may be absent: they keep their init
+    extra = tuple(p for p in _plugin_prefixes(backbone) if p not in attention)
+    missing = [k for k in absent if not k.startswith(extra) and '.conv_offset.' not in k]
     if missing:
         partial = ' (the attention keys of only some layers)' if found else ''
         raise ResNetCheckpointError(
-            f'missing keys{partial}: {_keys_message("keys of the model are not in it", missing)}'
-            '. The checkpoint is neither a plain ResNet nor this attention ResNet; give one of '
-            'those (docs/checkpoints.md).'
+            f'missing keys{partial}: {len(missing)} keys of the model are not in it, e.g. '
+            f'{missing[:6]}. The checkpoint is neither a plain ResNet nor this attention ResNet; '
+            'give one of those (docs/checkpoints.md).'
         )
     mismatched = [
         f'{k}: {tuple(names[k].shape)} != {tuple(target[k].shape)}'
@@ -234,12 +201,8 @@ def match_resnet_checkpoint(
             + ". Build the model with the checkpoint's arguments (e.g. sa_groups, ratio)."
         )
     loaded = OrderedDict((k, names[k]) for k in target if k in names)
-    kept = [
-        k
-        for k in target
-        if k not in loaded and k not in attention_keys and not k.endswith('num_batches_tracked')
-    ]
-    return ResNetCheckpoint(loaded, layout, depth, kept, leftovers)
+    layout = 'attention' if found else 'plain'
+    return ResNetCheckpoint(loaded, layout, depth, absent, leftovers)
 
 
 def load_resnet_checkpoint(
@@ -265,8 +228,7 @@ def load_resnet_checkpoint(
         ResNetCheckpoint: What was loaded.
 
     Raises:
-        ResNetCheckpointError: If the checkpoint does not fit (see
-            :func:`match_resnet_checkpoint`) or has a layout not accepted.
+        ResNetCheckpointError: If the checkpoint does not fit or its layout is not accepted.
     """
     if missing_message is None:
         depth = depth_of(blocks_per_stage(backbone.state_dict()))

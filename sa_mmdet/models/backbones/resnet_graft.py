@@ -1,20 +1,13 @@
 """Graft attention into a pretrained plain ResNet so that its function is unchanged.
 
-At the inits below every attention layer is a constant gate ``g`` times a
-fixed channel order: ``A(y) = g * y[:, order]``. A bottleneck computes
-``A(bn3(conv3(h)))``, so re-indexing conv3's filters and bn3's parameters and
-statistics by ``order``'s inverse and dividing bn3's weight and bias by ``g``
-gives ``A(bn3'(conv3'(h))) = bn3(conv3(h))``: the grafted network equals the
-plain one, in eval mode and, since BatchNorm's batch statistics follow the
-channels, in train mode. The inits:
-
-- Shuffle Attention at its official init (cweight = sweight = 0, cbias = sbias
-  = 1) gates both halves by sigmoid(1), then shuffles the channels;
-- SE, ECA and CBAM with the layer before each sigmoid zeroed gate by 0.5 (CBAM
-  twice: 0.25); SGE at its init (weight 0, bias 1) gates by sigmoid(1).
-
-The other attention parameters keep their init, and the gates' gradients are
-not zero, so every attention parameter learns from the second step on.
+At the inits below every attention layer is a constant gate times a channel
+order, ``A(y) = g * y[:, order]``. Re-indexing conv3's filters and bn3 by
+``order``'s inverse and dividing bn3's weight and bias by ``g`` then gives
+``A(bn3'(conv3'(h))) = bn3(conv3(h))``, in eval and in train mode (batch
+statistics follow the channels). SA at its official init and SGE at its init
+gate by sigmoid(1) (SA also shuffles); SE, ECA and CBAM with the layer before
+each sigmoid zeroed gate by 0.5 (CBAM twice). The gates' gradients are not
+zero, so every attention parameter learns from the second step on.
 """
 
 from typing import Callable, Dict, NamedTuple, Optional, Type
@@ -35,16 +28,13 @@ from ..layers.shuffle_attention import channel_shuffle
 
 
 class ConstantGate(NamedTuple):
-    """An attention layer as ``gate * y[:, order]``.
-
-    Args:
-        gate (float): The gate ``g``.
-        order (Tensor, optional): Output channel ``j`` is input channel
-            ``order[j]``; None for the identity.
-    """
+    """An attention layer as ``gate * y[:, order]`` (``order`` None: the identity)."""
 
     gate: float
     order: Optional[Tensor] = None
+
+
+_SIGMOID_1 = torch.sigmoid(torch.tensor(1.0, dtype=torch.float64)).item()
 
 
 def _zero(*tensors: Optional[Tensor]) -> None:
@@ -58,7 +48,7 @@ def _shuffle_attention(layer: ShuffleAttention) -> ConstantGate:
     layer.cbias.fill_(1)
     layer.sbias.fill_(1)
     order = channel_shuffle(torch.arange(layer.in_channels).view(1, -1, 1, 1), 2).flatten()
-    return ConstantGate(torch.sigmoid(torch.tensor(1.0, dtype=torch.float64)).item(), order)
+    return ConstantGate(_SIGMOID_1, order)
 
 
 def _squeeze_excitation(layer: SqueezeExcitation) -> ConstantGate:
@@ -74,7 +64,7 @@ def _efficient_channel_attention(layer: EfficientChannelAttention) -> ConstantGa
 def _spatial_group_enhance(layer: SpatialGroupEnhance) -> ConstantGate:
     _zero(layer.weight)
     layer.bias.fill_(1)
-    return ConstantGate(torch.sigmoid(torch.tensor(1.0, dtype=torch.float64)).item())
+    return ConstantGate(_SIGMOID_1)
 
 
 def _cbam(layer: CBAM) -> ConstantGate:
@@ -88,7 +78,6 @@ def _cbam(layer: CBAM) -> ConstantGate:
     return ConstantGate(0.25)
 
 
-#: How each attention layer becomes a constant gate (in place).
 CONSTANT_GATE_INITS: Dict[Type[nn.Module], Callable[[nn.Module], ConstantGate]] = {
     ShuffleAttention: _shuffle_attention,
     SqueezeExcitation: _squeeze_excitation,
@@ -108,7 +97,7 @@ def graft_attention(block: nn.Module, attention: nn.Module) -> ConstantGate:
     """Make ``block`` with ``attention`` after bn3 compute what it did without.
 
     Args:
-        block (nn.Module): An mmdet ``Bottleneck`` holding plain pretrained
+        block (nn.Module): An mmdet ``Bottleneck`` with plain pretrained
             weights; its ``conv3`` and ``norm3`` are changed in place.
         attention (nn.Module): Its attention layer, set to a constant gate.
 
@@ -138,9 +127,8 @@ def graft_attention(block: nn.Module, attention: nn.Module) -> ConstantGate:
                 "BatchNorm (norm_cfg=dict(type='BN'))."
             )
         index = conv3_index(constant.order).to(norm3.weight.device)
-        for tensor in (block.conv3.weight, norm3.weight, norm3.bias):
-            tensor.copy_(tensor[index])
-        for tensor in (norm3.running_mean, norm3.running_var):
+        conv3 = block.conv3.weight
+        for tensor in (conv3, norm3.weight, norm3.bias, norm3.running_mean, norm3.running_var):
             if tensor is not None:
                 tensor.copy_(tensor[index])
     norm3.weight.div_(constant.gate)

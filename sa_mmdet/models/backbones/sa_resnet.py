@@ -1,7 +1,7 @@
 """SA-ResNet: ResNet with Shuffle Attention in every bottleneck.
 
-Paper: `SA-Net: Shuffle Attention for Deep Convolutional Neural Networks`
-(https://arxiv.org/abs/2102.00240).
+Paper: `SA-Net: Shuffle Attention for Deep Convolutional Neural Networks`,
+Qing-Long Zhang and Yu-Bin Yang, ICASSP 2021 (https://arxiv.org/abs/2102.00240).
 """
 
 from typing import List, Optional, Sequence
@@ -10,56 +10,39 @@ from mmdet.registry import MODELS
 
 from ...ops import check_positive_int
 from ..layers import ShuffleAttention
-from .attention_resnet import AttentionResNet, check_depth
+from .attention_resnet import AttentionResNet
 
 
 @MODELS.register_module()
 class SAResNet(AttentionResNet):
-    """ResNet whose bottlenecks apply Shuffle Attention after conv3/bn3.
+    """ResNet whose bottlenecks apply Shuffle Attention after conv3/bn3, as SA-Net does.
 
-    SA sits between the last BatchNorm of a bottleneck and the residual add
-    (mmdet's plugin position ``after_conv3``), as in the official SA-Net.
-    Parameters are named like the official checkpoints (``layer1.0.sa.cweight``,
-    ``layer1.0.sa.gn.weight``, ...). Every option of :class:`mmdet.ResNet` is
-    kept; user ``plugins`` are added after SA.
+    An :class:`AttentionResNet` with :class:`ShuffleAttention`, its parameters
+    named like the official checkpoints (``layer1.0.sa.cweight``, ...).
 
     Args:
         depth (int): Depth of the network, one of {50, 101, 152}.
         sa_groups (int): Groups ``G`` of every SA layer, a positive int; each
-            stage's output channels must be divisible by ``2 * G``.
-            Defaults to 64.
+            stage's output channels must be divisible by ``2 * G``. Defaults to 64.
         sa_stages (Sequence[bool], optional): Which stages carry SA, one flag
-            per stage (``num_stages`` flags). ``None`` means every stage.
-            Defaults to None.
+            per stage; None means every stage. Defaults to None.
         plugins (list[dict], optional): Extra mmdet ResNet plugins, placed
             after SA. Defaults to None.
-        **kwargs: Every other argument of :class:`mmdet.models.ResNet`
-            (``out_indices``, ``frozen_stages``, ``norm_eval``, ``with_cp``,
-            ``dcn``, ``stage_with_dcn``, ``style``, ``init_cfg``, ...).
-            ``init_cfg=dict(type='Pretrained', checkpoint=...)`` loads with
-            every key and shape checked: official SA-Net ``.pth.tar`` files
-            and SA-ResNet checkpoints as they are, a plain ResNet's (e.g.
-            ``'torchvision://resnet50'``) with SA grafted in exactly
-            (:meth:`AttentionResNet.init_weights`); ``type='SANetPretrained'``
-            takes SA-ResNet checkpoints only.
+        **kwargs: Other arguments of :class:`mmdet.models.ResNet`. A ``Pretrained``
+            ``init_cfg`` takes SA-Net, SA-ResNet and plain ResNet checkpoints
+            (``'torchvision://resnet50'``), ``SANetPretrained`` SA ones only.
 
     Raises:
         TypeError: If ``depth`` or ``sa_groups`` is not an int (e.g. ``'50'``).
-        KeyError: For another int ``depth``; the message lists the valid ones.
+        KeyError: For another int ``depth``.
         ValueError: For a non-positive ``sa_groups``, one that does not
             divide a stage's channels, or bad ``sa_stages``.
 
     Example:
         >>> import torch
-        >>> from sa_mmdet.models import SAResNet
         >>> model = SAResNet(depth=50).eval()
-        >>> outs = model(torch.rand(1, 3, 64, 64))
-        >>> for out in outs:
-        ...     print(tuple(out.shape))
-        (1, 256, 16, 16)
-        (1, 512, 8, 8)
-        (1, 1024, 4, 4)
-        (1, 2048, 2, 2)
+        >>> [tuple(out.shape[1:]) for out in model(torch.rand(1, 3, 64, 64))]
+        [(256, 16, 16), (512, 8, 8), (1024, 4, 4), (2048, 2, 2)]
     """
 
     def __init__(
@@ -70,27 +53,18 @@ class SAResNet(AttentionResNet):
         plugins: Optional[List[dict]] = None,
         **kwargs,
     ) -> None:
-        depth = check_depth(
-            depth,
-            self.arch_settings,
-            'SAResNet',
-            f'Depth 18/34 are built from BasicBlocks, whose 64-channel outputs cannot be '
-            f'split into 2 * {sa_groups} SA groups and which take no plugins.',
-        )
         sa_groups = check_positive_int(sa_groups, 'sa_groups', 'SAResNet')
         num_stages = kwargs.get('num_stages', 4)
         if sa_stages is None:
             sa_stages = (True,) * num_stages
         if (
-            isinstance(sa_stages, (str, bytes))
-            or not isinstance(sa_stages, Sequence)
+            not isinstance(sa_stages, Sequence)
             or len(sa_stages) != num_stages
             or not all(isinstance(flag, bool) for flag in sa_stages)
         ):
             raise ValueError(
                 f'sa_stages must be {num_stages} booleans, one per stage '
-                f'(num_stages={num_stages}), e.g. {(True,) * num_stages}, '
-                f'but got {sa_stages!r}.'
+                f'(num_stages={num_stages}), e.g. {(True,) * num_stages}, but got {sa_stages!r}.'
             )
         self.sa_groups = sa_groups
         self.sa_stages = tuple(sa_stages)

@@ -17,10 +17,7 @@ from torch import Tensor
 
 
 def eca_kernel_size(in_channels: int, gamma: float = 2, beta: float = 1) -> int:
-    """ECA's adaptive kernel size ``k = |log2(C) / gamma + beta / gamma|_odd``.
-
-    ``|t|_odd`` is computed as the official code does: ``int(t)``, plus one if
-    even. With the defaults: 5 for C = 256, 512 and 1024, 7 for C = 2048.
+    """ECA's adaptive kernel size ``|log2(C) / gamma + beta / gamma|_odd``, as the official code.
 
     Args:
         in_channels (int): Number of channels ``C``.
@@ -34,26 +31,25 @@ def eca_kernel_size(in_channels: int, gamma: float = 2, beta: float = 1) -> int:
     return t if t % 2 else t + 1
 
 
-def is_odd_kernel_size(size: object) -> bool:
-    """Whether ``size`` is an odd int >= 1 (not a bool): a kernel size that padding keeps."""
-    return isinstance(size, int) and not isinstance(size, bool) and size > 0 and size % 2 == 1
+def check_odd_kernel_size(kernel_size: object, needs: str, hint: str) -> None:
+    """Raise ``needs`` unless ``kernel_size`` is an odd int >= 1 (not a bool): padding keeps it."""
+    is_int = isinstance(kernel_size, int) and not isinstance(kernel_size, bool)
+    if not is_int or kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(
+            f'{needs} >= 1 (the output keeps its size), but got kernel_size={kernel_size!r}; '
+            f'{hint}.'
+        )
 
 
 @MODELS.register_module()
 class EfficientChannelAttention(BaseModule):
     """ECA: channel gates from a 1-D convolution across the global average.
 
-    ``x * sigmoid(conv1d_k(GAP(x)))``: one bias-free kernel of ``k`` weights
-    slides over the channel axis (zero padded), so a layer has ``k``
-    parameters. ``k`` follows the paper's adaptive rule
-    (:func:`eca_kernel_size`) unless ``kernel_size`` is given.
-
-    Used as an mmdet ResNet plugin the layer is called ``eca`` and its weight
-    ``eca.conv.weight``, as in the official ECA-Net code, so its ImageNet
-    checkpoints load into :class:`AttentionResNet` with ECA when the kernel
-    sizes match (the official ``eca_resnet50_k3557`` takes one kernel size per
-    stage: pass one attention dict per stage). No implementation in mmdet,
-    mmcv or mmpretrain exists to reuse.
+    ``x * sigmoid(conv1d_k(GAP(x)))``, one bias-free kernel of ``k`` weights
+    over the zero-padded channel axis; ``k`` follows the adaptive rule
+    (:func:`eca_kernel_size`) unless given. As a ResNet plugin it is named
+    ``eca`` with the official code's parameter names, so its checkpoints load
+    (``eca_resnet50_k3557``: one attention dict per stage).
 
     Args:
         in_channels (int): Number of input (and output) channels ``C``.
@@ -61,8 +57,7 @@ class EfficientChannelAttention(BaseModule):
             ``in_channels``, ``gamma`` and ``beta``. Defaults to None.
         gamma (float): The adaptive rule's ``gamma``. Defaults to 2.
         beta (float): The adaptive rule's ``b``. Defaults to 1.
-        init_cfg (dict or list[dict], optional): Initialization config.
-            Defaults to None.
+        init_cfg (dict or list[dict], optional): Initialization config. Defaults to None.
 
     Example:
         >>> import torch
@@ -94,25 +89,16 @@ class EfficientChannelAttention(BaseModule):
                     f'kernel size, but got gamma={gamma}; the paper uses 2.'
                 )
             kernel_size = eca_kernel_size(in_channels, gamma, beta)
-        if not is_odd_kernel_size(kernel_size):
-            raise ValueError(
-                f'EfficientChannelAttention needs an odd kernel_size >= 1 (the '
-                f'output keeps its channel count), but got '
-                f'kernel_size={kernel_size!r}; use e.g. 3, 5 or 7, or None for '
-                f'the adaptive size.'
-            )
+        check_odd_kernel_size(
+            kernel_size,
+            'EfficientChannelAttention needs an odd kernel_size',
+            'use e.g. 3, 5 or 7, or None for the adaptive size',
+        )
         self.in_channels = in_channels
         self.kernel_size = kernel_size
         self.conv = nn.Conv1d(1, 1, kernel_size, padding=kernel_size // 2, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Gate every channel of ``x``.
-
-        Args:
-            x (Tensor): Input of shape (N, C, H, W).
-
-        Returns:
-            Tensor: Output of shape (N, C, H, W).
-        """
+        """Gate every channel of ``x`` (N, C, H, W); the output has its shape."""
         y = self.conv(x.mean(dim=(2, 3)).unsqueeze(1))
         return x * torch.sigmoid(y).view(*x.shape[:2], 1, 1)

@@ -12,44 +12,35 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 
+def reduced_channels(name: str, in_channels: int, ratio: int) -> int:
+    """The hidden width ``in_channels // ratio`` of a reduction MLP, checked to be >= 1."""
+    if in_channels < 1 or ratio < 1 or in_channels // ratio < 1:
+        raise ValueError(
+            f'{name} needs 1 <= ratio <= in_channels, so that its hidden layer keeps '
+            f'in_channels // ratio >= 1 channels, but got in_channels={in_channels}, '
+            f'ratio={ratio}. Use a ratio of at most {max(in_channels, 1)} (the paper uses 16).'
+        )
+    return in_channels // ratio
+
+
 @MODELS.register_module()
 class SqueezeExcitation(BaseModule):
     """SE: channel gates from a bottleneck MLP on the global average.
 
-    ``x * sigmoid(W2 relu(W1 GAP(x) + b1) + b2)``, with ``W1`` of shape
-    ``(C / ratio, C)`` and ``W2`` of shape ``(C, C / ratio)``: as in SENet,
-    ``2 C^2 / ratio + C / ratio + C`` parameters per layer, which makes
-    SE-ResNet-50 28.088 M parameters with its 1000-class fc (the SA-Net
-    paper's Table 1). ``bias=False`` drops ``b1`` and ``b2`` (the form that
-    fits the SA-Net paper's Faster and Mask R-CNN parameter counts).
-
-    Used as an mmdet ResNet plugin the layer is called ``se_layer``, and its
-    parameters are named as in mmpretrain's ``SEResNet``
-    (``layer1.0.se_layer.conv1.conv.weight``, ...), whose ImageNet
-    checkpoints therefore load into :class:`AttentionResNet` with SE.
-
-    mmdet's own :class:`mmdet.models.layers.SELayer` computes the same function
-    but is not used here: its first argument is ``channels`` (mmcv's
-    ``build_plugin_layer`` passes ``in_channels=``), it is not registered, it
-    has no bias-free form and it checks its arguments with ``assert``.
-    mmpretrain's ``SELayer`` has the same argument name problem and belongs to
-    an optional dependency.
+    ``x * sigmoid(W2 relu(W1 GAP(x) + b1) + b2)`` with ``C / ratio`` hidden
+    channels, as in SENet; ``bias=False`` drops ``b1`` and ``b2`` (the form
+    that fits the SA-Net paper's detector parameter counts). As a ResNet plugin
+    it is named ``se_layer`` with mmpretrain ``SEResNet``'s parameter names, so
+    those checkpoints load. mmdet's ``SELayer`` takes ``channels`` where mmcv's
+    plugins pass ``in_channels``, and has no bias-free form.
 
     Args:
         in_channels (int): Number of input (and output) channels ``C``.
-        ratio (int): Reduction ratio; the hidden layer has
-            ``in_channels // ratio`` channels. Defaults to 16.
+        ratio (int): Reduction ratio of the hidden layer. Defaults to 16.
         bias (bool): Whether both FC layers have a bias. Defaults to True.
         conv_cfg (dict, optional): Config of the 1x1 convolutions that play
             the FC layers. Defaults to None (``nn.Conv2d``).
-        init_cfg (dict or list[dict], optional): Initialization config.
-            Defaults to None.
-
-    Example:
-        >>> import torch
-        >>> se = SqueezeExcitation(256)
-        >>> se(torch.rand(2, 256, 8, 8)).shape
-        torch.Size([2, 256, 8, 8])
+        init_cfg (dict or list[dict], optional): Initialization config. Defaults to None.
     """
 
     _abbr_ = 'se_layer'
@@ -63,17 +54,10 @@ class SqueezeExcitation(BaseModule):
         init_cfg: OptMultiConfig = None,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
-        if in_channels < 1 or ratio < 1 or in_channels // ratio < 1:
-            raise ValueError(
-                f'SqueezeExcitation needs 1 <= ratio <= in_channels, so that the hidden '
-                f'layer keeps in_channels // ratio >= 1 channels, but got '
-                f'in_channels={in_channels}, ratio={ratio}. Use a ratio of at most '
-                f'{max(in_channels, 1)} (SENet uses 16).'
-            )
+        hidden = reduced_channels('SqueezeExcitation', in_channels, ratio)
         self.in_channels = in_channels
         self.ratio = ratio
         self.with_bias = bias
-        hidden = in_channels // ratio
         self.conv1 = ConvModule(
             in_channels, hidden, 1, bias=bias, conv_cfg=conv_cfg, act_cfg=dict(type='ReLU')
         )
@@ -82,12 +66,5 @@ class SqueezeExcitation(BaseModule):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        """Gate every channel of ``x``.
-
-        Args:
-            x (Tensor): Input of shape (N, C, H, W).
-
-        Returns:
-            Tensor: Output of shape (N, C, H, W).
-        """
+        """Gate every channel of ``x`` (N, C, H, W); the output has its shape."""
         return x * self.conv2(self.conv1(F.adaptive_avg_pool2d(x, 1)))

@@ -23,15 +23,7 @@ SA_IMPLEMENTATIONS = ('fast', 'reference')
 
 
 def channel_shuffle(x: Tensor, groups: int) -> Tensor:
-    """Interleave the channels of ``groups`` equal channel blocks (ShuffleNet).
-
-    Args:
-        x (Tensor): Input of shape (N, C, H, W), C divisible by ``groups``.
-        groups (int): Number of channel blocks to interleave.
-
-    Returns:
-        Tensor: Output of the same shape as ``x``.
-    """
+    """Interleave the channels of ``groups`` equal blocks of ``x`` (N, C, H, W), as ShuffleNet."""
     n, c, h, w = x.shape
     x = x.reshape(n, groups, c // groups, h, w).transpose(1, 2)
     return x.reshape(n, c, h, w)
@@ -49,58 +41,45 @@ def _check_implementation(implementation: str) -> None:
 class ShuffleAttention(nn.Module):
     """Shuffle Attention: channel and spatial attention on shuffled groups.
 
-    The ``C`` input channels are split into ``groups`` sub-features; each
-    sub-feature is split in two halves of ``C / (2 * groups)`` channels:
+    The ``C`` channels are split into ``groups`` sub-features, each into two
+    halves of ``C / (2 * groups)`` channels:
 
     - channel half: ``x * sigmoid(cweight * GAP(x) + cbias)``;
-    - spatial half: ``x * sigmoid(sweight * GN(x) + sbias)``, with a GroupNorm
-      of one channel per group.
+    - spatial half: ``x * sigmoid(sweight * GN(x) + sbias)``, a GroupNorm of
+      one channel per group.
 
-    The halves are concatenated and the channels shuffled with 2 groups. The
-    parameters are shared by all groups: ``3 * C / groups`` in total. Names
-    and shapes follow the official SA-Net code, so its checkpoints load as is;
-    used as an mmdet ResNet plugin the layer is called ``sa``.
+    The halves are concatenated and the channels shuffled with 2 groups. All
+    groups share the ``3 * C / groups`` parameters, named as in the official
+    SA-Net code so its checkpoints load; as a ResNet plugin it is named ``sa``.
 
-    Two implementations compute the same function. ``'fast'`` (default) is
-    the operator :func:`sa_mmdet.ops.shuffle_attention` (a compiled CPU
-    kernel, Triton on CUDA) on the six parameters folded into a gate weight
-    and bias (:func:`sa_mmdet.ops.sa_gate_params`): the input read from memory
-    once, the shuffle written as part of the output, an analytic backward
-    that saves only the input and per-channel statistics; it needs an even
-    ``groups`` and falls back to the reference otherwise. ``'reference'`` is
-    the straightforward form of the official code (:meth:`forward_reference`).
-    Switch with the ``implementation`` argument or attribute.
+    ``implementation='fast'`` (default) runs the fused operator
+    :func:`sa_mmdet.ops.shuffle_attention` (compiled CPU kernel, Triton on
+    CUDA) on the gate weight and bias of :func:`sa_mmdet.ops.sa_gate_params`;
+    it needs an even ``groups`` and falls back to ``'reference'`` otherwise,
+    the official code's form (:meth:`forward_reference`). Both compute the
+    same function.
 
-    Both implementations follow one dtype rule, ``nn.GroupNorm``'s: the
-    input has the parameters' dtype, or is float16/bfloat16 with float32
-    parameters (mixed precision, as under ``torch.autocast``); any other
-    input (e.g. float64 into a float32 layer) raises a RuntimeError that
-    names the conversion. A float16/bfloat16 input into float32 parameters
-    is computed in float32 (statistics, gates and products); the output
-    always has the input's dtype, under ``torch.autocast`` or not. An empty
-    input (N, H or W is 0) gives an empty output of its shape and dtype, and
-    zero parameter gradients.
+    Dtypes follow ``nn.GroupNorm``: the input has the parameters' dtype, or
+    is float16/bfloat16 with float32 parameters (mixed precision), which is
+    computed in float32; the output has the input's dtype, and any other
+    input raises a RuntimeError naming the conversion. An empty input gives
+    an empty output and zero parameter gradients.
 
     Args:
         in_channels (int): Number of input channels ``C``, a positive int.
         groups (int): Number of groups ``G``, a positive int; ``C`` must be
             divisible by ``2 * G``. Defaults to 64.
         eps (float): Epsilon of the GroupNorm, positive. Defaults to 1e-5.
-        implementation (str): ``'fast'`` or ``'reference'``.
-            Defaults to ``'fast'``.
+        implementation (str): ``'fast'`` or ``'reference'``. Defaults to ``'fast'``.
 
     Raises:
         TypeError: If ``in_channels`` or ``groups`` is not an int (NumPy
-            integers are taken, bool is not), or ``eps`` not a number.
+            integers are, bool is not), or ``eps`` not a number.
         ValueError: For non-positive values, a ``groups`` that does not
-            divide ``C / 2`` (the message lists the valid ones) or an unknown
-            ``implementation``.
+            divide ``C / 2`` or an unknown ``implementation``.
 
     Example:
-        >>> import torch
         >>> sa = ShuffleAttention(256, groups=64)
-        >>> sa(torch.rand(2, 256, 8, 8)).shape
-        torch.Size([2, 256, 8, 8])
         >>> sum(p.numel() for p in sa.parameters())  # 3 * C / G
         12
     """
@@ -127,14 +106,7 @@ class ShuffleAttention(nn.Module):
         self.gn = nn.GroupNorm(half, half, eps=eps)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Apply shuffle attention.
-
-        Args:
-            x (Tensor): Input of shape (N, C, H, W).
-
-        Returns:
-            Tensor: Output of shape (N, C, H, W).
-        """
+        """Apply shuffle attention to ``x`` (N, C, H, W); the output has its shape."""
         check_sa_input(x, self.in_channels, 'ShuffleAttention', self.cweight.dtype)
         if self.implementation == 'fast' and self.groups % 2 == 0:
             weight, bias = sa_gate_params(
@@ -145,26 +117,12 @@ class ShuffleAttention(nn.Module):
         return self.forward_reference(x)
 
     def forward_reference(self, x: Tensor) -> Tensor:
-        """The straightforward form of the official SA-Net code.
-
-        A float16/bfloat16 input into float32 parameters is computed in
-        float32 and the output cast back to the input's dtype, as the
-        operator does; an empty input gives an empty output.
-
-        Args:
-            x (Tensor): Input of shape (N, C, H, W).
-
-        Returns:
-            Tensor: Output of shape (N, C, H, W), in the dtype of ``x``.
-        """
+        """The official SA-Net forward, under the dtype rule of the class."""
         if x.numel() == 0:  # the statistics of an empty plane would be NaN
             return empty_sa_output(x, *self.parameters())
-        if x.dtype in (torch.float16, torch.bfloat16) and self.cweight.dtype == torch.float32:
-            return self._official(x.float()).to(x.dtype)
-        return self._official(x)
-
-    def _official(self, x: Tensor) -> Tensor:
-        """The official SA-Net forward, for an input of the parameters' dtype."""
+        dtype = x.dtype
+        if dtype in (torch.float16, torch.bfloat16) and self.cweight.dtype == torch.float32:
+            x = x.float()
         n, c, h, w = x.shape
         x = x.reshape(n * self.groups, c // self.groups, h, w)
         x_channel, x_spatial = x.chunk(2, dim=1)
@@ -176,7 +134,7 @@ class ShuffleAttention(nn.Module):
         x_spatial = x_spatial * torch.sigmoid(gate)
 
         out = torch.cat([x_channel, x_spatial], dim=1).reshape(n, c, h, w)
-        return channel_shuffle(out, 2)
+        return channel_shuffle(out, 2).to(dtype)
 
     def extra_repr(self) -> str:
         return f'{self.in_channels}, groups={self.groups}, implementation={self.implementation!r}'

@@ -1,16 +1,11 @@
-"""Check and convert SA-Net (or plain ResNet) ImageNet checkpoints into mmdet backbone ones.
+"""Check and convert SA-Net ImageNet checkpoints into mmdet backbone ones.
 
-The official SA-Net weights (``sa_resnet50.pth.tar``, ``sa_resnet101.pth.tar``
-from https://github.com/wofmanaf/SA-Net) hold ``{'epoch', 'state_dict',
-'best_acc', 'optimizer'}`` with torchvision ResNet keys plus ``layerX.Y.sa.*``,
-all prefixed by ``module.``. :class:`~sa_mmdet.models.SAResNet` uses the same
-names, so conversion reads the architecture off the keys and checks the
-checkpoint against that backbone with
-:func:`~sa_mmdet.models.backbones.resnet_checkpoint.match_resnet_checkpoint`
-(mmengine checkpoints of whole models, whose keys start with ``backbone.``,
-included). A plain ResNet needs no conversion:
-``init_cfg=dict(type='Pretrained', ...)`` grafts SA into it exactly. Nothing
-here allocates a model.
+The official weights (``sa_resnet{50,101}.pth.tar``, https://github.com/wofmanaf/SA-Net)
+hold torchvision ResNet keys plus ``layerX.Y.sa.*`` under ``module.``, the
+names :class:`~sa_mmdet.models.SAResNet` uses: conversion reads the
+architecture off the keys and checks them against that backbone, built on
+the meta device. A plain ResNet needs no conversion (``type='Pretrained'``
+grafts SA into it).
 """
 
 from collections import OrderedDict
@@ -42,8 +37,7 @@ class SANetConversion:
             its key order (missing BatchNorm counters filled with 0).
         depth (int): Detected depth.
         sa_groups (int): Detected SA groups ``G``.
-        leftovers (list[str]): Input keys outside the backbone (``fc.*``,
-            ``head.*``, ``neck.*``, ...).
+        leftovers (list[str]): Input keys outside the backbone (``fc.*``, ...).
     """
 
     state_dict: 'OrderedDict[str, Tensor]'
@@ -53,38 +47,23 @@ class SANetConversion:
 
 
 def missing_checkpoint_message(filename: str) -> str:
-    """Explain where SA-ResNet ImageNet weights come from.
-
-    Args:
-        filename (str): The checkpoint path that does not exist.
-
-    Returns:
-        str: A message naming the file, the official release, the plain
-        ResNet graft, the converter and the pretraining configs.
-    """
+    """The error for a missing SA-ResNet checkpoint ``filename``: where weights come from."""
     return (
-        f'SA-ResNet checkpoint {filename!r} not found. Download the official '
-        f'ImageNet weights (sa_resnet50.pth.tar, sa_resnet101.pth.tar) from '
-        f'the SA-Net release {SANET_RELEASE} and save them under that path '
-        '(they load as they are; `python tools/model_converters/sanet2mmdet.py '
-        'SRC DST` checks and converts them), or start from a plain ResNet with '
-        "init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50') "
-        '(SA grafted in exactly: the *-tv-pre_* configs), or pretrain with '
-        'configs/imagenet/sa-resnet50_8xb32_in1k.py (the `pretrain` extra). '
+        f'SA-ResNet checkpoint {filename!r} not found. Download the official ImageNet weights '
+        f'(sa_resnet50.pth.tar, sa_resnet101.pth.tar) from the SA-Net release {SANET_RELEASE} '
+        'and save them under that path (they load as they are; `python '
+        'tools/model_converters/sanet2mmdet.py SRC DST` checks and converts them), or start '
+        "from a plain ResNet with init_cfg=dict(type='Pretrained', "
+        "checkpoint='torchvision://resnet50') (SA grafted in exactly: the *-tv-pre_* configs), "
+        'or pretrain with configs/imagenet/sa-resnet50_8xb32_in1k.py (the `pretrain` extra). '
         'See docs/checkpoints.md.'
     )
 
 
 def sanet_checkpoint_arch(state_dict: Mapping[str, Tensor]) -> Tuple[int, Optional[int]]:
-    """Depth and SA groups of a (SA-)ResNet state dict, read from its keys.
+    """``(depth, sa_groups)`` of a (SA-)ResNet state dict, read from its keys.
 
-    Args:
-        state_dict (Mapping[str, Tensor]): As :func:`convert_sanet_state_dict`
-            takes it.
-
-    Returns:
-        tuple[int, int | None]: ``(depth, sa_groups)``; ``sa_groups`` is
-        None without SA keys.
+    ``sa_groups`` is None without SA keys.
 
     Raises:
         ResNetCheckpointError: Not a ResNet, unknown depth, or an SA weight of
@@ -128,9 +107,8 @@ def convert_sanet_state_dict(
         SANetConversion: State dict, depth, SA groups and leftover keys.
 
     Raises:
-        ResNetCheckpointError: Not an SA-ResNet (a plain one included),
-            unknown or mismatching depth, missing, partial or unexpected keys,
-            or shape mismatches; the message names them.
+        ResNetCheckpointError: If it is no SA-ResNet (a plain one included) or
+            does not fit one (:func:`match_resnet_checkpoint`).
     """
     detected, sa_groups = sanet_checkpoint_arch(state_dict)
     if sa_groups is None:
