@@ -31,22 +31,18 @@ from .classifier import ImageNetClassifier
 from .sa_gates import find_sa_layers, is_sa_layer
 
 
-def _numel_counter(key: str, of_output: bool) -> Callable:
-    """A FlopAnalyzer handle counting one FLOP per element, under ``key``."""
-
-    def handle(inputs: List[Any], outputs: List[Any]) -> Counter:
-        shape = get_shape(outputs[0] if of_output else inputs[0])
-        return Counter({key: int(torch.Size(shape).numel())})
-
-    return handle
+def _numel_handle(key: str) -> Callable:
+    """A FlopAnalyzer handle counting one FLOP per element of the op's input, under ``key``."""
+    return lambda inputs, outputs: Counter({key: int(torch.Size(get_shape(inputs[0])).numel())})
 
 
-# What the paper's counter counted and mmengine does not, kept apart by the key prefix.
+# What the paper's counter counted (ReLU outputs, max-pool inputs) and mmengine does not, kept
+# apart by the key prefix.
 EXTRA = 'extra:'
 PAPER_EXTRA_HANDLES = {
-    'aten::relu': _numel_counter(EXTRA + 'relu', of_output=True),
-    'aten::relu_': _numel_counter(EXTRA + 'relu', of_output=True),
-    'aten::max_pool2d': _numel_counter(EXTRA + 'max_pool2d', of_output=False),
+    'aten::relu': _numel_handle(EXTRA + 'relu'),
+    'aten::relu_': _numel_handle(EXTRA + 'relu'),
+    'aten::max_pool2d': _numel_handle(EXTRA + 'max_pool2d'),
 }
 
 
