@@ -1,8 +1,4 @@
-"""Options and steps shared by the layer-and-backbone benchmark tools.
-
-``tools/analysis_tools/benchmark_sa.py`` and ``benchmark_attention.py`` time layers at the SA
-benchmark shapes and backbones at one input, on a CPU or a GPU.
-"""
+"""Options and steps shared by the benchmark tools benchmark_sa.py and benchmark_attention.py."""
 
 import argparse
 from functools import partial
@@ -140,14 +136,9 @@ def start_benchmark(args: argparse.Namespace, ours: str = '') -> Timer:
     return Timer(device, args.clock)
 
 
-def forward_fn(layer: nn.Module, x: Tensor) -> Callable[[], None]:
+def forward_fn(layer: nn.Module, x: Tensor) -> Callable[[], Tensor]:
     """A call of ``layer(x)`` without autograd, to time."""
-
-    def run() -> None:
-        with torch.no_grad():
-            layer(x)
-
-    return run
+    return torch.no_grad()(partial(layer, x))
 
 
 def train_fn(layer: nn.Module, x: Tensor, grad: Tensor) -> Callable[[], object]:
@@ -164,13 +155,9 @@ def backbone_loss(model: nn.Module, x: Tensor, amp: bool) -> Tensor:
 def time_backbones(
     args: argparse.Namespace, models: Dict[str, nn.Module], timer: Timer
 ) -> Tuple[Dict[str, float], Dict[str, float]]:
-    """Median seconds of a train step and of inference of each backbone, interleaved.
+    """Median seconds of a train step and of inference of each backbone, by name.
 
-    A train step is forward + backward of :func:`backbone_loss` on ``args.backbone_input``;
-    the backbones are left in eval mode.
-
-    Returns:
-        tuple[dict, dict]: Train step and inference seconds, by name.
+    A train step is forward + backward of :func:`backbone_loss`; the backbones end in eval mode.
     """
     x = torch.randn(args.backbone_input, device=args.device)
 

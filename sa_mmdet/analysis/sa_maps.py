@@ -36,10 +36,7 @@ class SALayerMaps:
 
 def last_sa_layer_per_stage(model: nn.Module) -> List[str]:
     """Names of the last SA layer of each ResNet stage (``<stage>.<block>.sa``), in order."""
-    last: Dict[str, str] = {}
-    for name in find_sa_layers(model):
-        last[name.rsplit('.', 2)[0]] = name
-    return list(last.values())
+    return list({name.rsplit('.', 2)[0]: name for name in find_sa_layers(model)}.values())
 
 
 def _on_image(maps: Tensor, valid: Tuple[float, float], size: Tuple[int, int]) -> np.ndarray:
