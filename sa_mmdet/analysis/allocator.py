@@ -1,14 +1,9 @@
 """Steady-state host memory for CPU benchmarks: glibc's malloc keeps what it frees.
 
-By default glibc serves allocations above its mmap threshold (128 KiB, raised
-up to 32 MiB as large blocks are freed) with fresh ``mmap`` pages and returns
-freed memory to the system, so a tensor allocated in every call (an output, a
-gradient) may page-fault on every page it writes. On the 2-core development
-VM a plain copy of a 131 MB tensor then runs at 4 GB/s instead of 30 GB/s,
-and which calls pay depends on the history of the process: figures moved by
-2-5x between identical runs. :func:`keep_freed_memory` switches both off for
-this process, so that every variant is timed with memory it has touched
-before, as in a training loop that has warmed up.
+By default glibc maps large blocks afresh and returns freed memory to the system, so a tensor
+allocated in every call may page-fault on every page it writes, by an amount that depends on the
+process's history (see docs/performance.md). :func:`keep_freed_memory` times every variant with
+memory touched before, as in a training loop that has warmed up.
 """
 
 import ctypes

@@ -18,7 +18,6 @@ def load_config(config: Union[str, Config]) -> Config:
 
     Args:
         config (str | Config): A path, a ``package::path`` name such as
-            ``'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'`` or
             ``'sa_mmdet::sa_resnet/retinanet_sa-r50_fpn_1x_coco.py'``, or a config.
 
     Returns:
@@ -35,14 +34,12 @@ def build_model_from_config(
 ) -> nn.Module:
     """Build a config's model in eval mode, without pretrained downloads.
 
-    The backbone's ``init_cfg`` (an ImageNet checkpoint or a
-    ``torchvision://`` URL) is dropped, so nothing is fetched; the model keeps
-    PyTorch's default initialisation unless ``checkpoint`` is given.
+    The backbone's ``init_cfg`` is dropped, so nothing is fetched; the model keeps PyTorch's
+    default initialisation unless ``checkpoint`` is given.
 
     Args:
         config (str | Config): A config, as :func:`load_config` takes it.
-        checkpoint (str, optional): Weights to load (weights-only, on CPU).
-            Defaults to None.
+        checkpoint (str, optional): Weights to load on the CPU. Defaults to None.
 
     Returns:
         nn.Module: The model, in eval mode.

@@ -7,13 +7,11 @@ from torch import Tensor
 class ImageNetClassifier(nn.Module):
     """A ResNet-like backbone with global average pooling and a 1000-way fc.
 
-    The network of the paper's Table 1 (parameters and FLOPs at 224x224),
-    which pretraining builds with mmpretrain's ``ImageClassifier`` (see
-    ``configs/imagenet/``); this minimal form needs no mmpretrain.
+    What pretraining builds with mmpretrain's ``ImageClassifier`` (``configs/imagenet/``), in a
+    minimal form that needs no mmpretrain.
 
     Args:
-        backbone (nn.Module): Returns a tuple whose last item is the
-            ``in_channels``-channel final feature map.
+        backbone (nn.Module): Returns a tuple whose last item is the final feature map.
         in_channels (int): Channels of that map. Defaults to 2048.
         num_classes (int): Classes of the fc layer. Defaults to 1000.
     """

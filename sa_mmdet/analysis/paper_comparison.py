@@ -1,9 +1,7 @@
 """Our complexity figures next to the SA-Net paper's (arXiv 2102.00240).
 
-Paper figures here are only those confirmed: Table 1 (classifiers, 224x224,
-SA-Net and its baselines SE, CBAM, SGE and ECA) and the detectors' parameter
-counts of Table 3 (1280x800, trainable parameters only: SA, SE and the
-RetinaNet ResNet-101). Everything else is None ("n/a"), never estimated.
+Paper figures are only those confirmed: Table 1 (classifiers at 224x224) and Table 3's detector
+parameter counts (1280x800, trainable only); anything else is None ("n/a"), never estimated.
 """
 
 import os.path as osp
@@ -13,8 +11,7 @@ from typing import List, Optional, Sequence, Tuple
 from .builder import build_model_from_config
 from .complexity import Complexity, classifier_complexity, detector_complexity
 
-# Paper Table 1 (ImageNet, 224x224): name -> (params in M, GFLOPs), printed
-# with 3 decimals.
+# Paper Table 1 (ImageNet, 224x224): name -> (params in M, GFLOPs), printed with 3 decimals.
 PAPER_CLASSIFIERS = {
     'ResNet-50': (25.557, 4.122),
     'SE-ResNet-50': (28.088, 4.130),
@@ -30,8 +27,8 @@ PAPER_CLASSIFIERS = {
     'SA-Net-101': (44.551, 7.854),
 }
 
-# Table 1's attention networks, in its order: key -> (name pattern, attention
-# config of AttentionResNet; None for SAResNet).
+# Table 1's attention networks, in its order: key -> (name pattern, AttentionResNet's attention;
+# None for SAResNet).
 CLASSIFIER_ATTENTIONS = {
     'SE': ('SE-ResNet-{}', dict(type='SqueezeExcitation')),
     'CBAM': ('CBAM-ResNet-{}', dict(type='CBAM')),
@@ -50,8 +47,7 @@ DETECTOR_PAIRS = {
     'retinanet_sa-r101_fpn_1x_coco': 'mmdet::retinanet/retinanet_r101_fpn_1x_coco.py',
 }
 
-# The baseline detector configs (in configs/attention_baselines/): Table 3's SE
-# rows and Table 4's Mask R-CNN rows.
+# The baseline detector configs (configs/attention_baselines/): Tables 3 (SE) and 4 (Mask R-CNN).
 BASELINE_DETECTORS = (
     'faster-rcnn_se-r50_fpn_1x_coco',
     'faster-rcnn_se-r101_fpn_1x_coco',
@@ -65,10 +61,8 @@ BASELINE_DETECTORS = (
     'retinanet_se-r101_fpn_1x_coco',
 )
 
-# Paper Table 3 parameter counts (M, trainable only), printed with 2 decimals.
-# The paper prints 56.64 M for RetinaNet SA-R101, below its own ResNet-101
-# figure of 56.74 M. Its SE rows fit SE without FC biases for Faster and Mask
-# R-CNN, with them for RetinaNet; our SE configs have them (SENet's form).
+# Paper Table 3 parameter counts (M, trainable only), printed with 2 decimals (see the notes of
+# tools/analysis_tools/complexity.py on its misprint and its SE rows).
 PAPER_DETECTOR_PARAMS = {
     'faster-rcnn_sa-r50_fpn_1x_coco': 41.53,
     'faster-rcnn_sa-r101_fpn_1x_coco': 60.53,
@@ -93,14 +87,11 @@ class ComplexityRow:
     Attributes:
         model (str): Model name (paper name or config name).
         input (str): Input size, ``WxH``, and RoIs for two-stage detectors.
-        params (int): Parameters compared with the paper: all of them for
-            classifiers, trainable ones for detectors.
-        paper_params (float, optional): The paper's figure in M, None if
-            unknown.
+        params (int): Parameters compared with the paper's: all (classifiers) or trainable ones.
+        paper_params (float, optional): The paper's figure in M, None if unknown.
         paper_gflops (float, optional): The paper's GFLOPs, None if unknown.
         complexity (Complexity): Everything measured.
-        paper_digits (int): Decimals the paper printed its figures with (3
-            in Table 1, 2 in Table 3). Defaults to 3.
+        paper_digits (int): Decimals of the paper's figures (3 in Table 1, 2 in Table 3).
     """
 
     model: str
@@ -112,6 +103,15 @@ class ComplexityRow:
     paper_digits: int = 3
 
 
+def _checked(names: Optional[Sequence[str]], known: Sequence[str], what: str) -> List[str]:
+    """``names`` without ``.py`` (None: all of ``known``), each one of ``known``."""
+    names = list(known) if names is None else [name.replace('.py', '') for name in names]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise KeyError(f'unknown {what} {unknown}; choose from {list(known)}')
+    return names
+
+
 def classifier_rows(
     depths: Sequence[int] = (50, 101),
     size: int = 224,
@@ -121,26 +121,20 @@ def classifier_rows(
 
     Args:
         depths (Sequence[int]): ResNet depths. Defaults to (50, 101).
-        size (int): Input side. Paper figures are given only for 224.
-            Defaults to 224.
-        attentions (Sequence[str], optional): Keys of
-            :data:`CLASSIFIER_ATTENTIONS` (``'SE'``, ``'CBAM'``, ``'SGE'``,
-            ``'ECA'``, ``'SA'``). None means all of them.
+        size (int): Input side; paper figures exist for 224 only. Defaults to 224.
+        attentions (Sequence[str], optional): Keys of :data:`CLASSIFIER_ATTENTIONS`. None means
+            all of them.
 
     Returns:
-        list[ComplexityRow]: For each depth the plain ResNet, then the
-        attention networks in Table 1's order.
+        list[ComplexityRow]: For each depth the plain ResNet, then the attention networks in
+        Table 1's order.
     """
-    keys = list(CLASSIFIER_ATTENTIONS) if attentions is None else list(attentions)
-    unknown = [key for key in keys if key not in CLASSIFIER_ATTENTIONS]
-    if unknown:
-        raise KeyError(f'unknown attentions {unknown}; choose from {list(CLASSIFIER_ATTENTIONS)}')
+    keys = _checked(attentions, CLASSIFIER_ATTENTIONS, 'attentions')
     rows = []
     for depth in depths:
         variants = [(f'ResNet-{depth}', dict(sa=False))]
-        for key in CLASSIFIER_ATTENTIONS:
+        for key, (pattern, attention) in CLASSIFIER_ATTENTIONS.items():
             if key in keys:
-                pattern, attention = CLASSIFIER_ATTENTIONS[key]
                 kwargs = dict(sa=True) if attention is None else dict(attention=attention)
                 variants.append((pattern.format(depth), kwargs))
         for name, kwargs in variants:
@@ -156,17 +150,13 @@ def detector_pairs(names: Optional[Sequence[str]] = None) -> List[Tuple[str, str
     """Configs of SA detectors and their plain-ResNet twins.
 
     Args:
-        names (Sequence[str], optional): SA config names (with or without
-            ``.py``), keys of :data:`DETECTOR_PAIRS`. None means all six.
+        names (Sequence[str], optional): Keys of :data:`DETECTOR_PAIRS`, with or without
+            ``.py``. None means all six.
 
     Returns:
-        list[tuple[str, str]]: ``('sa_mmdet::sa_resnet/NAME.py', twin_config)``
-        pairs, read from the configs installed with the package.
+        list[tuple[str, str]]: ``('sa_mmdet::sa_resnet/NAME.py', twin_config)`` pairs.
     """
-    names = list(DETECTOR_PAIRS) if names is None else [n.replace('.py', '') for n in names]
-    unknown = [name for name in names if name not in DETECTOR_PAIRS]
-    if unknown:
-        raise KeyError(f'unknown detector configs {unknown}; choose from {list(DETECTOR_PAIRS)}')
+    names = _checked(names, DETECTOR_PAIRS, 'detector configs')
     return [(f'sa_mmdet::sa_resnet/{name}.py', DETECTOR_PAIRS[name]) for name in names]
 
 
@@ -176,10 +166,8 @@ def detector_rows(
     """SA detectors next to their plain-ResNet twins, as in the paper's Table 3.
 
     Args:
-        names (Sequence[str], optional): SA config names, see
-            :func:`detector_pairs`. None means all six.
-        size (Sequence[int]): ``(width, height)`` of the input. Paper figures
-            are given only for (1280, 800). Defaults to (1280, 800).
+        names (Sequence[str], optional): SA config names, see :func:`detector_pairs`.
+        size (Sequence[int]): ``(width, height)`` of the input. Defaults to (1280, 800).
 
     Returns:
         list[ComplexityRow]: The twin then the SA detector for each name.
@@ -193,56 +181,35 @@ def baseline_detector_rows(
 ) -> List[ComplexityRow]:
     """The baseline detectors (SE, ECA, SGE), as in the paper's Tables 3 and 4.
 
-    Their plain-ResNet and SA twins are the rows of :func:`detector_rows`.
-
     Args:
-        names (Sequence[str], optional): Config names (with or without
-            ``.py``) of :data:`BASELINE_DETECTORS`. None means all ten.
-        size (Sequence[int]): ``(width, height)`` of the input. Defaults to
-            (1280, 800).
+        names (Sequence[str], optional): Names of :data:`BASELINE_DETECTORS`, with or without
+            ``.py``. None means all ten.
+        size (Sequence[int]): ``(width, height)`` of the input. Defaults to (1280, 800).
 
     Returns:
-        list[ComplexityRow]: One row per config, read from the configs
-        installed with the package.
+        list[ComplexityRow]: One row per config.
     """
-    names = list(BASELINE_DETECTORS) if names is None else [n.replace('.py', '') for n in names]
-    unknown = [name for name in names if name not in BASELINE_DETECTORS]
-    if unknown:
-        raise KeyError(
-            f'unknown baseline detector configs {unknown}; choose from {list(BASELINE_DETECTORS)}'
-        )
+    names = _checked(names, BASELINE_DETECTORS, 'baseline detector configs')
     return config_rows([f'sa_mmdet::attention_baselines/{name}.py' for name in names], size)
 
 
 def config_rows(configs: Sequence[str], size: Sequence[int] = (1280, 800)) -> List[ComplexityRow]:
-    """Any detector configs, with the paper's parameter count where it has one.
+    """Any detector configs, with the paper's parameter count where it has one (at 1280x800).
 
     Args:
         configs (Sequence[str]): Config paths or ``package::path`` names.
-        size (Sequence[int]): ``(width, height)`` of the input. Paper figures
-            are given only for (1280, 800). Defaults to (1280, 800).
+        size (Sequence[int]): ``(width, height)`` of the input. Defaults to (1280, 800).
 
     Returns:
-        list[ComplexityRow]: One row per config, trainable parameters.
+        list[ComplexityRow]: One row per config, with its trainable parameters.
     """
-    width, height = size
     rows = []
     for config in configs:
         name = osp.splitext(osp.basename(config))[0]
         complexity = detector_complexity(build_model_from_config(config), size)
-        known = tuple(size) == (1280, 800)
-        paper_params = PAPER_DETECTOR_PARAMS.get(name) if known else None
+        paper_params = PAPER_DETECTOR_PARAMS.get(name) if tuple(size) == (1280, 800) else None
         rois = complexity.extra.get('rois')
-        input_desc = f'{width}x{height}' + (f', {rois} RoIs' if rois else '')
-        rows.append(
-            ComplexityRow(
-                name,
-                input_desc,
-                complexity.trainable_params,
-                paper_params,
-                None,
-                complexity,
-                paper_digits=2,
-            )
-        )
+        input_desc = '{}x{}'.format(*size) + (f', {rois} RoIs' if rois else '')
+        params = complexity.trainable_params
+        rows.append(ComplexityRow(name, input_desc, params, paper_params, None, complexity, 2))
     return rows

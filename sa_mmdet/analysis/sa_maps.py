@@ -22,11 +22,9 @@ class SALayerMaps:
         name (str): The layer's qualified name, e.g. ``backbone.layer4.2.sa``.
         channels (int): Its channels ``C``.
         feature_size (tuple[int, int]): ``(h, w)`` of its input feature map.
-        spatial (np.ndarray): Spatial gates ``sigmoid(sw * GN(x) + sb)``
-            averaged over each group's ``k = C / 2G`` channels, resized to
-            the image: shape (G, H, W), H x W the image size.
-        channel (np.ndarray): Channel gates ``sigmoid(cw * GAP(x) + cb)``,
-            shape (G, k).
+        spatial (np.ndarray): Spatial gates averaged over each group's channels, resized to the
+            image: shape (G, H, W).
+        channel (np.ndarray): Channel gates, shape (G, k).
     """
 
     name: str
@@ -37,18 +35,8 @@ class SALayerMaps:
 
 
 def last_sa_layer_per_stage(model: nn.Module) -> List[str]:
-    """Names of the last SA layer of each ResNet stage, e.g. ``backbone.layer1.2.sa``.
-
-    Args:
-        model (nn.Module): A model with SA layers named ``<stage>.<block>.sa``.
-
-    Returns:
-        list[str]: One name per stage, in order.
-    """
-    last: Dict[str, str] = {}
-    for name in find_sa_layers(model):
-        last[name.rsplit('.', 2)[0]] = name
-    return list(last.values())
+    """Names of the last SA layer of each ResNet stage (``<stage>.<block>.sa``), in order."""
+    return list({name.rsplit('.', 2)[0]: name for name in find_sa_layers(model)}.values())
 
 
 def _on_image(maps: Tensor, valid: Tuple[float, float], size: Tuple[int, int]) -> np.ndarray:
@@ -64,17 +52,14 @@ def sa_gate_maps(
 ) -> List[SALayerMaps]:
     """Run a detector on an image and return the gates of chosen SA layers.
 
-    The image goes through the config's test pipeline
-    (:func:`mmdet.apis.inference_detector`; ``model.cfg`` must be set), forward
-    hooks catch the SA layers' inputs and :func:`sa_gates` recomputes their
-    gates.
+    The image goes through the config's test pipeline (:func:`mmdet.apis.inference_detector`);
+    hooks catch the SA layers' inputs and :func:`sa_gates` recomputes their gates.
 
     Args:
-        model (nn.Module): A detector with SA layers and ``cfg``.
+        model (nn.Module): A detector with SA layers and its config as ``cfg``.
         image (np.ndarray): A BGR image (H, W, 3), as ``mmcv.imread`` reads it.
-        layers (Sequence[str], optional): SA layer names (see
-            :func:`~sa_mmdet.analysis.sa_gates.find_sa_layers`). None
-            means :func:`last_sa_layer_per_stage`.
+        layers (Sequence[str], optional): SA layer names. None means
+            :func:`last_sa_layer_per_stage`.
 
     Returns:
         list[SALayerMaps]: One per layer, in the order given.
@@ -91,11 +76,12 @@ def sa_gate_maps(
         raise KeyError(f'no SA layers named {unknown}; valid names: {list(sa_layers)}')
 
     inputs: Dict[str, Tensor] = {}
-
-    def catch(name: str):
-        return lambda module, args: inputs.__setitem__(name, args[0].detach().clone())
-
-    hooks = [sa_layers[name].register_forward_pre_hook(catch(name)) for name in layers]
+    hooks = [
+        sa_layers[name].register_forward_pre_hook(
+            lambda module, args, name=name: inputs.update({name: args[0].detach().clone()})
+        )
+        for name in layers
+    ]
     try:
         with DefaultScope.overwrite_default_scope(model.cfg.get('default_scope', 'mmdet')):
             sample = inference_detector(model, image)
@@ -111,14 +97,7 @@ def sa_gate_maps(
         for name in layers:
             x = inputs[name][:1]
             gates = sa_gates(sa_layers[name], x)
-            spatial = gates.spatial[0].mean(1).float().cpu()  # (G, h, w)
-            results.append(
-                SALayerMaps(
-                    name=name,
-                    channels=x.shape[1],
-                    feature_size=tuple(x.shape[-2:]),
-                    spatial=_on_image(spatial, valid, image.shape[:2]),
-                    channel=gates.channel[0].float().cpu().numpy(),
-                )
-            )
+            spatial = _on_image(gates.spatial[0].mean(1).float().cpu(), valid, image.shape[:2])
+            channel = gates.channel[0].float().cpu().numpy()
+            results.append(SALayerMaps(name, x.shape[1], tuple(x.shape[-2:]), spatial, channel))
     return results

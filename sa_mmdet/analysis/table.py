@@ -16,8 +16,8 @@ def format_table(
     Args:
         header (Sequence[str]): Column names.
         rows (Sequence[Sequence[object]]): Cells, one sequence per row.
-        fmt (str): ``'text'`` (columns padded, numbers right-aligned) or
-            ``'md'`` (a markdown table). Defaults to ``'text'``.
+        fmt (str): ``'text'`` (columns padded, right-aligned) or ``'md'`` (markdown).
+            Defaults to ``'text'``.
         title (str, optional): A line above the table. Defaults to None.
 
     Returns:

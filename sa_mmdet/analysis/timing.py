@@ -1,8 +1,4 @@
-"""Time calls on a CPU or a GPU, and name the processor the times come from.
-
-Shared by the benchmark tools (``tools/analysis_tools/benchmark_sa.py``,
-``tools/analysis_tools/benchmark_attention.py``).
-"""
+"""Time calls on a CPU or a GPU, and name the processor the times come from."""
 
 import platform
 import statistics
@@ -17,9 +13,8 @@ class Timer:
 
     Args:
         device (torch.device): Where the timed calls run.
-        clock (str): Host clock on the CPU: ``'wall'`` (elapsed time) or
-            ``'process'`` (CPU time of this process, for one thread on a
-            machine shared with other jobs). Defaults to ``'wall'``.
+        clock (str): Host clock on the CPU: ``'wall'`` (elapsed) or ``'process'`` (CPU time of
+            this process, for one thread on a shared machine). Defaults to ``'wall'``.
     """
 
     def __init__(self, device: torch.device, clock: str = 'wall') -> None:
@@ -47,8 +42,7 @@ def time_interleaved(
 ) -> Dict[str, float]:
     """Median seconds per call of each function, the functions run in turn.
 
-    Running the functions in turn, rather than one after the other, makes
-    drifts of a shared machine's load hit them alike.
+    Running them in turn makes drifts of a shared machine's load hit them alike.
 
     Args:
         fns (dict[str, callable]): The functions to time, by name.
@@ -75,8 +69,8 @@ def describe_device(device: torch.device) -> str:
         device (torch.device): The device the figures are measured on.
 
     Returns:
-        str: E.g. ``'NVIDIA H200, 132 SMs, 140 GiB'`` or ``'Intel(R) Xeon(R) ...,
-        vector extensions: avx2, avx512f (torch kernels use AVX512)'``.
+        str: E.g. ``'NVIDIA H200, 132 SMs, 140 GiB'`` or ``'<CPU model>, vector extensions:
+        avx2, avx512f (torch kernels use AVX512)'``.
     """
     if device.type == 'cuda':
         props = torch.cuda.get_device_properties(device)
@@ -90,9 +84,7 @@ def describe_device(device: torch.device) -> str:
         model = next(
             line.split(':', 1)[1].strip() for line in lines if line.startswith('model name')
         )
-        flags = set(
-            next(line.split(':', 1)[1] for line in lines if line.startswith('flags')).split()
-        )
+        flags = next(line.split(':', 1)[1] for line in lines if line.startswith('flags')).split()
         extensions = [
             name for name in ('avx2', 'avx512f', 'avx512_bf16', 'amx_tile') if name in flags
         ]

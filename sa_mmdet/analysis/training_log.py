@@ -15,11 +15,10 @@ class ScalarLog:
     """Training and validation scalars of one run.
 
     Attributes:
-        train (dict[str, list[tuple[int, float]]]): Per key (``loss``,
-            ``loss_cls``, ``lr``, ...), ``(iteration, value)`` pairs.
-        val (dict[str, list[tuple[int, float]]]): Per metric
-            (``coco/bbox_mAP``, ...), ``(step, value)`` pairs; the step is the
-            epoch if ``by_epoch``, else the iteration.
+        train (dict[str, list[tuple[int, float]]]): ``(iteration, value)`` pairs per key
+            (``loss``, ``lr``, ...).
+        val (dict[str, list[tuple[int, float]]]): ``(step, value)`` pairs per metric
+            (``coco/bbox_mAP``, ...); the step is the epoch if ``by_epoch``, else the iteration.
         by_epoch (bool): Whether training ran by epochs.
     """
 
@@ -29,11 +28,10 @@ class ScalarLog:
 
 
 def find_scalars(path: str) -> str:
-    """The ``scalars.json`` of a run, given the file, a run dir or a work dir.
+    """The ``scalars.json`` of a run, given the file, a run dir or a work dir (its latest run).
 
     Args:
-        path (str): ``.../scalars.json``, a run dir (``<work_dir>/<timestamp>``)
-            or a work dir, whose latest run is taken.
+        path (str): ``.../scalars.json``, a run dir (``<work_dir>/<timestamp>``) or a work dir.
 
     Returns:
         str: Path of the ``scalars.json`` file.

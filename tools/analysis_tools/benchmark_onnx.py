@@ -32,6 +32,7 @@ from mmdet.models.backbones import ResNet
 from mmdet.structures import DetDataSample
 from mmengine.registry import init_default_scope
 
+from sa_mmdet.analysis.benchmark_args import parse_shape
 from sa_mmdet.analysis.builder import build_model_from_config, load_config
 from sa_mmdet.analysis.table import format_table
 from sa_mmdet.analysis.timing import Timer, describe_device, time_interleaved
@@ -53,16 +54,11 @@ DETECTORS = [
 ]
 
 
-def shape(text: str) -> tuple:
-    """``'800,1344'`` as ``(800, 1344)``."""
-    return tuple(int(v) for v in text.split(','))
-
-
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         '--input',
-        type=shape,
+        type=parse_shape,
         default=(1, 3, 800, 1344),
         metavar='N,C,H,W',
         help='input shape (default: 1,3,800,1344)',
@@ -81,7 +77,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--configs', nargs='+', default=DETECTORS, help='--end2end detectors')
     parser.add_argument(
         '--sizes',
-        type=shape,
+        type=parse_shape,
         nargs='+',
         default=[(128, 128), (800, 1344)],
         metavar='H,W',

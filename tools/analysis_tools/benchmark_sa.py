@@ -3,25 +3,17 @@
 Prints, from one run on one device:
 
 1. one SA layer, forward and forward + backward: the official form eager
-   (``ShuffleAttention(implementation='reference')``), ``torch.compile`` of
-   the official form (what a user would try first), and ours (the operator:
-   the compiled CPU kernel on the CPU, Triton on CUDA; also with the expanded
-   gradient of ``y.sum()``, and on the CPU its pure-PyTorch form);
-2. the memory traffic ours achieves: forward reads x and writes y (2 tensors),
-   backward reads x and dy and writes dx (3 tensors); against a plain copy of
-   the input (the practical limit) and, on a GPU, the device's peak DRAM
-   bandwidth;
+   (``ShuffleAttention(implementation='reference')``) and under ``torch.compile``, and ours (the
+   operator; also with the expanded gradient of ``y.sum()``, and on the CPU its pure-PyTorch form);
+2. the memory traffic ours achieves (forward reads x, writes y; backward reads x, dy, writes dx)
+   against a copy of the input and, on a GPU, the device's peak DRAM bandwidth;
 3. the bytes one SA layer saves for backward;
-4. the cost of one call on a 1x256x1x1 input, where there is no data to move
-   (what a GPU's host pays per layer): the official form and ours;
-5. backbone train step (forward + backward of the sum of all stage outputs,
-   with AMP on CUDA) and inference of mmdet's ``ResNet`` vs ``SAResNet``
-   (depth 50: official form / ours) and SA's overhead in %.
+4. the cost of one call on a 1x256x1x1 input, where there is no data to move;
+5. backbone train step and inference of mmdet's ``ResNet`` vs ``SAResNet`` (official form / ours).
 
-Each number is the median over ``--repeats`` runs after ``--warmup`` runs; the
-variants of one table are run interleaved, so drifts of the machine's load hit
-them alike. CUDA times come from CUDA events. The header names the CPU's vector
-extensions (AVX2 / AVX-512) or the GPU, since figures differ between them.
+Times are medians over ``--repeats`` runs after ``--warmup`` runs, the variants of a table run
+interleaved; CUDA times come from CUDA events. The header names the CPU's vector extensions or
+the GPU, since figures differ between them.
 
 Example:
     python tools/analysis_tools/benchmark_sa.py --threads 2
@@ -35,12 +27,7 @@ from typing import Callable, List, Optional, Sequence
 import torch
 from mmdet.models.backbones import ResNet
 
-from sa_mmdet.analysis.benchmark_args import (
-    add_benchmark_arguments,
-    resolve_benchmark_defaults,
-    sa_kernel_name,
-    start_benchmark,
-)
+from sa_mmdet.analysis import benchmark_args as bench
 from sa_mmdet.analysis.saved_tensors import saved_tensor_bytes
 from sa_mmdet.analysis.table import format_table
 from sa_mmdet.analysis.timing import Timer, time_interleaved
@@ -63,7 +50,7 @@ PEAK_BANDWIDTH = {
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_benchmark_arguments(parser)
+    bench.add_benchmark_arguments(parser)
     parser.add_argument(
         '--no-compile',
         action='store_true',
@@ -83,7 +70,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         metavar='GB/s',
         help='peak DRAM bandwidth of the GPU (default: from its name)',
     )
-    return resolve_benchmark_defaults(parser.parse_args(argv))
+    return bench.resolve_benchmark_defaults(parser.parse_args(argv))
 
 
 def print_table(title: str, header: Sequence[str], rows: List[Sequence[str]]) -> None:
@@ -98,23 +85,6 @@ def peak_bandwidth(device: torch.device, given: Optional[float]) -> Optional[flo
         return None
     name = torch.cuda.get_device_name(device)
     return next((gbps * 1e9 for part, gbps in PEAK_BANDWIDTH.items() if part in name), None)
-
-
-def _train_fn(layer: torch.nn.Module, x: torch.Tensor, grad: torch.Tensor) -> Callable:
-
-    def run() -> None:
-        torch.autograd.grad(layer(x), [x, *layer.parameters()], grad)
-
-    return run
-
-
-def _forward_fn(layer: torch.nn.Module, x: torch.Tensor) -> Callable:
-
-    def run() -> None:
-        with torch.no_grad():
-            layer(x)
-
-    return run
 
 
 def _backward_fn(layer: torch.nn.Module, x: torch.Tensor, grad: torch.Tensor) -> Callable:
@@ -160,15 +130,15 @@ def benchmark_layers(args: argparse.Namespace, device: torch.device, timer: Time
             variants['official compiled'] = torch.compile(official)
         fns = {}
         for name, layer in variants.items():
-            fns[f'{name} fwd'] = _forward_fn(layer, x)
-            fns[f'{name} fwd+bwd'] = _train_fn(layer, x, grad)
+            fns[f'{name} fwd'] = bench.forward_fn(layer, x)
+            fns[f'{name} fwd+bwd'] = bench.train_fn(layer, x, grad)
         fns['ours bwd'] = _backward_fn(ours, x, grad)
         # the gradient of y.sum(): one value expanded, which a kernel must take as it is
         expanded = torch.ones((), device=device, dtype=dtype).expand(shape)
-        fns['ours fwd+bwd expanded'] = _train_fn(ours, x, expanded)
+        fns['ours fwd+bwd expanded'] = bench.train_fn(ours, x, expanded)
         if with_pytorch:
-            fns['pytorch fwd'] = _without_kernels(_forward_fn(ours, x))
-            fns['pytorch fwd+bwd'] = _without_kernels(_train_fn(ours, x, grad))
+            fns['pytorch fwd'] = _without_kernels(bench.forward_fn(ours, x))
+            fns['pytorch fwd+bwd'] = _without_kernels(bench.train_fn(ours, x, grad))
         if dtype != torch.float32:  # half-precision inputs come from AMP
             fns = {name: _under_autocast(fn, device, dtype) for name, fn in fns.items()}
         fns['copy'] = lambda: x.detach().clone()
@@ -226,7 +196,7 @@ def benchmark_layers(args: argparse.Namespace, device: torch.device, timer: Time
     header += ['ours fwd+bwd, dy expanded', 'ours vs official', 'ours vs best official']
     geomean = math.exp(sum(map(math.log, speedups)) / len(speedups))
     print_table(
-        f'ShuffleAttention layer ({args.dtype}), ms (median); ours = {sa_kernel_name(device)}'
+        f'ShuffleAttention layer ({args.dtype}), ms (median); ours = {bench.sa_kernel_name(device)}'
         + (', pytorch = its pure-PyTorch form' if with_pytorch else '')
         + f'; geometric-mean fwd+bwd speedup over the official form {geomean:.2f}x',
         header,
@@ -256,8 +226,8 @@ def benchmark_call_cost(args: argparse.Namespace, device: torch.device, timer: T
     variants = {'official': official, 'ours': ours}
     fns = {}
     for name, layer in variants.items():
-        fns[f'{name} fwd'] = _forward_fn(layer, x)
-        fns[f'{name} fwd+bwd'] = _train_fn(layer, x, grad)
+        fns[f'{name} fwd'] = bench.forward_fn(layer, x)
+        fns[f'{name} fwd+bwd'] = bench.train_fn(layer, x, grad)
     t = time_interleaved(fns, timer, args.call_repeats, args.warmup)
     rows = [
         [name, f'{t[f"{name} fwd"] * 1e6:.0f}', f'{t[f"{name} fwd+bwd"] * 1e6:.0f}']
@@ -283,35 +253,7 @@ def benchmark_backbones(args: argparse.Namespace, device: torch.device, timer: T
             module.implementation = 'reference'
     for model in models.values():
         model.to(device)
-    x = torch.randn(args.backbone_input, device=device)
-    amp_dtype = torch.float16 if device.type == 'cuda' else torch.bfloat16
-
-    def train_step(model):
-        model.train()
-        model.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, dtype=amp_dtype, enabled=args.amp):
-            loss = sum(out.float().mean() for out in model(x))
-        loss.backward()
-
-    t_train = time_interleaved(
-        {name: lambda m=m: train_step(m) for name, m in models.items()},
-        timer,
-        args.backbone_repeats,
-        args.warmup,
-    )
-    for model in models.values():
-        model.eval()
-
-    def infer(model):
-        with torch.no_grad(), torch.autocast(device.type, dtype=amp_dtype, enabled=args.amp):
-            model(x)
-
-    t_infer = time_interleaved(
-        {name: lambda m=m: infer(m) for name, m in models.items()},
-        timer,
-        args.backbone_repeats,
-        args.warmup,
-    )
+    t_train, t_infer = bench.time_backbones(args, models, timer)
     base_train, base_infer = t_train['ResNet-50'], t_infer['ResNet-50']
     rows = [
         [
@@ -323,20 +265,14 @@ def benchmark_backbones(args: argparse.Namespace, device: torch.device, timer: T
         ]
         for name in models
     ]
-    mode = 'frozen_stages=1, norm_eval=True' if args.norm_eval else 'all layers train'
-    amp = f', AMP ({str(amp_dtype).split(".")[-1]})' if args.amp else ', float32'
-    print_table(
-        f'Backbones, input {"x".join(map(str, args.backbone_input))}{amp}, ms (median); '
-        f'train step = forward + backward ({mode})',
-        ['backbone', 'train step', 'overhead', 'inference', 'overhead'],
-        rows,
-    )
+    header = ['backbone', 'train step', 'overhead', 'inference', 'overhead']
+    print_table(bench.backbone_title(args), header, rows)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     device = torch.device(args.device)
-    timer = start_benchmark(args, ours=sa_kernel_name(device))
+    timer = bench.start_benchmark(args, ours=bench.sa_kernel_name(device))
     benchmark_layers(args, device, timer)
     benchmark_call_cost(args, device, timer)
     if not args.skip_backbone:
