@@ -126,9 +126,9 @@ def _backward_impl(
 ) -> Tuple[Tensor, Tensor, Tensor]:
     saved = (weight, bias, mean, rstd)
     backend = _kernel_backend(x, *saved)
-    # the CPU kernel reads a gradient expanded from one plane (y.sum().backward()) as it is
+    # the kernels read a gradient expanded from one plane (y.sum().backward()) as that plane
     one_plane = grad_out.dtype == x.dtype and grad_out.stride()[:2] == (0, 0)
-    if not (backend == 'cpp' and one_plane):
+    if backend is None or not one_plane:
         grad_out = like_input(grad_out, x)
     if backend == 'cpp':
         return _ext.shuffle_attention_backward(grad_out, x, *saved)

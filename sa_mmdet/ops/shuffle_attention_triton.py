@@ -42,6 +42,17 @@ def _out_plane(p, C):
 
 
 @triton.jit
+def _grad_plane(p, C, G_ONE_PLANE: tl.constexpr):
+    """Plane of the output gradient for input plane ``p``: plane 0 where one plane of it is
+    expanded over N and C (``y.sum().backward()``), else ``p``'s output plane."""
+    if G_ONE_PLANE:
+        plane = p * 0
+    else:
+        plane = _out_plane(p, C)
+    return plane
+
+
+@triton.jit
 def _fwd_tile_kernel(
     x_ptr, out_ptr, w_ptr, b_ptr, mean_ptr, rstd_ptr, NC, C, P, L, eps,
     L_DIV: tl.constexpr, BLOCK: tl.constexpr, ROWS: tl.constexpr,
@@ -120,7 +131,7 @@ def _fwd_loop_kernel(
 @triton.jit
 def _bwd_tile_kernel(
     g_ptr, x_ptr, dx_ptr, w_ptr, b_ptr, mean_ptr, rstd_ptr, dw_ptr, db_ptr, NC, C, P, L,
-    L_DIV: tl.constexpr, BLOCK: tl.constexpr, ROWS: tl.constexpr,
+    L_DIV: tl.constexpr, G_ONE_PLANE: tl.constexpr, BLOCK: tl.constexpr, ROWS: tl.constexpr,
 ):  # fmt: skip
     """Backward of ``ROWS`` whole planes per program, as ``dx = g s + a u + c_d (x - mean) + c_0``
     (``a = c_d = 0`` on channel planes), and parameter gradients per plane."""
@@ -130,7 +141,7 @@ def _bwd_tile_kernel(
     row_ok = rows < NC
     mask = row_ok[:, None] & (cols < stride)[None, :]
     x_offs = rows.to(tl.int64)[:, None] * stride + cols[None, :]
-    g_offs = _out_plane(rows, C).to(tl.int64)[:, None] * stride + cols[None, :]
+    g_offs = _grad_plane(rows, C, G_ONE_PLANE).to(tl.int64)[:, None] * stride + cols[None, :]
     x = tl.load(x_ptr + x_offs, mask=mask, other=0.0).to(tl.float32)
     g = tl.load(g_ptr + g_offs, mask=mask, other=0.0).to(tl.float32)
     mean = tl.load(mean_ptr + rows, mask=row_ok, other=0.0)
@@ -156,8 +167,8 @@ def _bwd_tile_kernel(
 @triton.jit
 def _bwd_loop_kernel(
     g_ptr, x_ptr, dx_ptr, w_ptr, b_ptr, mean_ptr, rstd_ptr, dw_ptr, db_ptr, NC, C, P, L,
-    L_KEY, NC_KEY,
-    L_DIV: tl.constexpr, BLOCK: tl.constexpr, STAGES: tl.constexpr, PROGS: tl.constexpr,
+    L_KEY, NC_KEY, L_DIV: tl.constexpr, G_ONE_PLANE: tl.constexpr,
+    BLOCK: tl.constexpr, STAGES: tl.constexpr, PROGS: tl.constexpr,
 ):  # fmt: skip
     """Backward of one plane at a time per program, in two passes (persistent grid)."""
     stride = (L // L_DIV) * L_DIV
@@ -165,7 +176,7 @@ def _bwd_loop_kernel(
     n_blocks = tl.cdiv(L, BLOCK)
     for p in range(tl.program_id(0).to(tl.int64), NC, tl.num_programs(0)):  # p: int64
         x_base = x_ptr + p * stride
-        g_base = g_ptr + _out_plane(p, C) * stride
+        g_base = g_ptr + _grad_plane(p, C, G_ONE_PLANE) * stride
         mean = tl.load(mean_ptr + p)
         rstd = tl.load(rstd_ptr + p)
         j = (p % C) % P
@@ -367,13 +378,17 @@ def _launch(kernel, tuned, key: tuple, grid, args: tuple, **meta) -> None:
         kernel[grid](*args, **meta, **config.all_kwargs())
 
 
-def _launch_planes(kernels: _Kernels, x: Tensor, tensors: tuple, params: int, *scalars) -> None:
-    """Launch ``kernels`` on the planes of ``x`` with ``tensors``, the sizes, then ``scalars``:
-    the tile kernel where a plane fits in registers, else the loop kernel."""
+def _launch_planes(
+    kernels: _Kernels, x: Tensor, tensors: tuple, params: int, *scalars, **flags: bool
+) -> None:
+    """Launch ``kernels`` on the planes of ``x`` with ``tensors``, the sizes, then ``scalars``
+    (and ``flags``, constexpr): the tile kernel where a plane fits in registers, else the loop
+    kernel."""
     planes, length = x.shape[0] * x.shape[1], x.shape[2] * x.shape[3]
     args = (*tensors, planes, x.shape[1], params, length, *scalars)
     # the largest power of two <= 16 dividing the plane size
-    meta = dict(L_DIV=min(16, length & -length))
+    meta = dict(L_DIV=min(16, length & -length), **flags)
+    variant = tuple(flags.items())
     if INTERPRETED:
         cfg = _INTERPRET_CONFIG
         if length <= cfg['tile_max']:
@@ -384,14 +399,14 @@ def _launch_planes(kernels: _Kernels, x: Tensor, tensors: tuple, params: int, *s
             kernels.loop[grid](*args, 0, 0, **meta, BLOCK=cfg['block'], STAGES=1, PROGS=1)
     elif length <= TILE_MAX:
         block = _tile_block(length)
-        key = (f'{kernels.name}_tile', block, planes, x.dtype, x.device)
+        key = (f'{kernels.name}_tile', block, planes, x.dtype, x.device, *variant)
         grid = lambda m: (triton.cdiv(planes, m['ROWS']),)  # noqa: E731
         _launch(kernels.tile, kernels.tile_tuned, key, grid, args, **meta, BLOCK=block)
     else:
         device = x.device.index if x.device.index is not None else torch.cuda.current_device()
         sms = _sm_count(device)
         buckets = (triton.next_power_of_2(length), triton.next_power_of_2(planes))
-        key = (f'{kernels.name}_loop', *buckets, x.dtype, x.device)
+        key = (f'{kernels.name}_loop', *buckets, x.dtype, x.device, *variant)
         grid = lambda m: (min(planes, m['PROGS'] * sms),)  # noqa: E731
         _launch(kernels.loop, kernels.loop_tuned, key, grid, args + buckets, **meta)
 
@@ -427,7 +442,8 @@ def sa_backward_triton(
     """Shuffle Attention backward with the Triton kernels, deterministic (no atomics).
 
     Args:
-        grad_out (Tensor): Contiguous gradient of the forward's output, like ``x``.
+        grad_out (Tensor): Gradient of the forward's output, like ``x``: contiguous, or one
+            plane expanded over N and C (``y.sum().backward()``), which is read as that plane.
         x (Tensor): The forward's input.
         weight (Tensor): The forward's float32 gate weights, ``P`` elements.
         bias (Tensor): The forward's float32 gate biases, ``P`` elements.
@@ -440,7 +456,16 @@ def sa_backward_triton(
     """
     params = _check_inputs(x, weight, bias)
     like_x = 'have the shape and dtype of x {shape}, {dtype}'
-    _check_tensor('grad_out', grad_out, x.device, x.shape, x.dtype, like_x)
+    one_plane = (
+        isinstance(grad_out, Tensor)
+        and (grad_out.shape, grad_out.dtype) == (x.shape, x.dtype)
+        and grad_out.stride()[:2] == (0, 0)
+    )
+    if one_plane:
+        grad_out = grad_out[0, 0].contiguous()
+        _check_tensor('grad_out', grad_out, x.device)
+    else:
+        _check_tensor('grad_out', grad_out, x.device, x.shape, x.dtype, like_x)
     stats = 'be the float32 (N, C) = {shape} tensor returned by sa_forward_triton'
     for name, t in (('mean', mean), ('rstd', rstd)):
         _check_tensor(name, t, x.device, x.shape[:2], torch.float32, stats)
@@ -449,7 +474,7 @@ def sa_backward_triton(
     dw_part = torch.empty(planes, dtype=torch.float32, device=x.device)
     db_part = torch.empty_like(dw_part)
     tensors = (grad_out, x, grad_x, weight, bias, mean, rstd, dw_part, db_part)
-    _launch_planes(_BWD, x, tensors, params)
+    _launch_planes(_BWD, x, tensors, params, G_ONE_PLANE=one_plane)
     grad_weight = torch.empty(params, dtype=torch.float32, device=x.device)
     grad_bias = torch.empty_like(grad_weight)
     rows = planes // params

@@ -106,6 +106,18 @@ def test_parameter_gradients_are_bitwise_deterministic(randomize_sa):
         assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize('shape', [(2, 256, 7, 9), (2, 256, 50, 84)], ids=['tile', 'loop'])
+def test_gradient_of_a_sum_equals_its_dense_copy(randomize_sa, shape):
+    # y.sum().backward() gives one plane expanded over N and C: read as it is, same bits.
+    sa, x, _ = make_case(shape, 64, randomize_sa)
+    sa, x = sa.cuda(), x.cuda()
+    upstream = torch.randn(shape[2:], device='cuda').expand(shape)
+    got = outputs_and_grads(sa, x, list(sa.parameters()), upstream)
+    expected = outputs_and_grads(sa, x, list(sa.parameters()), upstream.contiguous())
+    for a, b in zip(got, expected, strict=True):
+        assert torch.equal(a, b)
+
+
 def test_compile_fullgraph_on_cuda_equals_eager(randomize_sa):
     model = SAResNet(depth=50).cuda().train()
     x = torch.randn(2, 3, 128, 160, device='cuda')

@@ -270,6 +270,22 @@ def test_two_runs_are_bit_identical(sat, case):
     assert all(torch.equal(a, b) for a, b in zip(first, second))
 
 
+@pytest.mark.parametrize('case', ['tile', 'loop-partial-block'])
+@pytest.mark.parametrize('expanded_from', [(), (1, 1, 1, 1), 'one-plane'])
+def test_gradient_expanded_from_one_plane_equals_its_dense_copy(sat, case, expanded_from):
+    # Rule: a gradient expanded from one plane over N and C (y.sum().backward()) is read as that
+    # plane, bit-identical to its dense copy.
+    shape, params = CASES[case]
+    x, weight, bias, _ = make_inputs(shape, params)
+    plane = torch.randn(shape[2:]) if expanded_from == 'one-plane' else torch.randn(expanded_from)
+    grad = plane.expand(shape)
+    assert grad.stride()[:2] == (0, 0)
+    expected = run_kernels(sat, x, weight, bias, grad.contiguous())
+    got = run_kernels(sat, x, weight, bias, grad)
+    assert all(torch.equal(a, b) for a, b in zip(got, expected, strict=True))
+    assert_close(got[3], reference_grads(x, weight, bias, grad)[1], 1e-5, 'grad_x')
+
+
 def test_bad_inputs_raise(sat):
     x, weight, bias, grad = make_inputs((2, 8, 3, 3), 4)
     fwd, bwd = sat.sa_forward_triton, sat.sa_backward_triton
