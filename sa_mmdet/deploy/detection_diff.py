@@ -35,7 +35,7 @@ class DetectionDiff(NamedTuple):
         )
 
 
-def _numpy(x: Array) -> np.ndarray:
+def to_numpy(x: Array) -> np.ndarray:
     return x.detach().cpu().numpy() if isinstance(x, Tensor) else np.asarray(x)
 
 
@@ -62,7 +62,7 @@ def compare_detections(
     Returns:
         DetectionDiff: Counts and the largest differences of matched pairs.
     """
-    expected, got = [_numpy(x) for x in expected], [_numpy(x) for x in got]
+    expected, got = [to_numpy(x) for x in expected], [to_numpy(x) for x in got]
     count_expected = count_got = unmatched = 0
     score = box = mask = 0.0
     for i in range(len(expected[0])):

@@ -32,7 +32,7 @@ from mmdet.structures.bbox import get_box_tensor
 from torch import Tensor
 
 from .nms_export import nms
-from .roi_align_export import _roi_extractors, _roi_feats
+from .roi_align_export import exportable_roi_extractors, roi_head_feats
 
 #: Output names, in order (``masks`` only with a mask head).
 OUTPUT_NAMES = ('dets', 'labels', 'masks')
@@ -204,7 +204,7 @@ class End2EndDetector(nn.Module):
         if self.with_mask:
             _require(roi_head.mask_head, (FCNMaskHead,), 'mask heads')
         try:
-            self.bbox_roi_extractor, self.mask_roi_extractor = _roi_extractors(roi_head)
+            self.bbox_roi_extractor, self.mask_roi_extractor = exportable_roi_extractors(roi_head)
         except ValueError as error:
             raise NotImplementedError(f'End2EndDetector: {error}') from error
 
@@ -292,7 +292,7 @@ class End2EndDetector(nn.Module):
         roi_head = self.detector.roi_head
         bbox_head, cfg = roi_head.bbox_head, roi_head.test_cfg
         n, p = proposals.shape[:2]
-        bbox_feats = _roi_feats(roi_head, self.bbox_roi_extractor, feats, _rois(proposals))
+        bbox_feats = roi_head_feats(roi_head, self.bbox_roi_extractor, feats, _rois(proposals))
         cls_score, bbox_pred = bbox_head(bbox_feats)
         num_classes = bbox_head.num_classes
         scores = F.softmax(cls_score, dim=-1)[:, :num_classes].reshape(n, -1)  # (N, P * C)
@@ -312,7 +312,7 @@ class End2EndDetector(nn.Module):
     ) -> Tensor:
         """The mask head's probabilities (N, K, h, w) of each detection's class."""
         roi_head = self.detector.roi_head
-        mask_feats = _roi_feats(roi_head, self.mask_roi_extractor, feats, _rois(boxes))
+        mask_feats = roi_head_feats(roi_head, self.mask_roi_extractor, feats, _rois(boxes))
         mask_pred = roi_head.mask_head(mask_feats)  # (N * K, C, h, w)
         channel = torch.zeros_like(labels) if roi_head.mask_head.class_agnostic else labels
         channel = channel.reshape(-1, 1, 1, 1).expand(-1, 1, *mask_pred.shape[2:])

@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .detection_diff import Array, _numpy
+from .detection_diff import Array, to_numpy
 from .nms_export import ONNX_TRANSLATIONS as NMS_TRANSLATIONS
 from .roi_align_export import ONNX_TRANSLATIONS as ROI_ALIGN_TRANSLATIONS
 from .roi_align_export import ROI_ALIGN_OPSET
@@ -160,7 +160,7 @@ class ONNXRuntimeRunner:
                 f'the graph takes {len(self.input_names)} inputs {self.input_names}, '
                 f'but got {len(inputs)}.'
             )
-        return self.session.run(None, dict(zip(self.input_names, map(_numpy, inputs))))
+        return self.session.run(None, dict(zip(self.input_names, map(to_numpy, inputs))))
 
 
 def relative_difference(expected: Sequence[Array], got: Sequence[Array]) -> float:
@@ -179,7 +179,7 @@ def relative_difference(expected: Sequence[Array], got: Sequence[Array]) -> floa
     if len(expected) != len(got):
         raise ValueError(f'expected {len(expected)} outputs, got {len(got)}.')
     worst = 0.0
-    for i, (want, have) in enumerate(zip(map(_numpy, expected), map(_numpy, got))):
+    for i, (want, have) in enumerate(zip(map(to_numpy, expected), map(to_numpy, got))):
         if want.shape != have.shape:
             raise ValueError(f'output {i}: expected shape {want.shape}, got {have.shape}.')
         if want.size == 0:

@@ -125,7 +125,7 @@ class ExportableRoIExtractor(nn.Module):
         return out
 
 
-def _roi_extractors(roi_head: nn.Module) -> Tuple[nn.Module, Optional[nn.Module]]:
+def exportable_roi_extractors(roi_head: nn.Module) -> Tuple[nn.Module, Optional[nn.Module]]:
     """Exportable bbox and mask (None without a mask head) RoI extractors of a RoI head."""
     bbox = ExportableRoIExtractor(roi_head.bbox_roi_extractor)
     if not roi_head.with_mask:
@@ -135,7 +135,7 @@ def _roi_extractors(roi_head: nn.Module) -> Tuple[nn.Module, Optional[nn.Module]
     return bbox, ExportableRoIExtractor(roi_head.mask_roi_extractor)
 
 
-def _roi_feats(roi_head: nn.Module, extractor: nn.Module, feats, rois: Tensor) -> Tensor:
+def roi_head_feats(roi_head: nn.Module, extractor: nn.Module, feats, rois: Tensor) -> Tensor:
     """RoI features, through the RoI head's shared head if it has one."""
     roi_feats = extractor(feats, rois)
     return roi_head.shared_head(roi_feats) if roi_head.with_shared_head else roi_feats

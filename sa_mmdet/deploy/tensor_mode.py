@@ -15,7 +15,7 @@ from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.structures.bbox import bbox2roi
 from torch import Tensor
 
-from .roi_align_export import _roi_extractors, _roi_feats
+from .roi_align_export import exportable_roi_extractors, roi_head_feats
 
 #: Names of a dense head's outputs, in the order of its ``forward``.
 HEAD_OUTPUTS = ('cls_score', 'bbox_pred')
@@ -58,7 +58,7 @@ class TensorModeDetector(nn.Module):
                     f'TensorModeDetector exports two-stage detectors with an RPN and mmdet '
                     f'StandardRoIHead (Faster/Mask R-CNN), but got {type(roi_head).__name__}.'
                 )
-            self.bbox_roi_extractor, self.mask_roi_extractor = _roi_extractors(roi_head)
+            self.bbox_roi_extractor, self.mask_roi_extractor = exportable_roi_extractors(roi_head)
         elif not isinstance(detector, SingleStageDetector):
             raise ValueError(
                 f'TensorModeDetector exports mmdet SingleStageDetector and TwoStageDetector '
@@ -98,10 +98,11 @@ class TensorModeDetector(nn.Module):
             )
         outputs, names = _dense_outputs(self.detector.rpn_head, feats, 'rpn_')
         roi_head = self.detector.roi_head
-        outputs += roi_head.bbox_head(_roi_feats(roi_head, self.bbox_roi_extractor, feats, rois))
+        bbox_feats = roi_head_feats(roi_head, self.bbox_roi_extractor, feats, rois)
+        outputs += roi_head.bbox_head(bbox_feats)
         names += ['cls_score', 'bbox_pred']
         if self.mask_roi_extractor is not None:
-            mask_feats = _roi_feats(roi_head, self.mask_roi_extractor, feats, rois)
+            mask_feats = roi_head_feats(roi_head, self.mask_roi_extractor, feats, rois)
             outputs.append(roi_head.mask_head(mask_feats))
             names.append('mask_pred')
         return outputs, names
