@@ -4,8 +4,9 @@
 the models (the Shuffle Attention layer and ``SAResNet``, the baseline
 attention layers and ``AttentionResNet``, ``SANetPretrained``) and the operator
 ``torch.ops.sa_mmdet.*``, nothing else: :mod:`sa_mmdet.engine`,
-:mod:`sa_mmdet.datasets`, :mod:`sa_mmdet.pretrain`, :mod:`sa_mmdet.deploy` and
-:mod:`sa_mmdet.analysis` are imported only when asked for.
+:mod:`sa_mmdet.datasets`, :mod:`sa_mmdet.pretrain` and :mod:`sa_mmdet.deploy` are
+imported only when asked for. The analysis tools' library lives with them, in
+``tools/analysis_tools/analysis_lib``.
 """
 
 from . import models

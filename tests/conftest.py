@@ -1,7 +1,8 @@
 """Shared helpers of the tests, as fixtures.
 
 - ``run_python`` / ``run_converter`` / ``import_tool``: run this checkout's
-  command-line tools with the test's Python and this checkout's sa_mmdet;
+  command-line tools with the test's Python and this checkout's sa_mmdet (``analysis_lib``,
+  the analysis tools' library, is importable as those tools import it);
 - ``sa_reference``: an independent, plainly written Shuffle Attention (the
   paper's equations channel by channel, no reshapes, so it shares no code path
   with the package), and ``randomize_sa`` to give SA parameters random values;
@@ -49,18 +50,28 @@ def pytest_collection_modifyitems(config, items) -> None:
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / 'tests' / 'data'
 STACK_SHIMS = REPO / 'tools' / 'stack_shims'
+# the analysis tools' shared library (tools/analysis_tools/analysis_lib), importable as the
+# tools import it when run from their folder
+ANALYSIS_TOOLS = REPO / 'tools' / 'analysis_tools'
+sys.path.insert(0, str(ANALYSIS_TOOLS))
 
 
 def _run_python(
     *args, timeout: int = 600, env: Optional[dict] = None
 ) -> subprocess.CompletedProcess:
-    """``python ARGS`` from the repository root, importing this checkout's sa_mmdet.
+    """``python ARGS`` from the repository root, importing this checkout's sa_mmdet
+    (and ``analysis_lib``).
 
     The command runs in a session of its own, so a test may kill its process
     group. A ``PYTHONPATH`` entry of ``env`` goes before the repository.
     """
     extra = {k: str(v) for k, v in (env or {}).items()}
-    path = [extra.pop('PYTHONPATH', ''), str(REPO), os.environ.get('PYTHONPATH', '')]
+    path = [
+        extra.pop('PYTHONPATH', ''),
+        str(REPO),
+        str(ANALYSIS_TOOLS),
+        os.environ.get('PYTHONPATH', ''),
+    ]
     full_env = dict(os.environ, **extra, PYTHONPATH=os.pathsep.join(filter(None, path)))
     return subprocess.run(
         [sys.executable, *map(str, args)],

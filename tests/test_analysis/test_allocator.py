@@ -1,6 +1,5 @@
-"""sa_mmdet.analysis.allocator: after keep_freed_memory, re-allocated tensors do not page-fault."""
+"""analysis_lib.allocator: after keep_freed_memory, re-allocated tensors do not page-fault."""
 
-import subprocess
 import sys
 import textwrap
 
@@ -14,7 +13,7 @@ CHILD = textwrap.dedent(
     """
     import resource, sys
     import torch
-    from sa_mmdet.analysis.allocator import keep_freed_memory
+    from analysis_lib.allocator import keep_freed_memory
     if sys.argv[1] == 'keep':
         assert keep_freed_memory()
     def fill():
@@ -28,18 +27,16 @@ CHILD = textwrap.dedent(
 )
 
 
-def _page_faults(mode: str) -> int:
-    result = subprocess.run(
-        [sys.executable, '-c', CHILD, mode], capture_output=True, text=True, timeout=120
-    )
+def _page_faults(run_python, mode: str) -> int:
+    result = run_python('-c', CHILD, mode, timeout=120)
     assert result.returncode == 0, result.stderr
     return int(result.stdout.split()[-1])
 
 
 @pytest.mark.skipif(not sys.platform.startswith('linux'), reason='glibc malloc')
-def test_keep_freed_memory_stops_page_faults_of_reallocated_tensors():
+def test_keep_freed_memory_stops_page_faults_of_reallocated_tensors(run_python):
     pages = 2 * 64 * 2**20 // 4096  # two fills of 64 MiB
     # glibc maps a 64 MiB block afresh every time: every page faults again
-    assert _page_faults('default') >= pages // 2
+    assert _page_faults(run_python, 'default') >= pages // 2
     # kept on the heap: the last fills write pages touched before
-    assert _page_faults('keep') < pages // 20
+    assert _page_faults(run_python, 'keep') < pages // 20

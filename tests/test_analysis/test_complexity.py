@@ -5,9 +5,9 @@ import torch
 from mmdet.models.backbones import ResNet
 from mmengine.analysis import FlopAnalyzer
 
-from sa_mmdet.analysis import ImageNetClassifier, classifier_complexity, measure_complexity
-from sa_mmdet.analysis.builder import build_model_from_config
-from sa_mmdet.analysis.paper_comparison import (
+from analysis_lib import ImageNetClassifier, classifier_complexity, measure_complexity
+from analysis_lib.builder import build_model_from_config
+from analysis_lib.paper_comparison import (
     BASELINE_DETECTORS,
     PAPER_CLASSIFIERS,
     PAPER_DETECTOR_PARAMS,
@@ -16,8 +16,8 @@ from sa_mmdet.analysis.paper_comparison import (
     detector_pairs,
     detector_rows,
 )
-from sa_mmdet.analysis.sa_gates import find_sa_layers
-from sa_mmdet.analysis.table import format_table
+from analysis_lib.sa_gates import find_sa_layers
+from analysis_lib.table import format_table
 from sa_mmdet.models import SAResNet, ShuffleAttention
 
 

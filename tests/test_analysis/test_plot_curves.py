@@ -5,7 +5,7 @@ import json
 import mmcv
 import pytest
 
-from sa_mmdet.analysis.training_log import find_scalars, read_scalars
+from analysis_lib.training_log import find_scalars, read_scalars
 
 # The layout mmengine 0.10 writes for an mmdet 3.3 run (from a real toy run, shortened).
 LINES = [

@@ -2,7 +2,7 @@ import pytest
 import torch
 from mmdet.models.backbones import ResNet
 
-from sa_mmdet.analysis.sa_gates import find_sa_layers, sa_gates
+from analysis_lib.sa_gates import find_sa_layers, sa_gates
 from sa_mmdet.models import SAResNet, ShuffleAttention
 
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from sa_mmdet.analysis import build_model_from_config, load_config
-from sa_mmdet.analysis.sa_gates import find_sa_layers
-from sa_mmdet.analysis.sa_maps import _on_image, last_sa_layer_per_stage, sa_gate_maps
+from analysis_lib import build_model_from_config, load_config
+from analysis_lib.sa_gates import find_sa_layers
+from analysis_lib.sa_maps import _on_image, last_sa_layer_per_stage, sa_gate_maps
 
 SA_CONFIG = (
     Path(__file__).resolve().parents[2] / 'configs/sa_resnet/faster-rcnn_sa-r50_fpn_1x_coco.py'

@@ -7,7 +7,7 @@ import pytest
 import torch
 import yaml
 
-from sa_mmdet.analysis import build_model_from_config
+from analysis_lib import build_model_from_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FOLDER = osp.join(ROOT, 'configs', 'attention_baselines')

@@ -8,7 +8,7 @@ import torch
 from mmengine.config import Config
 
 import sa_mmdet.models
-from sa_mmdet.analysis import build_model_from_config
+from analysis_lib import build_model_from_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(

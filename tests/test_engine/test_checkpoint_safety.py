@@ -58,7 +58,7 @@ CRAFTED = {
 
 CHILD = """
 import sys, torch
-import sa_mmdet, sa_mmdet.engine, sa_mmdet.datasets, sa_mmdet.deploy, sa_mmdet.analysis
+import sa_mmdet, sa_mmdet.engine, sa_mmdet.datasets, sa_mmdet.deploy, analysis_lib
 from sa_mmdet.engine import load_legacy_checkpoint
 allowed = [g[0] if isinstance(g, tuple) else g for g in torch.serialization.get_safe_globals()]
 print('allowed:', [g for g in allowed if 'numpy' in getattr(g, '__module__', '')

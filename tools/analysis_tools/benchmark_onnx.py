@@ -32,10 +32,10 @@ from mmdet.models.backbones import ResNet
 from mmdet.structures import DetDataSample
 from mmengine.registry import init_default_scope
 
-from sa_mmdet.analysis.benchmark_args import parse_shape
-from sa_mmdet.analysis.builder import build_model_from_config, load_config
-from sa_mmdet.analysis.table import format_table
-from sa_mmdet.analysis.timing import Timer, describe_device, time_interleaved
+from analysis_lib.benchmark_args import parse_shape
+from analysis_lib.builder import build_model_from_config, load_config
+from analysis_lib.table import format_table
+from analysis_lib.timing import Timer, describe_device, time_interleaved
 from sa_mmdet.deploy import (
     EXPORTERS,
     IMAGE_AXES,

@@ -18,8 +18,8 @@ from typing import Optional, Sequence
 import torch
 from mmcv.ops import roi_align as mmcv_roi_align
 
-from sa_mmdet.analysis.table import format_table
-from sa_mmdet.analysis.timing import Timer, describe_device, time_interleaved
+from analysis_lib.table import format_table
+from analysis_lib.timing import Timer, describe_device, time_interleaved
 from sa_mmdet.ops import roi_align, sa_ext_available
 
 #: name: (features N, C, H, W), RoIs, output size, sampling ratio

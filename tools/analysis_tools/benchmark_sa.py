@@ -27,10 +27,10 @@ from typing import Callable, List, Optional, Sequence
 import torch
 from mmdet.models.backbones import ResNet
 
-from sa_mmdet.analysis import benchmark_args as bench
-from sa_mmdet.analysis.saved_tensors import saved_tensor_bytes
-from sa_mmdet.analysis.table import format_table
-from sa_mmdet.analysis.timing import Timer, time_interleaved
+from analysis_lib import benchmark_args as bench
+from analysis_lib.saved_tensors import saved_tensor_bytes
+from analysis_lib.table import format_table
+from analysis_lib.timing import Timer, time_interleaved
 from sa_mmdet.models import SAResNet, ShuffleAttention
 from sa_mmdet.ops import sa_backend, sa_kernel_enabled
 

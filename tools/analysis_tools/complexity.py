@@ -20,7 +20,7 @@ Example:
 import argparse
 from typing import List, Optional, Sequence
 
-from sa_mmdet.analysis.paper_comparison import (
+from analysis_lib.paper_comparison import (
     BASELINE_DETECTORS,
     CLASSIFIER_ATTENTIONS,
     DETECTOR_PAIRS,
@@ -30,7 +30,7 @@ from sa_mmdet.analysis.paper_comparison import (
     config_rows,
     detector_rows,
 )
-from sa_mmdet.analysis.table import FORMATS, format_table
+from analysis_lib.table import FORMATS, format_table
 
 HEADER = (
     'model',

@@ -21,7 +21,7 @@ from typing import List, Optional, Sequence
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
-from sa_mmdet.analysis.training_log import ScalarLog, read_scalars
+from analysis_lib.training_log import ScalarLog, read_scalars
 
 
 def default_metrics(logs: Sequence[ScalarLog]) -> List[str]:

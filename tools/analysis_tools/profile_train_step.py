@@ -23,7 +23,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 from torch.autograd.profiler_util import EventList
 
-from sa_mmdet.analysis.timing import describe_device
+from analysis_lib.timing import describe_device
 
 PARTS = ('data', 'preprocess', 'forward', 'backward', 'step')
 

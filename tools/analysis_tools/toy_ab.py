@@ -42,8 +42,8 @@ from typing import Dict, List, Optional, Sequence
 
 from mmengine.config import Config
 
-from sa_mmdet.analysis.table import FORMATS, format_table
-from sa_mmdet.analysis.training_log import read_scalars
+from analysis_lib.table import FORMATS, format_table
+from analysis_lib.training_log import read_scalars
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOY = osp.join(REPO, 'configs', 'toy')

@@ -28,9 +28,9 @@ from mmengine.logging import print_log
 from mmengine.runner import find_latest_checkpoint
 from PIL import Image
 
-from sa_mmdet.analysis import build_model_from_config, load_config
-from sa_mmdet.analysis.sa_gates import find_sa_layers
-from sa_mmdet.analysis.sa_maps import SALayerMaps, sa_gate_maps
+from analysis_lib import build_model_from_config, load_config
+from analysis_lib.sa_gates import find_sa_layers
+from analysis_lib.sa_maps import SALayerMaps, sa_gate_maps
 
 DEFAULT_CONFIG = 'configs/toy/faster-rcnn_sa-r50_fpn_8e_toy-shapes.py'
 GROUPS_SHOWN = 3

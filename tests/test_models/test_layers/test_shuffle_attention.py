@@ -6,7 +6,7 @@ import torch
 from mmdet.registry import MODELS
 from mmengine.registry import DefaultScope
 
-from sa_mmdet.analysis.saved_tensors import saved_tensor_bytes
+from analysis_lib.saved_tensors import saved_tensor_bytes
 from sa_mmdet.models import SAResNet, ShuffleAttention
 from sa_mmdet.models.layers import channel_shuffle, sa_gate_params
 from sa_mmdet.ops import shuffle_attention, valid_sa_groups

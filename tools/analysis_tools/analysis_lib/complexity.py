@@ -19,7 +19,7 @@ from mmdet.structures import DetDataSample
 from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.analysis.jit_handles import get_shape
 
-from ..models import (
+from sa_mmdet.models import (
     CBAM,
     AttentionResNet,
     EfficientChannelAttention,
@@ -27,6 +27,7 @@ from ..models import (
     SpatialGroupEnhance,
     SqueezeExcitation,
 )
+
 from .classifier import ImageNetClassifier
 from .sa_gates import find_sa_layers, is_sa_layer
 
@@ -61,7 +62,7 @@ class PaperStyleRule:
 
 
 #: Each rule reproduces the paper's Table 1 GFLOPs at 224x224. SA layers are found by their
-#: parameters (:func:`~sa_mmdet.analysis.sa_gates.is_sa_layer`), the baselines by class.
+#: parameters (:func:`~analysis_lib.sa_gates.is_sa_layer`), the baselines by class.
 SA_RULE = PaperStyleRule(pooled=0.5)  # GAP of the channel halves; GroupNorm not counted
 PAPER_STYLE_RULES = {
     SqueezeExcitation: PaperStyleRule(pooled=1, counted=('conv',)),  # GAP + both FCs

@@ -1,4 +1,7 @@
-"""Analysis helpers: build models from configs offline, count their complexity."""
+"""The analysis tools' library: build models from configs offline, count their complexity.
+
+Imported by the scripts beside it, which run from this folder (`python tools/analysis_tools/X.py`).
+"""
 
 from .builder import build_model_from_config, load_config
 from .complexity import (

@@ -8,7 +8,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from ..ops import sa_backend
+from sa_mmdet.ops import sa_backend
+
 from .allocator import keep_freed_memory
 from .timing import Timer, describe_device, time_interleaved
 
@@ -78,7 +79,7 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser) -> None:
         '--malloc',
         choices=('steady', 'default'),
         default='steady',
-        help="CPU: 'steady' (glibc malloc keeps freed memory, sa_mmdet.analysis.allocator) or "
+        help="CPU: 'steady' (glibc malloc keeps freed memory, analysis_lib.allocator) or "
         "glibc's default (large tensors mapped and page-faulted anew in many calls)",
     )
 

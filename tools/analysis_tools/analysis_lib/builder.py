@@ -10,7 +10,7 @@ from mmengine.hub import get_config
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
-from ..utils import register_config_package
+from sa_mmdet.utils import register_config_package
 
 
 def load_config(config: Union[str, Config]) -> Config:
