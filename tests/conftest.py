@@ -1,8 +1,9 @@
 """Shared helpers of the tests, as fixtures.
 
 - ``run_python`` / ``run_converter`` / ``import_tool``: run this checkout's
-  command-line tools with the test's Python and this checkout's sa_mmdet (``analysis_lib``,
-  the analysis tools' library, is importable as those tools import it);
+  command-line tools with the test's Python and this checkout's sa_mmdet (the tools'
+  libraries, ``analysis_lib`` and the toy data generators, are importable as the tools
+  beside them import them);
 - ``sa_reference``: an independent, plainly written Shuffle Attention (the
   paper's equations channel by channel, no reshapes, so it shares no code path
   with the package), and ``randomize_sa`` to give SA parameters random values;
@@ -50,17 +51,17 @@ def pytest_collection_modifyitems(config, items) -> None:
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / 'tests' / 'data'
 STACK_SHIMS = REPO / 'tools' / 'stack_shims'
-# the analysis tools' shared library (tools/analysis_tools/analysis_lib), importable as the
-# tools import it when run from their folder
-ANALYSIS_TOOLS = REPO / 'tools' / 'analysis_tools'
-sys.path.insert(0, str(ANALYSIS_TOOLS))
+# the tools' libraries (tools/analysis_tools/analysis_lib, tools/dataset_converters/toy_*.py),
+# importable as the tools beside them import them when run from their folder
+TOOL_LIBRARIES = [str(REPO / 'tools' / name) for name in ('analysis_tools', 'dataset_converters')]
+sys.path[:0] = TOOL_LIBRARIES
 
 
 def _run_python(
     *args, timeout: int = 600, env: Optional[dict] = None
 ) -> subprocess.CompletedProcess:
     """``python ARGS`` from the repository root, importing this checkout's sa_mmdet
-    (and ``analysis_lib``).
+    (and the tools' libraries).
 
     The command runs in a session of its own, so a test may kill its process
     group. A ``PYTHONPATH`` entry of ``env`` goes before the repository.
@@ -69,7 +70,7 @@ def _run_python(
     path = [
         extra.pop('PYTHONPATH', ''),
         str(REPO),
-        str(ANALYSIS_TOOLS),
+        *TOOL_LIBRARIES,
         os.environ.get('PYTHONPATH', ''),
     ]
     full_env = dict(os.environ, **extra, PYTHONPATH=os.pathsep.join(filter(None, path)))

@@ -1,6 +1,6 @@
 """Datasets, opt-in: ``custom_imports=dict(imports=['sa_mmdet', 'sa_mmdet.datasets'])``.
 
-Registers :class:`CheckedCocoDataset`; the toy data generators are imported only where used.
+Registers :class:`CheckedCocoDataset`; the toy data generators are in ``tools/dataset_converters``.
 """
 
 from .checked_coco import CheckedCOCO, CheckedCocoDataset

@@ -11,7 +11,7 @@ from pathlib import Path
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from sa_mmdet.datasets.toy_coco import generate_toy_coco
+from toy_coco import generate_toy_coco
 
 
 def make_toy_checkpoint(config: str, work_dir: Path) -> Path:

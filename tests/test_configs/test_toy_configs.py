@@ -8,9 +8,9 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
-from sa_mmdet.datasets.toy_coco import CLASSES as TOY_CLASSES
-from sa_mmdet.datasets.toy_coco import generate_toy_coco
 from sa_mmdet.models import SAResNet
+from toy_coco import CLASSES as TOY_CLASSES
+from toy_coco import generate_toy_coco
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ALL_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'toy', '*.py')))
@@ -95,7 +95,7 @@ def test_pretrained_toy_detector_is_the_scratch_one_with_the_pretrained_backbone
 
 
 def test_pretraining_config_builds_an_sa_resnet50_classifier_of_the_toy_crops(sa_mmdet_pretrain):
-    from sa_mmdet.datasets.toy_classification import CLASSES
+    from toy_classification import CLASSES
 
     cfg = Config.fromfile(PRETRAIN)
     assert cfg.default_scope == 'mmpretrain'

@@ -302,8 +302,8 @@ def test_image_file_is_not_an_image(tmp_path, content, message):
 
 
 def test_toy_dataset_loads_the_same_as_coco_dataset(tmp_path):
-    from sa_mmdet.datasets.toy_coco import CLASSES as TOY_CLASSES
-    from sa_mmdet.datasets.toy_coco import generate_toy_coco
+    from toy_coco import CLASSES as TOY_CLASSES
+    from toy_coco import generate_toy_coco
 
     toy = generate_toy_coco(str(tmp_path), num_train=4, num_val=1, image_size=176, seed=3)
     kwargs = dict(

@@ -7,7 +7,7 @@ import os.path as osp
 import cv2
 import pytest
 
-from sa_mmdet.datasets.toy_classification import CLASSES, generate_toy_classification
+from toy_classification import CLASSES, generate_toy_classification
 
 TOOL = 'tools/dataset_converters/generate_toy_classification.py'
 

@@ -10,8 +10,8 @@ from mmdet.datasets import CocoDataset
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from sa_mmdet.datasets.toy_coco import CLASSES as TOY_CLASSES
-from sa_mmdet.datasets.toy_coco import generate_toy_coco
+from toy_coco import CLASSES as TOY_CLASSES
+from toy_coco import generate_toy_coco
 
 SIZE = 176
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -16,8 +16,8 @@ from mmdet.structures import DetDataSample
 from mmdet.utils import register_all_modules
 from mmengine.config import Config
 
-from sa_mmdet.datasets.toy_coco import CLASSES, draw_toy_image
 from sa_mmdet.models import SAResNet
+from toy_coco import CLASSES, draw_toy_image
 
 REPO = Path(__file__).resolve().parents[2]
 TOY_CONFIG = str(REPO / 'configs/toy/faster-rcnn_sa-r50_fpn_8e_toy-shapes.py')

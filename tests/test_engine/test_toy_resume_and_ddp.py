@@ -7,7 +7,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from sa_mmdet.datasets.toy_coco import generate_toy_coco
+from toy_coco import generate_toy_coco
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / 'tests' / 'data'

@@ -104,5 +104,3 @@ def test_engine_registers_its_hooks_and_runner_and_patches_nothing(states):
 
 def test_datasets_register_the_checked_coco_dataset(states):
     assert added(states['engine'], states['datasets'], 'datasets') == ['CheckedCocoDataset']
-    # the toy data generators are not imported by it
-    assert 'sa_mmdet.datasets.toy_coco' not in states['datasets']['modules']

@@ -19,8 +19,8 @@ from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
-from sa_mmdet.datasets.toy_coco import generate_toy_coco
 from sa_mmdet.deploy import ONNXRuntimeRunner, compare_detections
+from toy_coco import generate_toy_coco
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sa_mmdet.datasets.toy_coco import generate_toy_coco
+from toy_coco import generate_toy_coco
 
 
 @pytest.mark.slow

@@ -12,10 +12,10 @@ import sys
 import pytest
 import torch
 
-from sa_mmdet.datasets.toy_classification import generate_toy_classification
-from sa_mmdet.datasets.toy_coco import generate_toy_coco
 from sa_mmdet.models import SAResNet
 from sa_mmdet.models.weight_init import SANetPretrainedInit
+from toy_classification import generate_toy_classification
+from toy_coco import generate_toy_coco
 
 DETECTOR = 'faster-rcnn_sa-r50-pre_fpn_8e_toy-shapes'
 PRETRAIN = 'sa-resnet50_1xb64_toy-shapes-cls'

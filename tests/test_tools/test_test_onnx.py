@@ -11,8 +11,8 @@ from mmengine.config import Config
 from mmengine.evaluator import Evaluator
 from mmengine.runner import Runner
 
-from sa_mmdet.datasets.toy_coco import generate_toy_coco
 from sa_mmdet.deploy import IMAGE_AXES, End2EndDetector, export_onnx
+from toy_coco import generate_toy_coco
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = str(REPO / 'configs/toy/mask-rcnn_sa-r50_fpn_8e_toy-shapes.py')

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from sa_mmdet.datasets.toy_coco import generate_toy_coco
+from toy_coco import generate_toy_coco
 
 TINY = [
     '--cfg-options',

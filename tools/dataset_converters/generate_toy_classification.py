@@ -9,7 +9,7 @@ Example:
 
 import argparse
 
-from sa_mmdet.datasets.toy_classification import generate_toy_classification
+from toy_classification import generate_toy_classification
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ Example:
 
 import argparse
 
-from sa_mmdet.datasets.toy_coco import generate_toy_coco
+from toy_coco import generate_toy_coco
 
 
 def main() -> None:

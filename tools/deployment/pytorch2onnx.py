@@ -115,7 +115,9 @@ def load_detector(config: str, checkpoint: str) -> torch.nn.Module:
 
 def toy_image(path: Path, seed: int) -> str:
     """Write a generated toy image (shapes on a textured background) to ``path``."""
-    from sa_mmdet.datasets.toy_coco import draw_toy_image
+    # the toy data generator is a tool of tools/dataset_converters, not of the package
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'dataset_converters'))
+    from toy_coco import draw_toy_image
 
     image, _ = draw_toy_image(np.random.default_rng(seed), 192)
     cv2.imwrite(str(path), image)

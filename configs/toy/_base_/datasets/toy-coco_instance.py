@@ -1,7 +1,6 @@
-# The toy shapes dataset written by tools/dataset_converters/generate_toy_coco.py
-# (sa_mmdet.datasets.generate_toy_coco): 192x192 images, COCO-format
-# instances with boxes and polygon masks, trained and tested at 128x128 (COCO's
-# size ranges apply to the annotations, so small/medium/large stay defined).
+# The toy shapes dataset written by tools/dataset_converters/generate_toy_coco.py: 192x192
+# images, COCO-format instances with boxes and polygon masks, trained and tested at 128x128
+# (COCO's size ranges apply to the annotations, so small/medium/large stay defined).
 # CocoDataset that fails early, naming the fix, on missing or mismatching data.
 dataset_type = 'CheckedCocoDataset'
 data_root = 'data/toy_coco/'

@@ -1,6 +1,6 @@
 """A small, seeded, ImageNet-format classification set cut from toy shapes images.
 
-Square crops of :func:`~sa_mmdet.datasets.toy_coco.draw_toy_image` images, one per visible
+Square crops of :func:`toy_coco.draw_toy_image` images, one per visible
 object, labelled with its shape, and of background, as many per class; written as mmpretrain's
 ``CustomDataset`` reads them: ``OUT_DIR/{train,val}/<class>/000001.jpg`` and
 ``OUT_DIR/meta/{train,val}.txt`` with lines ``<class>/<file> <label>``.
@@ -14,8 +14,8 @@ from typing import Dict, List, Optional, Tuple
 import cv2
 import numpy as np
 
-from .toy_coco import CLASSES as SHAPE_CLASSES
-from .toy_coco import check_counts, draw_toy_image
+from toy_coco import CLASSES as SHAPE_CLASSES
+from toy_coco import check_counts, draw_toy_image
 
 CLASSES = SHAPE_CLASSES + ('background',)
 SPLITS = ('train', 'val')
