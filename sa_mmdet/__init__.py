@@ -5,8 +5,8 @@ the models (the Shuffle Attention layer and ``SAResNet``, the baseline
 attention layers and ``AttentionResNet``, ``SANetPretrained``) and the operator
 ``torch.ops.sa_mmdet.*``, nothing else: :mod:`sa_mmdet.engine`,
 :mod:`sa_mmdet.datasets`, :mod:`sa_mmdet.pretrain` and :mod:`sa_mmdet.deploy` are
-imported only when asked for. The analysis tools' library lives with them, in
-``tools/analysis_tools/analysis_lib``.
+imported only when asked for. The libraries of the tools live beside the tools:
+``tools/analysis_tools/analysis_lib`` and the toy data generators of ``tools/dataset_converters``.
 """
 
 from . import models
