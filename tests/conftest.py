@@ -41,6 +41,17 @@ if 'PYTEST_XDIST_WORKER_COUNT' in os.environ:
     torch.set_num_threads(_threads)
 
 
+#: Folders whose tests are all ``slow``: exports, the tools' command lines and benchmarks. The
+#: inner loop (``-m "not slow"``) keeps the operator, the layers, the backbones and the configs.
+SLOW_FOLDERS = ('test_analysis', 'test_deploy', 'test_tools')
+
+
+def pytest_itemcollected(item) -> None:
+    """Mark every test of :data:`SLOW_FOLDERS` ``slow``."""
+    if Path(item.path).parent.name in SLOW_FOLDERS:
+        item.add_marker(pytest.mark.slow)
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     """Under xdist, slow tests first, so that the workers end on short tests together
     instead of one worker ending on a minute-long test alone."""
