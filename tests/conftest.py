@@ -48,7 +48,7 @@ SLOW_FOLDERS = ('test_analysis', 'test_deploy', 'test_tools')
 
 def pytest_itemcollected(item) -> None:
     """Mark every test of :data:`SLOW_FOLDERS` ``slow``."""
-    if Path(item.path).parent.name in SLOW_FOLDERS:
+    if Path(item.path).relative_to(REPO / 'tests').parts[0] in SLOW_FOLDERS:
         item.add_marker(pytest.mark.slow)
 
 
